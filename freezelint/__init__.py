@@ -1,0 +1,29 @@
+"""freezelint: catch parameter-freezing mistakes in PyTorch and Hugging Face fine-tuning code.
+
+The public API is small and imports nothing heavy until used:
+
+    from freezelint import lint_text
+    for finding in lint_text("model.bert.requires_grad = False\n", path="train.py"):
+        print(finding.code, finding.message)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from freezelint.findings import Finding
+
+
+def lint_text(text: str, path: str = "<string>", select: list[str] | None = None) -> list[Finding]:
+    """Lint Python source text and return its findings (raises `ValueError` when it cannot be parsed)."""
+    from freezelint.linter import lint_source
+    from freezelint.rules import select_rules
+    from freezelint.source import Source
+
+    result = lint_source(Source(path=path, text=text), select_rules(select))
+    if result.error is not None:
+        raise ValueError(f"{path}: {result.error.message}")
+    return result.findings

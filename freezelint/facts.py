@@ -1,0 +1,902 @@
+"""The facts model: what one file does to its models, in the order it runs.
+
+`collect.py` fills a `Facts` in one walk of the file's syntax tree; every rule is a small reader of it.
+Two kinds of things live here:
+
+* **values**: what an expression denotes (`Model`, `ModuleRef`, `ParamRef`, `ParamSet`, `Optimizer`, `Trainer`...).
+  Values are abstract: `UNKNOWN` stands for anything the analysis cannot see.
+* **events**: what a statement does (`FreezeOp`, `OptimizerBuild`, `TrainCall`, `PeftApply`...), each with a `Where`
+  telling when (`order`, the execution order the walk followed, call sites inlined), where (`node`), and in which
+  context (enclosing loops, branches, function, trainer callback, `torch.no_grad()`).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+if TYPE_CHECKING:
+    from freezelint.source import Source
+
+_ids = itertools.count(1)
+
+
+# --- values ---------------------------------------------------------------------------------------------------------
+
+
+class Value:
+    """What an expression denotes. Subclasses are the kinds of things the analysis tracks."""
+
+    __slots__ = ()
+
+    def candidates(self) -> tuple[Value, ...]:
+        """The possible values (more than one after a branch assigned different ones)."""
+        return (self,)
+
+
+class Unknown(Value):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(eq=False, repr=False)
+class OneOf(Value):
+    """One of several values: a name assigned differently in the branches of an `if`."""
+
+    options: tuple[Value, ...]
+
+    def candidates(self) -> tuple[Value, ...]:
+        return self.options
+
+    def __repr__(self) -> str:
+        return f"OneOf{self.options!r}"
+
+
+def one_of(values: list[Value] | tuple[Value, ...]) -> Value:
+    """Merge values, flattening and dropping duplicates (by identity); a single value stays itself."""
+    flat: list[Value] = []
+    for value in values:
+        for option in value.candidates():
+            if not any(option is seen for seen in flat):
+                flat.append(option)
+    if not flat:
+        return UNKNOWN
+    if len(flat) == 1:
+        return flat[0]
+    return OneOf(tuple(flat))
+
+
+@dataclass(eq=False, repr=False)
+class Literal(Value):
+    """A constant: a string (checkpoint names, parameter-name patterns), a number, a bool or None."""
+
+    value: object
+
+    def __repr__(self) -> str:
+        return f"Literal({self.value!r})"
+
+
+@dataclass(eq=False, repr=False)
+class Imported(Value):
+    """A name bound by an import, by its qualified name (`import torch.nn as nn; nn.Linear` -> `torch.nn.Linear`)."""
+
+    qualname: str
+
+    def __repr__(self) -> str:
+        return f"Imported({self.qualname})"
+
+    @property
+    def package(self) -> str:
+        return self.qualname.split(".", 1)[0]
+
+
+@dataclass(eq=False, repr=False)
+class Builtin(Value):
+    name: str
+
+    def __repr__(self) -> str:
+        return f"Builtin({self.name})"
+
+
+@dataclass(eq=False, repr=False)
+class TupleValue(Value):
+    """A tuple or list of known length (`return model, tokenizer`, `optimizers=(opt, sched)`)."""
+
+    items: tuple[Value, ...]
+
+    def __repr__(self) -> str:
+        return f"Tuple{self.items!r}"
+
+
+@dataclass(eq=False, repr=False)
+class DictValue(Value):
+    """A dict literal with string keys (an optimizer parameter group `{"params": ..., "lr": ...}`)."""
+
+    entries: dict[str, Value]
+
+    def __repr__(self) -> str:
+        return f"Dict({self.entries!r})"
+
+
+class ModelSource(enum.Enum):
+    """How a model object came to exist."""
+
+    PRETRAINED = "from_pretrained"  # `<ModelClass>.from_pretrained(...)`
+    FACTORY = "factory"  # timm.create_model, torchvision.models.*, torch.hub.load, SentenceTransformer(...)
+    FROM_CONFIG = "from_config"  # `<ModelClass>.from_config(...)` or `<ModelClass>(config)`: random weights
+    LAYER = "layer"  # `torch.nn.<Layer>(...)`
+    CUSTOM = "custom"  # an instance of an nn.Module subclass defined in this file
+    PEFT = "peft"  # `get_peft_model(...)` / `PeftModel.from_pretrained(...)`: wraps another model
+    COPY = "copy"  # `copy.deepcopy(model)`
+
+
+@dataclass(eq=False, repr=False)
+class Model(Value):
+    """One nn.Module object the file creates. Attributes assigned to it (`self.bert = ...`, a new head) are `attrs`."""
+
+    source: ModelSource
+    factory: str  # what made it, for messages: "BertForSequenceClassification.from_pretrained"
+    qualname: str  # the resolved factory: "transformers.BertForSequenceClassification.from_pretrained"
+    node: cst.Call | cst.CSTNode
+    where: Where
+    class_name: str | None = None  # "BertForSequenceClassification", the in-file class, "resnet50"...
+    checkpoint: str | None = None  # a literal first argument of from_pretrained / create_model
+    library: str | None = None  # "transformers", "timm", "torchvision", ...
+    inner: Model | None = None  # the model a PEFT wrapper wraps
+    cls: InFileClass | None = None  # the in-file class of a CUSTOM model (or a custom from_pretrained class)
+    abstract: bool = False  # `self` of a class walked without an instance (its methods seen standalone)
+    attrs: dict[str, Value] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # variables and attributes it was bound to, in order
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __repr__(self) -> str:
+        return f"Model#{self.id}({self.factory})"
+
+    @property
+    def name(self) -> str:
+        """The first name it was bound to (for messages), or its factory."""
+        return self.names[0] if self.names else self.factory
+
+    @property
+    def pretrained(self) -> bool:
+        return self.source in (ModelSource.PRETRAINED, ModelSource.FACTORY)
+
+    def submodels(self) -> Iterator[tuple[tuple[str, ...], Model]]:
+        """Models reachable through `attrs` (and a PEFT wrapper's inner model), with the path to each."""
+        seen: set[int] = {self.id}
+        stack: list[tuple[tuple[str, ...], Model]] = [((), self)]
+        while stack:
+            path, model = stack.pop()
+            children: list[tuple[tuple[str, ...], Value]] = [((name,), value) for name, value in model.attrs.items()]
+            if model.inner is not None:
+                children.append((("base_model", "model"), model.inner))
+            for step, value in children:
+                for option in value.candidates():
+                    ref = option if isinstance(option, ModuleRef) else None
+                    child = ref.model if ref is not None and not ref.path else option
+                    if isinstance(child, Model) and child.id not in seen:
+                        seen.add(child.id)
+                        yield path + step, child
+                        stack.append((path + step, child))
+
+
+# Path components that stand for "some sub-module" (iteration, children(), a subscript we cannot evaluate).
+ANY_CHILD = "[*]"
+ANY_DESCENDANT = "**"
+
+
+def _component_overlaps(a: str, b: str) -> bool:
+    if a == b or ANY_CHILD in (a, b):
+        return True
+    if a.startswith("[") and b.startswith("["):
+        # Two subscripts of the same container overlap unless both are distinct integer indices.
+        return not (a[1:-1].lstrip("-").isdigit() and b[1:-1].lstrip("-").isdigit())
+    return False
+
+
+def paths_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """True when the sub-module at one path contains the other, or they may be the same (wildcards overlap)."""
+    for x, y in zip(a, b):
+        if ANY_DESCENDANT in (x, y) or x == "base_model" or y == "base_model":
+            return True
+        if not _component_overlaps(x, y):
+            return False
+    return True
+
+
+def path_contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """True when the sub-module at `inner` lies inside (or is) the one at `outer`."""
+    if len(outer) > len(inner) and ANY_DESCENDANT not in outer:
+        return False
+    for x, y in zip(outer, inner):
+        if x == ANY_DESCENDANT:
+            return True
+        if not (x == y or x == ANY_CHILD or (x.startswith("[") and y.startswith("[") and _component_overlaps(x, y))):
+            return False
+    return True
+
+
+class Kind(enum.Enum):
+    """What a sub-module reference is, as far as the evidence goes."""
+
+    MODULE = "module"
+    PARAMETER = "parameter"  # an nn.Parameter or tensor attribute (`self.pos_embedding`, `.weight`)
+    UNKNOWN = "unknown"
+
+
+@dataclass(eq=False, repr=False)
+class ModuleRef(Value):
+    """`model`, `model.bert.encoder.layer[3]`, a loop variable over `model.children()`: a place inside a model.
+
+    `path` is the attribute path from `model` (subscripts as "[3]", "[:8]"; `[*]` for an element of an iteration).
+    `kind` says whether the evidence shows a sub-module, a parameter/tensor attribute, or cannot tell.
+    `wrapper` is set when the reference goes through DDP, torch.compile or accelerate.
+    """
+
+    model: Model
+    path: tuple[str, ...] = ()
+    kind: Kind = Kind.MODULE
+    wrapper: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ModuleRef({self.model!r}, {'.'.join(self.path) or '<root>'}, {self.kind.value})"
+
+    @property
+    def is_module(self) -> bool:
+        return self.kind is Kind.MODULE
+
+    def describe(self) -> str:
+        """A readable expression for messages: `model.bert.encoder.layer[:8]`."""
+        text = self.model.name
+        for component in self.path:
+            if component in (ANY_CHILD, ANY_DESCENDANT):
+                text += "[...]" if component == ANY_CHILD else ".<sub-module>"
+            elif component.startswith("["):
+                text += component
+            else:
+                text += "." + component
+        return text
+
+    def overlaps(self, other: ModuleRef) -> bool:
+        """True when the two references may share parameters."""
+        a, b = _common_root(self, other)
+        return a is not None and b is not None and paths_overlap(a, b)
+
+    def contains(self, other: ModuleRef) -> bool:
+        """True when every parameter under `other` is under `self`."""
+        a, b = _common_root(self, other)
+        return a is not None and b is not None and path_contains(a, b)
+
+
+def _common_root(x: ModuleRef, y: ModuleRef) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Express both paths from one model, when one model contains the other."""
+    if x.model is y.model:
+        return x.path, y.path
+    for path, sub in x.model.submodels():
+        if sub is y.model:
+            return x.path, path + y.path
+    for path, sub in y.model.submodels():
+        if sub is x.model:
+            return path + x.path, y.path
+    return None, None
+
+
+@dataclass(eq=False, repr=False)
+class ParamSet(Value):
+    """Parameters of a module as handed around: `m.parameters()`, `filter(lambda p: p.requires_grad, ...)`, a list
+    comprehension over `named_parameters()`, `m.state_dict()` values...
+
+    `only_trainable`: filtered by `requires_grad` (only what is trainable *now*).
+    `name_filtered`: filtered by parameter name or other conditions (a subset, frozen ones possibly included).
+    `named`: iterating yields `(name, param)` pairs.  `one_shot`: a generator, empty after one pass.
+    `copies`: detached copies (`state_dict()`), not the parameters themselves.
+    """
+
+    module: ModuleRef
+    node: cst.CSTNode
+    named: bool = False
+    only_trainable: bool = False
+    name_filtered: bool = False
+    one_shot: bool = True
+    copies: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __repr__(self) -> str:
+        flags = [f for f in ("named", "only_trainable", "name_filtered", "one_shot", "copies") if getattr(self, f)]
+        return f"ParamSet({self.module!r}, {','.join(flags)})"
+
+
+@dataclass(eq=False, repr=False)
+class ParamGroups(Value):
+    """Several parameter sets handed together: `itertools.chain(...)`, list concatenation, param-group dicts."""
+
+    parts: tuple[Value, ...]
+    node: cst.CSTNode
+    one_shot: bool = False
+
+    def sets(self) -> Iterator[ParamSet]:
+        for part in self.parts:
+            for option in part.candidates():
+                if isinstance(option, ParamSet):
+                    yield option
+                elif isinstance(option, ParamGroups):
+                    yield from option.sets()
+
+
+@dataclass(eq=False, repr=False)
+class ParamRef(Value):
+    """One parameter or tensor: a loop variable over a `ParamSet`, `module.weight`, `nn.Parameter(...)`.
+
+    `owner` is the module it belongs to when known; `source` the set it was drawn from; `copy` marks a detached copy
+    (`.data`, `.detach()`, `.clone()`, a `state_dict()` value) on which `requires_grad` changes nothing.
+    """
+
+    owner: ModuleRef | None = None
+    source: ParamSet | None = None
+    copy: bool = False
+    new: bool = False  # made here by `nn.Parameter(...)`
+    node: cst.CSTNode | None = None
+
+    def __repr__(self) -> str:
+        return f"ParamRef(owner={self.owner!r}, copy={self.copy})"
+
+    @property
+    def module(self) -> ModuleRef | None:
+        """The module whose parameters this may be."""
+        if self.source is not None:
+            return self.source.module
+        return self.owner
+
+
+@dataclass(eq=False, repr=False)
+class ParamName(Value):
+    """The name half of a `named_parameters()` pair (conditions on it filter the freeze)."""
+
+    source: ParamSet
+
+
+@dataclass(eq=False, repr=False)
+class ModuleIter(Value):
+    """`m.children()`, `m.modules()`, `m.named_modules()`: iterating yields sub-modules of `module`."""
+
+    module: ModuleRef
+    named: bool
+    recursive: bool
+
+
+@dataclass(eq=False, repr=False)
+class LazyMap(Value):
+    """A `map(...)` or generator expression: its element code runs only when something consumes it."""
+
+    node: cst.CSTNode
+    consumed: bool = False
+
+
+@dataclass(eq=False, repr=False)
+class Optimizer(Value):
+    """An optimizer object: `torch.optim.AdamW(params, ...)`, a Trainer's, deepspeed's."""
+
+    build: OptimizerBuild
+
+    def __repr__(self) -> str:
+        return f"Optimizer({self.build.qualname})"
+
+
+@dataclass(eq=False, repr=False)
+class Scheduler(Value):
+    optimizer: Value
+    node: cst.Call
+    qualname: str
+
+
+@dataclass(eq=False, repr=False)
+class Trainer(Value):
+    """A trainer object: HF `Trainer`, TRL trainers, Sentence-Transformers, SetFit, Lightning.
+
+    `callbacks` grows with `add_callback`; `current_model` is what trains (a `model_init` makes a new one at `train()`).
+    """
+
+    build: TrainerBuild
+    callbacks: list[Value] = field(default_factory=list)
+    current_model: Value = UNKNOWN
+
+    def __repr__(self) -> str:
+        return f"Trainer({self.build.qualname})"
+
+
+@dataclass(eq=False, repr=False)
+class Config(Value):
+    """A configuration object with its keyword arguments: `LoraConfig(...)`, `TrainingArguments(...)`."""
+
+    qualname: str
+    node: cst.Call
+    kwargs: dict[str, Value]
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+@dataclass(eq=False, repr=False)
+class InFileFunction(Value):
+    """A function or lambda defined in this file; calls to it are followed into its body."""
+
+    node: cst.FunctionDef | cst.Lambda
+    qualname: str
+    closure: object  # the Frame it was defined in (collect.Frame)
+    defaults: dict[str, Value]
+    bound_self: Value | None = None  # a method looked up on an instance
+    owner: InFileClass | None = None  # the class a method belongs to
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+@dataclass(eq=False, repr=False)
+class InFileClass(Value):
+    """A class defined in this file, with its resolved bases and methods."""
+
+    node: cst.ClassDef
+    qualname: str
+    bases: tuple[Value, ...]
+    methods: dict[str, InFileFunction]
+    class_attrs: dict[str, Value]
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    def mro(self) -> Iterator[InFileClass]:
+        """This class and its in-file bases, depth first."""
+        seen: set[int] = set()
+        stack: list[InFileClass] = [self]
+        while stack:
+            cls = stack.pop(0)
+            if id(cls) in seen:
+                continue
+            seen.add(id(cls))
+            yield cls
+            stack.extend(b for base in cls.bases for b in base.candidates() if isinstance(b, InFileClass))
+
+    def library_bases(self) -> Iterator[str]:
+        """Qualified names of the imported classes it derives from, directly or through in-file bases."""
+        for cls in self.mro():
+            for base in cls.bases:
+                for option in base.candidates():
+                    if isinstance(option, Imported):
+                        yield option.qualname
+
+    def find_method(self, name: str) -> InFileFunction | None:
+        for cls in self.mro():
+            if name in cls.methods:
+                return cls.methods[name]
+        return None
+
+
+@dataclass(eq=False, repr=False)
+class Instance(Value):
+    """An instance of an in-file class that is not a module (a callback, a config holder...)."""
+
+    cls: InFileClass
+    attrs: dict[str, Value] = field(default_factory=dict)
+
+
+# --- events ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Loop:
+    """A `for`/`while` loop (or comprehension) the walk went through."""
+
+    node: cst.CSTNode
+    iterates: Value  # the iterated value for `for` loops, UNKNOWN for `while`
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass(frozen=True, eq=False)
+class Branch:
+    """One arm of an `if` (or a `match` case, a `try` handler) the walk went through."""
+
+    node: cst.CSTNode
+    test: cst.BaseExpression | None
+    arm: bool  # True in the body, False in the `else`
+    depth: int  # how many loops were open when the `if` was entered
+
+
+@dataclass(frozen=True, eq=False)
+class Where:
+    """When and in which context an event happened.
+
+    `order` is the position in the walk, which follows execution order: a call to a function of this file is walked
+    at the call site, so events inside a helper get the order of the call. `calls` are the call sites that led here.
+    """
+
+    order: int
+    node: cst.CSTNode
+    statement: cst.CSTNode | None
+    function: str  # qualified name of the function the node is in ("" at module level)
+    loops: tuple[Loop, ...] = ()
+    branches: tuple[Branch, ...] = ()
+    calls: tuple[cst.Call, ...] = ()
+    callback_of: Trainer | None = None  # inside a TrainerCallback method run by this trainer
+    no_grad: bool = False  # inside `with torch.no_grad()` / `torch.inference_mode()`
+    standalone: bool = False  # in a function walked without a call site (its arguments unknown)
+    lazy: LazyMap | None = None  # inside a map/generator whose consumption decides whether this runs
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.branches)
+
+    def in_loop(self) -> bool:
+        return bool(self.loops)
+
+    def inside(self, loop: Loop) -> bool:
+        return any(entry is loop for entry in self.loops)
+
+
+@dataclass(frozen=True, eq=False)
+class Event:
+    where: Where
+
+    @property
+    def order(self) -> int:
+        return self.where.order
+
+    @property
+    def node(self) -> cst.CSTNode:
+        return self.where.node
+
+
+class FreezeForm(enum.Enum):
+    """The syntax a freeze or unfreeze was written in."""
+
+    STORE = "store"  # `x.requires_grad = v`
+    CALL = "call"  # `x.requires_grad_(v)`
+    MISSPELLED_STORE = "misspelled-store"  # `x.require_grad = v`, `x.trainable = v`
+    METHOD_OVERWRITE = "method-overwrite"  # `x.requires_grad_ = v`
+    HELPER = "helper"  # a known freeze helper: `model.freeze_feature_encoder()`, `timm.utils.freeze(m)`
+    KBIT_PREPARE = "kbit-prepare"  # `prepare_model_for_kbit_training(model)`: freezes every parameter
+
+
+@dataclass(frozen=True, eq=False)
+class FreezeOp(Event):
+    """An attempt to freeze (value False) or unfreeze (value True) parameters.
+
+    `target` is what it was applied to: a `ModuleRef` (all its parameters), a `ParamRef` (one parameter, or every one of
+    its source set the enclosing loop visits), or UNKNOWN. `value` is None when not a literal (`p.requires_grad = cond`).
+    `filters` are the `if` tests between the loop over the parameters and the operation (`if "classifier" not in n`).
+    """
+
+    target: Value
+    value: bool | None
+    form: FreezeForm
+    attribute: str = "requires_grad"
+    value_node: cst.BaseExpression | None = None
+    filters: tuple[Branch, ...] = ()
+    loop: Loop | None = None  # the loop over the parameter set, for loop freezes
+
+    @property
+    def effective(self) -> bool:
+        """True when this operation really changes `requires_grad` of some parameter (as far as the facts show)."""
+        if self.where.lazy is not None and not self.where.lazy.consumed:
+            return False
+        if self.form in (FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE):
+            return False
+        target = self.target
+        if isinstance(target, ParamRef):
+            return not target.copy
+        if isinstance(target, ModuleRef):
+            return self.form is not FreezeForm.STORE or target.kind is Kind.PARAMETER
+        return self.form in (FreezeForm.HELPER, FreezeForm.KBIT_PREPARE)
+
+    @property
+    def module(self) -> ModuleRef | None:
+        """The module whose parameters it is about, if known."""
+        target = self.target
+        if isinstance(target, ModuleRef):
+            return target
+        if isinstance(target, ParamRef):
+            return target.module
+        return None
+
+    @property
+    def whole(self) -> bool:
+        """True when it applies to every parameter of `module` (no filter, not a single named parameter)."""
+        if self.filters:
+            return False
+        target = self.target
+        if isinstance(target, ModuleRef):
+            return target.kind is Kind.MODULE
+        if isinstance(target, ParamRef):
+            return target.source is not None and not target.source.name_filtered and not target.source.only_trainable
+        return False
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizerBuild(Event):
+    """An optimizer constructed from `params` (a `ParamSet`, `ParamGroups`, or UNKNOWN)."""
+
+    qualname: str
+    params: Value
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else self.qualname.rsplit(".", 1)[-1]
+
+    def param_sets(self) -> list[ParamSet]:
+        sets: list[ParamSet] = []
+        for option in self.params.candidates():
+            if isinstance(option, ParamSet):
+                sets.append(option)
+            elif isinstance(option, ParamGroups):
+                sets.extend(option.sets())
+        return sets
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizerCall(Event):
+    """A method call on an optimizer: `step`, `zero_grad`, `add_param_group`, `load_state_dict`..."""
+
+    optimizer: Optimizer
+    method: str
+    call: cst.Call
+
+
+@dataclass(frozen=True, eq=False)
+class TrainerBuild(Event):
+    """A trainer constructed with its model, `optimizers=`, `callbacks=`, `model_init=`, `peft_config=`..."""
+
+    qualname: str
+    library: str
+    model: Value
+    args: Value
+    optimizer: Value  # the optimizer of `optimizers=(opt, sched)`, UNKNOWN when not given
+    callbacks: tuple[Value, ...]
+    model_init: Value | None
+    peft_config: Value | None
+    call: cst.Call
+    cls: InFileClass | None = None  # an in-file Trainer subclass
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def class_name(self) -> str:
+        return self.cls.name if self.cls is not None else self.qualname.rsplit(".", 1)[-1]
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else self.class_name
+
+    def describe(self) -> str:
+        """`Trainer `trainer``, or just the class when it is not bound to a name."""
+        return f"{self.class_name} `{self.names[0]}`" if self.names else self.class_name
+
+
+@dataclass(frozen=True, eq=False)
+class TrainCall(Event):
+    """`trainer.train()` / `trainer.fit(model)`: training starts here."""
+
+    trainer: Trainer
+    model: Value
+
+
+@dataclass(frozen=True, eq=False)
+class Backward(Event):
+    """`loss.backward()` or `accelerator.backward(loss)`."""
+
+
+@dataclass(frozen=True, eq=False)
+class Forward(Event):
+    """A model called on inputs: `model(**batch)`."""
+
+    module: ModuleRef
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleCall(Event):
+    """A method call on a module, a parameter, or a call of any other method on a tracked value: the general record
+    later rules read (`gradient_checkpointing_enable`, `eval`, `freeze_feature_extractor`, `enable_input_require_grads`).
+    """
+
+    receiver: Value
+    method: str
+    call: cst.Call
+    args: tuple[Value, ...]
+    kwargs: dict[str, Value]
+
+
+@dataclass(frozen=True, eq=False)
+class LibraryCall(Event):
+    """A call of an imported function or class (`torch.utils.checkpoint.checkpoint`, `nn.Embedding.from_pretrained`)."""
+
+    qualname: str
+    call: cst.Call
+    args: tuple[Value, ...]
+    kwargs: dict[str, Value]
+
+
+@dataclass(frozen=True, eq=False)
+class OpaqueUse(Event):
+    """A model handed to code the analysis cannot see into (an imported helper may freeze it)."""
+
+    module: ModuleRef
+    callee: str
+
+
+@dataclass(frozen=True, eq=False)
+class PeftApply(Event):
+    """PEFT or an adapter library applied to `model` (which freezes its base): `get_peft_model`, `add_adapter`,
+    `PeftModel.from_pretrained`, a TRL trainer's `peft_config=`."""
+
+    model: Value
+    result: Value
+    how: str
+    config: Value | None
+    call: cst.Call | None
+
+
+@dataclass(frozen=True, eq=False)
+class Wrap(Event):
+    """A model wrapped for distribution or compilation: DDP, FSDP, torch.compile, accelerate/fabric/deepspeed."""
+
+    module: ModuleRef
+    kind: str
+    call: cst.Call
+
+
+@dataclass(frozen=True, eq=False)
+class AttributeAssign(Event):
+    """`owner.attr = value` where owner is a module: a new head (`model.classifier = nn.Linear(...)`), a new parameter
+    (`layer.weight = nn.Parameter(...)`), or any other attribute store on a module or parameter."""
+
+    owner: Value
+    attribute: str
+    value: Value
+    value_node: cst.BaseExpression
+
+
+@dataclass(frozen=True, eq=False)
+class ExpressionStatement(Event):
+    """An expression used as a statement whose value is thrown away (`p.requires_grad == False`,
+    `p.requires_grad_`, an unconsumed `map(...)`)."""
+
+    expression: cst.BaseExpression
+    value: Value
+
+
+@dataclass(frozen=True, eq=False)
+class Consumption(Event):
+    """A one-shot iterable (a generator, `filter(...)`, `model.parameters()`) iterated, or handed to something that
+    iterates it. A second consumption of the same object sees it empty."""
+
+    value: Value
+
+
+@dataclass(frozen=True, eq=False)
+class Rebind(Event):
+    """A variable that held a model is bound to something else."""
+
+    name: str
+    old: Value
+    new: Value
+
+
+E = TypeVar("E", bound=Event)
+
+
+# --- the facts of one file -------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Facts:
+    """Everything one walk of a file found, in walk order."""
+
+    source: Source
+    module: cst.Module
+    events: list[Event] = field(default_factory=list)
+    models: list[Model] = field(default_factory=list)
+    classes: list[InFileClass] = field(default_factory=list)
+    imports: set[str] = field(default_factory=set)  # qualified names the file imports
+    truncated: bool = False  # the walk hit its budget: some calls were treated as opaque
+    _positions: Mapping[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
+
+    def of(self, kind: type[E]) -> list[E]:
+        """Events of one kind, in walk order."""
+        return [event for event in self.events if isinstance(event, kind)]
+
+    def imports_package(self, *packages: str) -> bool:
+        """True when the file imports anything from one of these top-level packages."""
+        return any(qualname.split(".", 1)[0] in packages for qualname in self.imports)
+
+    # -- reading the tree -----------------------------------------------------------------------------------------
+
+    def code(self, node: cst.CSTNode) -> str:
+        """The source text of a node (as the file wrote it, single-spaced when it spans lines)."""
+        text = self.module.code_for_node(node).strip()
+        return " ".join(text.split()) if "\n" in text else text
+
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Line and column of every node, computed once, on first need (most files never need them)."""
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
+
+    def line(self, node: cst.CSTNode) -> int:
+        """The 1-based line a node starts on (0 when unknown)."""
+        span = self.positions().get(node)
+        return span.start.line if span is not None else 0
+
+    def has_marker(self, node: cst.CSTNode, marker: str) -> bool:
+        """True when a `# freezelint: <marker>` comment sits on one of the node's lines."""
+        span = self.positions().get(node)
+        if span is None:
+            return False
+        comments = self.source.comments
+        for row in range(span.start.line, span.end.line + 1):
+            comment = comments.get(row, "")
+            if "freezelint:" in comment and marker in comment.split("freezelint:", 1)[1]:
+                return True
+        return False
+
+    # -- relations between events and models -----------------------------------------------------------------------
+
+    def freezes_touching(self, ref: ModuleRef) -> list[FreezeOp]:
+        """Freeze/unfreeze operations whose parameters may overlap the module at `ref`."""
+        found = []
+        for op in self.of(FreezeOp):
+            target = op.module
+            if target is not None and target.overlaps(ref):
+                found.append(op)
+        return found
+
+    def training_of(self, model: Model) -> Training | None:
+        """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
+        optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`."""
+        ref = ModuleRef(model)
+        for call in self.of(TrainCall):
+            for option in call.model.candidates():
+                trained = as_ref(option)
+                if trained is not None and trained.overlaps(ref):
+                    return Training(call.trainer.build.describe(), call)
+        stepped = {id(c.optimizer.build) for c in self.of(OptimizerCall) if c.method == "step"}
+        handed = {
+            id(option.build)
+            for build in self.of(TrainerBuild)
+            for option in build.optimizer.candidates()
+            if isinstance(option, Optimizer)
+        }
+        backward = bool(self.of(Backward))
+        for build in self.of(OptimizerBuild):
+            used = id(build) in stepped or id(build) in handed or build.where.callback_of is not None or backward
+            if used and any(s.module.overlaps(ref) for s in build.param_sets() if not s.copies):
+                return Training(f"optimizer `{build.name}`", build)
+        return None
+
+
+def as_ref(value: Value) -> ModuleRef | None:
+    """A model or module reference as a `ModuleRef`; None for anything else."""
+    if isinstance(value, Model):
+        return ModuleRef(value)
+    if isinstance(value, ModuleRef):
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class Training:
+    """Evidence that a model is trained: what trains it (for messages) and the event that shows it."""
+
+    how: str
+    event: Event

@@ -1,0 +1,93 @@
+"""Value types of results: levels, findings, fixes and their edits."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Level(enum.IntEnum):
+    """How bad a finding is. Ordered, so `--fail-on warning` fails on warnings and errors."""
+
+    NOTE = 1  # worth knowing, often intended
+    WARNING = 2  # training will likely change the wrong weights
+    ERROR = 3  # the code does not do what it says: a freeze that freezes nothing, a crash
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        return cls[text.upper()]
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Applicability(enum.Enum):
+    """How far a fix can be trusted, as in ruff: safe fixes apply with `--fix`, unsafe ones need `--unsafe-fixes`,
+    display-only ones are shown and never applied."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY = "display-only"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """1-based row and column (columns count characters, as ruff does)."""
+
+    row: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two locations with `content`."""
+
+    start: Location
+    end: Location
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: Applicability
+    message: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in one file."""
+
+    path: str
+    code: str
+    name: str
+    level: Level
+    message: str
+    start: Location
+    end: Location
+    fix: Fix | None = None
+    url: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. runtime evidence
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.start, self.code, self.message)
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be checked, with a one-line cause."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class FileResult:
+    """What linting one file produced."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    error: FileError | None = None
+    fixed_text: str | None = None  # set by --fix when fixes applied
+    fixes_applied: int = 0

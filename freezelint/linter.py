@@ -1,0 +1,159 @@
+"""Lint one program: decode, guard, parse once, collect the facts, run the rules, place the findings.
+
+`lint_source` is the one entry point every front end uses (the CLI, the pre-commit hook, tests).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import threading
+import warnings
+from typing import Callable, TypeVar
+
+import libcst as cst
+
+from freezelint.collect import collect
+from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
+from freezelint.rules import Report, Rule
+from freezelint.source import Source, SourceError
+
+T = TypeVar("T")
+
+# libcst's visitors recurse once per nesting level; deep but valid code (long operator chains) needs room.
+_STACK_BYTES = 512 * 1024 * 1024
+_RECURSION_LIMIT = 100_000
+
+
+def run_with_deep_stack(function: Callable[[], T]) -> T:
+    """Run `function` in a thread with a large stack and recursion limit; re-raise what it raised."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = error
+
+    previous_limit = sys.getrecursionlimit()
+    previous_size = threading.stack_size()
+    sys.setrecursionlimit(max(previous_limit, _RECURSION_LIMIT))
+    threading.stack_size(_STACK_BYTES)
+    try:
+        thread = threading.Thread(target=target, name="freezelint-analysis")
+        thread.start()
+    finally:
+        threading.stack_size(previous_size)
+    thread.join()
+    sys.setrecursionlimit(previous_limit)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def needs_parsing(text: str, rules: list[Rule]) -> bool:
+    """A file is parsed only when it contains a token some selected rule needs (a rule with no tokens always runs)."""
+    return any(not rule.tokens or any(token in text for token in rule.tokens) for rule in rules)
+
+
+def check_syntax(source: Source) -> None:
+    """Python's own parser first: it rejects what would crash libcst (5,000 nested brackets) with a clear error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source.text, filename=source.path)
+    except SyntaxError as error:
+        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
+        raise SourceError(f"syntax error at {where}: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise SourceError("too deeply nested for Python's own parser") from None
+    except ValueError as error:
+        raise SourceError(str(error)) from None
+
+
+def parse(source: Source) -> cst.Module:
+    check_syntax(source)
+    try:
+        return cst.parse_module(source.text)
+    except cst.ParserSyntaxError as error:
+        message = str(error).splitlines()[0] if str(error) else "parse error"
+        raise SourceError(f"libcst cannot parse it (line {error.raw_line}): {message}") from None
+
+
+def lint_source(source: Source, rules: list[Rule]) -> FileResult:
+    """Lint one decoded program with the given rules."""
+    result = FileResult(path=source.path)
+    relevant = [rule for rule in rules if not rule.tokens or any(token in source.text for token in rule.tokens)]
+    if not relevant:
+        return result
+    try:
+        findings = run_with_deep_stack(lambda: _analyse(source, relevant))
+    except SourceError as error:
+        result.error = FileError(source.path, str(error))
+        return result
+    except RecursionError:
+        result.error = FileError(source.path, "too deeply nested to analyse")
+        return result
+    except Exception as error:  # noqa: BLE001 - a bug in freezelint must cost one file, not the run
+        detail = str(error).splitlines()[0] if str(error) else ""
+        result.error = FileError(
+            source.path, f"internal error while analysing ({type(error).__name__}{': ' + detail if detail else ''}); please report it"
+        )
+        return result
+    result.findings = findings
+    return result
+
+
+def lint_bytes(path: str, data: bytes, rules: list[Rule]) -> FileResult:
+    """Decode and lint one file's bytes."""
+    try:
+        source = Source.from_bytes(path, data)
+    except SourceError as error:
+        return FileResult(path=path, error=FileError(path, str(error)))
+    return lint_source(source, rules)
+
+
+def _analyse(source: Source, rules: list[Rule]) -> list[Finding]:
+    module = parse(source)
+    facts = collect(source, module)
+    reports: list[tuple[Rule, Report]] = []
+    for rule in rules:
+        for report in rule.check(facts):
+            reports.append((rule, report))
+    if not reports:
+        return []
+    positions = facts.positions()
+    findings: dict[tuple, Finding] = {}
+    for rule, report in reports:
+        span = positions.get(report.node)
+        if span is None:
+            continue
+        fix = None
+        if report.fix is not None:
+            edits = []
+            for replacement in report.fix.replacements:
+                where = positions.get(replacement.node)
+                if where is None:
+                    break
+                content = replacement.new if isinstance(replacement.new, str) else module.code_for_node(replacement.new)
+                edits.append(
+                    Edit(
+                        Location(where.start.line, where.start.column + 1),
+                        Location(where.end.line, where.end.column + 1),
+                        content,
+                    )
+                )
+            else:
+                fix = Fix(report.fix.applicability, report.fix.message, tuple(edits))
+        finding = Finding(
+            path=source.path,
+            code=rule.code,
+            name=rule.name,
+            level=rule.level,
+            message=report.message,
+            start=Location(span.start.line, span.start.column + 1),
+            end=Location(span.end.line, span.end.column + 1),
+            fix=fix,
+        )
+        findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
+    return sorted(findings.values(), key=lambda f: f.sort_key)

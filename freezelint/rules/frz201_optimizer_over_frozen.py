@@ -1,0 +1,81 @@
+"""## What it does
+Notes an optimizer built from all parameters of a model (`model.parameters()`, `list(...)`, `itertools.chain(...)`,
+unpacked `named_parameters()`, parameter-group dicts, also when handed to `Trainer(optimizers=(opt, sched))`)
+while the file freezes some of that model's parameters.
+
+## Why is this bad?
+As written, it is harmless: a frozen parameter never gets a gradient, its `.grad` stays `None`, and every
+`torch.optim` optimizer skips such parameters entirely (no momentum, no weight decay, no optimizer state). It is
+also the recommended pattern when layers are unfrozen later in training, so the rule stays silent then.
+
+It stops being harmless when a frozen parameter does hold a gradient: freezing mid-training with
+`zero_grad(set_to_none=False)` or between `backward()` and `step()` (FRZ206), or under DeepSpeed ZeRO, which builds its
+partitions from the parameters it is given (FRZ507). Those rules report that harm; this note only makes the
+all-parameter optimizer visible, so the choice is deliberate.
+
+## Example
+```python
+for param in model.bert.parameters():
+    param.requires_grad = False
+optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+```
+
+Use instead, to state the intent:
+```python
+optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-5)
+```
+
+## Fix safety
+No fix: both forms train the same parameters; which one reads better depends on whether layers are unfrozen later.
+
+## References
+- `../shared/rules-research.md` sections 0.2 and 2 (torch 2.13: frozen parameters with `grad is None` get no update and
+  no state; the old "optimizing a parameter that doesn't require gradients" error was removed in pytorch PR #7419).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from freezelint.facts import Facts, FreezeOp, ModuleCall, OptimizerBuild, OptimizerCall, Wrap
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+
+@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=("requires_grad", "freeze"))
+def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
+    if _harm_reported_elsewhere(facts):
+        return
+    operations = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    freezes = [op for op in operations if op.value is False]
+    for build in facts.of(OptimizerBuild):
+        for params in build.param_sets():
+            if params.only_trainable or params.copies:
+                continue
+            frozen = [op for op in freezes if op.module.overlaps(params.module)]
+            if not frozen:
+                continue
+            unfrozen_later = any(
+                op.value is not False and op.order > build.order and op.module.overlaps(params.module) for op in operations
+            )
+            if unfrozen_later:
+                continue  # an all-parameter optimizer is the right choice for gradual unfreezing
+            first = frozen[0]
+            yield Report(
+                build.node,
+                f"`{build.name}` gets every parameter of `{params.module.describe()}`, including the ones "
+                f"frozen at line {facts.line(first.node)} (`{facts.code(first.where.statement or first.node)}`). "
+                "Harmless as written: a frozen parameter's `.grad` stays None and the optimizer skips it, keeping no "
+                "state for it. Pass only trainable parameters "
+                f"(`[p for p in {params.module.describe()}.parameters() if p.requires_grad]`) to make the intent explicit.",
+            )
+            break
+
+
+def _harm_reported_elsewhere(facts: Facts) -> bool:
+    """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
+    stale = any(
+        call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
+        for call in (*facts.of(OptimizerCall), *facts.of(ModuleCall))
+    )
+    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap))

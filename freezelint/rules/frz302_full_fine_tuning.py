@@ -1,0 +1,116 @@
+"""## What it does
+Notes a pretrained model (`*.from_pretrained(...)`) that the file trains with no parameter frozen, no PEFT or
+adapter applied, and no helper it cannot see into: every pretrained weight will be updated.
+
+## Why is this bad?
+It often is not: Hugging Face Transformers never freezes anything by default, and full fine-tuning is usually the
+best choice when there is enough data. But the belief that `from_pretrained` freezes the pretrained layers is
+widespread, and a script that meant to train only a task head silently trains the whole model instead: more
+memory, more time, and the pretrained representations drift (catastrophic forgetting on small datasets).
+The note says how many parameters will train when the checkpoint is known, so the choice is a conscious one.
+
+## Example
+```python
+model = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+trainer = Trainer(model=model, args=training_args, train_dataset=train_dataset)
+trainer.train()
+```
+
+Use instead, to train only the task head:
+```python
+model = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+model.bert.requires_grad_(False)  # or model.base_model.requires_grad_(False)
+```
+
+Or, when full fine-tuning is what you want, say so on the loading line:
+```python
+model = BertForSequenceClassification.from_pretrained("bert-base-uncased")  # freezelint: full-finetune
+```
+
+The note stays silent for models that are never trained (inference, teachers, reference models), for PEFT and
+adapters (including TRL trainers given `peft_config=`), and for models handed to a function the analysis cannot see
+into (an imported helper may freeze them).
+
+## Fix safety
+No fix: which layers to freeze is a modelling decision.
+
+## References
+- huggingface/transformers PR #11533 ("Transformers models get better results when being fine-tuned as a whole.
+  There is no freezing stage.")
+- `../shared/seed-article.md`: "Are Hugging Face BERT pre-trained layers frozen by default?"
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint import knowledge
+from freezelint.facts import Facts, FreezeOp, ModelSource, ModuleRef, OpaqueUse, PeftApply, Unknown, as_ref
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+MARKER = "full-finetune"
+
+
+@rule("FRZ302", "full-fine-tuning", Level.NOTE, tokens=("from_pretrained",))
+def full_fine_tuning(facts: Facts) -> Iterator[Report]:
+    if _unplaced_freeze(facts):
+        return  # something freezes parameters the analysis cannot place: it may be this model's
+    for model in facts.models:
+        if model.source is not ModelSource.PRETRAINED or model.abstract:
+            continue
+        training = facts.training_of(model)
+        if training is None:
+            continue
+        ref = ModuleRef(model)
+        if facts.freezes_touching(ref) or _peft_applied(facts, ref) or _handed_away(facts, ref):
+            continue
+        statement = model.where.statement or model.node
+        if facts.has_marker(statement, MARKER):
+            continue
+        count = knowledge.parameter_count(model.checkpoint, model.class_name, _num_labels(facts, model.node))
+        amount = f"all {count:,} parameters, every pretrained weight included," if count else "every pretrained weight"
+        head = knowledge.has_task_head(model.class_name)
+        how_to = f"`{model.name}.base_model.requires_grad_(False)` trains only the task head" if head else (
+            "call `requires_grad_(False)` on the modules to keep"
+        )
+        yield Report(
+            statement,
+            f"`{model.name}` ({model.factory}) is trained by {training.how} with no parameter frozen: {amount} will "
+            f"be updated (full fine-tuning). Freeze layers ({how_to}), or mark full fine-tuning as intended with "
+            f"`# freezelint: {MARKER}`.",
+        )
+
+
+def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
+    for apply in facts.of(PeftApply):
+        for value in (apply.model, apply.result):
+            for option in value.candidates():
+                applied = as_ref(option)
+                if applied is not None and applied.overlaps(ref):
+                    return True
+    return False
+
+
+def _handed_away(facts: Facts, ref: ModuleRef) -> bool:
+    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse))
+
+
+def _unplaced_freeze(facts: Facts) -> bool:
+    """A freeze run on parameters of unknown origin (a helper's argument we could not trace)."""
+    for op in facts.of(FreezeOp):
+        if op.where.standalone or op.value is True:
+            continue
+        if isinstance(op.target, Unknown):
+            return True
+    return False
+
+
+def _num_labels(facts: Facts, node: object) -> int | None:
+    if isinstance(node, cst.Call):
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "num_labels" and isinstance(arg.value, cst.Integer):
+                return int(arg.value.value)
+    return None

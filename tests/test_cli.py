@@ -1,0 +1,108 @@
+"""The command line as a user meets it: shorthand, subcommands, exit codes, selection, output."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import FIXTURES, run_cli
+
+PREMISE = FIXTURES / "FRZ302" / "article_premise.py"
+CLEAN = FIXTURES / "article" / "example1_freeze_all_bert.py"
+
+
+def test_shorthand_equals_check(tmp_path):
+    short = run_cli(str(PREMISE))
+    explicit = run_cli("check", str(PREMISE))
+    assert short.stdout == explicit.stdout and short.returncode == explicit.returncode
+    assert "FRZ302 [note]" in short.stdout
+
+
+def test_text_format_and_summary():
+    completed = run_cli(str(PREMISE))
+    first, summary = completed.stdout.strip().splitlines()
+    assert first.startswith("fixtures/FRZ302/article_premise.py:4:1: FRZ302 [note] `model` (BertForSequenceClassification")
+    assert summary == "Found 1 problem (1 note) in 1 file."
+
+
+def test_summary_counts_levels_and_files():
+    completed = run_cli(str(FIXTURES / "FRZ201"))
+    summary = completed.stdout.strip().splitlines()[-1]
+    assert summary.startswith("Found ") and "notes)" in summary and summary.endswith(" files.")
+
+
+def test_clean_run_says_so_and_exits_zero():
+    completed = run_cli(str(CLEAN))
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == "No problems found (1 file checked)."
+
+
+def test_fail_on_sets_the_exit_status():
+    assert run_cli(str(PREMISE)).returncode == 0  # a note is below the default --fail-on warning
+    assert run_cli("--fail-on", "note", str(PREMISE)).returncode == 1
+    assert run_cli("--fail-on", "error", str(PREMISE)).returncode == 0
+
+
+def test_select_and_ignore_by_prefix():
+    assert "FRZ302" not in run_cli("--ignore", "FRZ3", str(PREMISE)).stdout
+    assert "FRZ302" not in run_cli("--select", "FRZ2", str(PREMISE)).stdout
+    assert "FRZ302" in run_cli("--select", "FRZ2,FRZ302", str(PREMISE)).stdout
+    assert "FRZ302" in run_cli("--select", "ALL", "--ignore", "FRZ2", str(PREMISE)).stdout
+
+
+def test_unknown_rule_code_is_a_usage_error():
+    completed = run_cli("--select", "FRZ999", str(PREMISE))
+    assert completed.returncode == 2 and "unknown rule code" in completed.stderr
+
+
+def test_json_is_shaped_like_ruffs():
+    completed = run_cli("--output-format", "json", str(PREMISE))
+    (record,) = json.loads(completed.stdout)
+    assert set(record) >= {"code", "message", "filename", "location", "end_location", "fix", "url", "level", "cell", "noqa_row"}
+    assert record["code"] == "FRZ302" and record["level"] == "note"
+    assert record["location"] == {"row": 4, "column": 1}
+    assert record["filename"] == str(PREMISE)
+
+
+def test_subcommand_name_wins_over_a_path_of_that_name(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "train.py").write_text(PREMISE.read_text())
+    listing = run_cli("rules", cwd=tmp_path)
+    assert listing.returncode == 0 and "FRZ302" in listing.stdout and "Found" not in listing.stdout
+    as_path = run_cli("check", "rules", "--fail-on", "note", cwd=tmp_path)
+    assert as_path.returncode == 1 and "rules/train.py:4:1: FRZ302" in as_path.stdout
+
+
+def test_default_path_is_the_current_directory(tmp_path):
+    (tmp_path / "train.py").write_text(PREMISE.read_text())
+    completed = run_cli(cwd=tmp_path)
+    assert "train.py:4:1: FRZ302" in completed.stdout
+
+
+def test_default_excludes_and_extend_exclude(tmp_path):
+    for directory in (".venv", "build", "src", "src/legacy"):
+        (tmp_path / directory).mkdir(parents=True, exist_ok=True)
+        (tmp_path / directory / "train.py").write_text(PREMISE.read_text())
+    out = run_cli(".", cwd=tmp_path).stdout
+    assert "src/train.py" in out and "src/legacy/train.py" in out
+    assert ".venv" not in out and "build/" not in out
+    out = run_cli(".", "--extend-exclude", "legacy", cwd=tmp_path).stdout
+    assert "src/legacy" not in out and "src/train.py" in out
+    # A file named explicitly is always checked.
+    assert "build/train.py" in run_cli("build/train.py", cwd=tmp_path).stdout
+
+
+def test_version_and_help():
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("freezelint ")
+    help_text = run_cli("--help").stdout
+    assert "freezelint [OPTIONS] [PATHS]" in help_text and "Exit status" in help_text
+    check_help = run_cli("check", "--help").stdout
+    assert "--fail-on" in check_help and "--select" in check_help
+
+
+def test_rule_docs_command():
+    completed = run_cli("rule", "FRZ302")
+    assert completed.returncode == 0
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety", "## References"):
+        assert section in completed.stdout
+    assert run_cli("rule", "FRZ999").returncode == 2

@@ -1,0 +1,286 @@
+"""The facts model: aliases, order, scope, functions and classes of the same file."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from freezelint.collect import collect
+from freezelint.facts import (
+    Facts,
+    FreezeForm,
+    FreezeOp,
+    Kind,
+    ModelSource,
+    ModuleRef,
+    OpaqueUse,
+    OptimizerBuild,
+    ParamRef,
+    PeftApply,
+    TrainCall,
+    TrainerBuild,
+    Wrap,
+)
+from freezelint.source import Source
+
+
+def facts_of(code: str) -> Facts:
+    text = textwrap.dedent(code)
+    return collect(Source("t.py", text), cst.parse_module(text))
+
+
+def test_import_aliases_resolve_to_qualified_names():
+    facts = facts_of(
+        """
+        import transformers as tf
+        from torch import optim
+        from torch.optim import AdamW as Opt
+        import trl
+        m = tf.AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+        a = optim.SGD(m.parameters(), lr=0.1)
+        b = Opt(m.parameters())
+        t1 = tf.Seq2SeqTrainer(model=m)
+        t2 = trl.SFTTrainer(model=m)
+        """
+    )
+    assert [model.factory for model in facts.models] == ["AutoModelForSequenceClassification.from_pretrained"]
+    assert [build.qualname for build in facts.of(OptimizerBuild)] == ["torch.optim.SGD", "torch.optim.AdamW"]
+    assert [build.qualname for build in facts.of(TrainerBuild)] == ["transformers.Seq2SeqTrainer", "trl.SFTTrainer"]
+
+
+def test_non_models_are_not_models():
+    facts = facts_of(
+        """
+        from transformers import AutoTokenizer, AutoConfig, AutoProcessor, AutoFeatureExtractor, AutoImageProcessor
+        for cls in ():
+            pass
+        t = AutoTokenizer.from_pretrained("x")
+        c = AutoConfig.from_pretrained("x")
+        p = AutoProcessor.from_pretrained("x")
+        f = AutoFeatureExtractor.from_pretrained("x")
+        i = AutoImageProcessor.from_pretrained("x")
+        """
+    )
+    assert facts.models == []
+
+
+def test_model_factories():
+    facts = facts_of(
+        """
+        import timm, torchvision
+        from torchvision.models import resnet50
+        a = timm.create_model("resnet50", pretrained=True)
+        b = torchvision.models.vit_b_16(weights="DEFAULT")
+        c = resnet50()
+        """
+    )
+    assert [(m.source, m.library) for m in facts.models] == [(ModelSource.FACTORY, "timm"), (ModelSource.FACTORY, "torchvision"), (ModelSource.FACTORY, "torchvision")]
+    assert facts.models[0].checkpoint == "resnet50"
+
+
+def test_freeze_loop_targets_the_module_it_iterates():
+    facts = facts_of(
+        """
+        from transformers import BertForSequenceClassification
+        model = BertForSequenceClassification.from_pretrained("bert-base-uncased")
+        for param in model.bert.encoder.layer[:8].parameters():
+            param.requires_grad = False
+        """
+    )
+    (op,) = facts.of(FreezeOp)
+    assert op.value is False and op.form is FreezeForm.STORE and op.effective and op.whole
+    assert op.module.model is facts.models[0]
+    assert op.module.path == ("bert", "encoder", "layer", "[:8]")
+
+
+def test_named_parameter_filters_are_recorded():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for name, p in model.named_parameters():
+            if "pooler" not in name:
+                p.requires_grad = False
+        """
+    )
+    (op,) = facts.of(FreezeOp)
+    assert not op.whole and len(op.filters) == 1
+    assert cst.Module([]).code_for_node(op.filters[0].test) == '"pooler" not in name'
+
+
+def test_module_attribute_store_is_not_effective_but_parameter_store_is():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        model.encoder.requires_grad = False
+        model.embeddings.word_embeddings.weight.requires_grad = False
+        model.embeddings.word_embeddings.weight.data.requires_grad = False
+        """
+    )
+    module_store, weight_store, data_store = facts.of(FreezeOp)
+    assert isinstance(module_store.target, ModuleRef) and module_store.target.kind is Kind.MODULE and not module_store.effective
+    assert isinstance(weight_store.target, ParamRef) and weight_store.effective
+    assert isinstance(data_store.target, ParamRef) and data_store.target.copy and not data_store.effective
+
+
+def test_helper_function_is_followed_at_the_call_site_in_order():
+    facts = facts_of(
+        """
+        import torch
+        from transformers import AutoModel
+
+        def freeze(module):
+            for p in module.parameters():
+                p.requires_grad = False
+
+        model = AutoModel.from_pretrained("x")
+        opt = torch.optim.AdamW(model.parameters())
+        freeze(model.encoder)
+        """
+    )
+    (op,) = facts.of(FreezeOp)
+    (build,) = facts.of(OptimizerBuild)
+    assert op.module.model is facts.models[0] and op.module.path == ("encoder",)
+    assert op.order > build.order, "the freeze runs when freeze() is called, after the optimizer"
+    assert op.where.function == "freeze" and not op.where.standalone
+    assert len(op.where.calls) == 1
+
+
+def test_uncalled_functions_are_walked_standalone():
+    facts = facts_of(
+        """
+        def freeze(module):
+            module.requires_grad_(False)
+        """
+    )
+    (op,) = facts.of(FreezeOp)
+    assert op.where.standalone
+
+
+def test_class_init_attributes_and_methods():
+    facts = facts_of(
+        """
+        import torch
+        from torch import nn
+        from transformers import AutoModel
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = AutoModel.from_pretrained("x")
+                self.head = nn.Linear(768, 2)
+                self.pos_embedding = nn.Parameter(torch.zeros(1, 10, 768))
+
+            def freeze_encoder(self):
+                self.encoder.requires_grad_(False)
+                self.pos_embedding.requires_grad = False
+
+        net = Net()
+        net.freeze_encoder()
+        """
+    )
+    encoder = next(m for m in facts.models if m.source is ModelSource.PRETRAINED)
+    net = next(m for m in facts.models if m.source is ModelSource.CUSTOM)
+    assert net.attrs["encoder"] is encoder
+    call, store = facts.of(FreezeOp)
+    assert call.module.model is encoder and call.module.path == ()
+    assert isinstance(store.target, ParamRef) and store.effective
+    assert ModuleRef(net).contains(call.module)
+
+
+def test_branches_merge_and_loops_are_recorded():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        if big:
+            model = AutoModel.from_pretrained("large")
+        else:
+            model = AutoModel.from_pretrained("base")
+        for epoch in range(3):
+            if epoch == 1:
+                model.requires_grad_(False)
+        """
+    )
+    ops = facts.of(FreezeOp)
+    assert {op.module.model.checkpoint for op in ops} == {"large", "base"}
+    assert all(op.where.in_loop() and op.where.conditional for op in ops)
+
+
+def test_trainer_callbacks_run_at_train_with_the_trainers_model():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, Trainer, TrainerCallback
+
+        class Unfreeze(TrainerCallback):
+            def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+                model.encoder.layer[-1].requires_grad_(True)
+
+        model = AutoModel.from_pretrained("x")
+        model.requires_grad_(False)
+        trainer = Trainer(model=model, callbacks=[Unfreeze()])
+        trainer.train()
+        """
+    )
+    freeze, unfreeze = facts.of(FreezeOp)
+    (train,) = facts.of(TrainCall)
+    assert unfreeze.value is True and unfreeze.where.callback_of is train.trainer
+    assert unfreeze.order > train.order and unfreeze.module.model is facts.models[0]
+
+
+def test_peft_wrappers_and_distribution_wrappers():
+    facts = facts_of(
+        """
+        import torch
+        from peft import get_peft_model, LoraConfig
+        from transformers import AutoModelForCausalLM
+        base = AutoModelForCausalLM.from_pretrained("gpt2")
+        model = get_peft_model(base, LoraConfig(r=8))
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        compiled = torch.compile(ddp.module)
+        """
+    )
+    (apply,) = facts.of(PeftApply)
+    wrapper = apply.result
+    assert wrapper.inner is facts.models[0]
+    assert [w.kind for w in facts.of(Wrap)] == ["ddp", "compile"]
+    assert all(w.module.model is wrapper for w in facts.of(Wrap))
+
+
+def test_model_handed_to_an_imported_helper_is_opaque():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        from mytools import freeze_layers
+        model = AutoModel.from_pretrained("x")
+        freeze_layers(model)
+        print(model)
+        """
+    )
+    (use,) = facts.of(OpaqueUse)
+    assert use.callee == "mytools.freeze_layers"
+
+
+def test_lazy_map_freezes_nothing_until_consumed():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        map(lambda p: p.requires_grad_(False), model.parameters())
+        list(map(lambda p: p.requires_grad_(False), model.encoder.parameters()))
+        """
+    )
+    lazy, consumed = facts.of(FreezeOp)
+    assert not lazy.effective and consumed.effective
+
+
+def test_recursion_and_budget_do_not_hang():
+    facts = facts_of(
+        """
+        def f(m):
+            return f(m)
+        f(1)
+        """
+    )
+    assert isinstance(facts, Facts)

@@ -1,0 +1,48 @@
+"""Every fixture produces exactly the findings its `# expect:` comments name, through the real CLI."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from conftest import FIXTURES, run_json
+
+EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
+
+
+def expected_findings() -> Counter:
+    expected: Counter = Counter()
+    for path in sorted(FIXTURES.rglob("*.py")):
+        for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            match = EXPECT.search(line)
+            if match:
+                for code in match.group(1).replace(" ", "").split(","):
+                    if code:
+                        expected[(str(path.relative_to(FIXTURES)), row, code)] += 1
+    return expected
+
+
+def test_fixtures_produce_exactly_the_expected_findings():
+    findings = run_json(str(FIXTURES))
+    actual = Counter(
+        (str(Path(f["filename"]).relative_to(FIXTURES)), f["location"]["row"], f["code"]) for f in findings
+    )
+    expected = expected_findings()
+    missing = sorted(expected - actual)
+    extra = sorted(actual - expected)
+    assert not missing and not extra, f"missing: {missing}\nextra: {extra}"
+
+
+def test_fixture_set_covers_every_rule_and_the_article():
+    from freezelint.rules import all_rules
+
+    expected_codes = {code for (_, _, code) in expected_findings()}
+    static_codes = {rule.code for rule in all_rules() if not rule.runtime_only}
+    assert static_codes <= expected_codes, f"rules without a positive fixture: {sorted(static_codes - expected_codes)}"
+    articles = sorted(p.name for p in (FIXTURES / "article").glob("*.py"))
+    assert len(articles) == 3
+
+
+def test_article_examples_lint_clean():
+    assert run_json(str(FIXTURES / "article")) == []

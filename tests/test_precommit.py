@@ -1,0 +1,60 @@
+"""The real pre-commit client runs the hook from this checkout: a finding at the fail level fails, clean passes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+pytest.importorskip("pre_commit")
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("project")
+    git("init", "-q", cwd=repo)
+    git("config", "user.email", "t@example.com", cwd=repo)
+    git("config", "user.name", "t", cwd=repo)
+    (repo / "bad.py").write_text((FIXTURES / "FRZ302" / "article_premise.py").read_text())
+    (repo / "good.py").write_text((FIXTURES / "article" / "example3_requires_grad_method.py").read_text())
+    (repo / "notes.txt").write_text("not python\n")
+    git("add", ".", cwd=repo)
+    return repo
+
+
+def try_repo(project: Path, *files: str, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    pre_commit = [sys.executable, "-m", "pre_commit"]
+    env = dict(os.environ, PRE_COMMIT_HOME=str(project.parent / "pre-commit-home"))
+    command = [*pre_commit, "try-repo", str(ROOT), "freezelint", "--files", *files, "--verbose"]
+    if args:
+        # try-repo cannot pass args; a local config with the same hook id can.
+        config = project / ".pre-commit-config.yaml"
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        config.write_text(
+            f"repos:\n- repo: {ROOT}\n  rev: {revision}\n  hooks:\n  - id: freezelint\n    args: [{', '.join(args)}]\n"
+        )
+        command = [*pre_commit, "run", "freezelint", "--files", *files, "--verbose"]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hook_passes_clean_files_and_fails_findings_at_the_fail_level(project):
+    clean = try_repo(project, "good.py", "notes.txt")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    # FRZ302 is a note: below the default fail level, so the hook passes but shows it.
+    noted = try_repo(project, "bad.py")
+    assert noted.returncode == 0, noted.stdout + noted.stderr
+    assert "FRZ302" in noted.stdout
+    failing = try_repo(project, "bad.py", args=("--fail-on", "note"))
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "bad.py:4:1: FRZ302" in failing.stdout
