@@ -389,7 +389,8 @@ class Collector:
         if isinstance(node.target, cst.Name) and isinstance(node.operator, cst.AddAssign):
             old = self.frame.lookup(node.target.value)
             if isinstance(old, ListValue):
-                old.items.append(value)
+                if value is not old:
+                    old.items.append(value)
                 self.consume(value)
                 return
             if old is not None and (_is_params(old) or _is_params(value)):
@@ -1040,7 +1041,8 @@ class Collector:
                 value = args[-1] if args else UNKNOWN
                 self.consume(value)
                 derived = self.derive_param_set(value, node, one_shot=False) if method == "append" else None
-                receiver.items.append(derived if derived is not None else value)
+                if value is not receiver:
+                    receiver.items.append(derived if derived is not None else value)
             return UNKNOWN
         if isinstance(receiver, DictValue):
             if method == "get" and args and isinstance(args[0], Literal):
@@ -1353,10 +1355,10 @@ class Collector:
             flag = literal(_argument(node, 0, "mode"))
             return GradContext(enabled=bool(flag)) if isinstance(flag, bool) else UNKNOWN
         if qualname in ("itertools.chain", "itertools.chain.from_iterable"):
-            parts = tuple(self.element_of(args[0])) if last == "from_iterable" and args else tuple(args)
+            parts = (self.element_of(args[0]),) if last == "from_iterable" and args else tuple(args)
             for part in args:
                 self.consume(part)
-            return ParamGroups(parts if isinstance(parts, tuple) else (parts,), node, one_shot=True)
+            return ParamGroups(parts, node, one_shot=True)
         if qualname == "copy.deepcopy":
             for option in first.candidates():
                 if isinstance(option, (Model, ModuleRef)):
@@ -1642,31 +1644,28 @@ def _holds_model(value: Value) -> bool:
     return any(isinstance(option, (Model, ModuleRef)) for option in value.candidates())
 
 
-def _is_params(value: Value) -> bool:
-    return any(isinstance(option, (ParamSet, ParamGroups)) for option in value.candidates()) or (
-        isinstance(value, ListValue) and any(_is_params(item) for item in value.items)
-    )
+def _is_params(value: Value, seen: frozenset[int] = frozenset()) -> bool:
+    """True for parameter sets, or lists holding some (lists may contain themselves: `xs.append(xs)`)."""
+    if any(isinstance(option, (ParamSet, ParamGroups)) for option in value.candidates()):
+        return True
+    if isinstance(value, ListValue) and id(value) not in seen:
+        inner = seen | {id(value)}
+        return any(_is_params(item, inner) for item in value.items)
+    return False
 
 
-def _as_groups(params: Value, node: cst.CSTNode) -> Value:
+def _as_groups(params: Value, node: cst.CSTNode, seen: frozenset[int] = frozenset()) -> Value:
     """Normalise what an optimizer receives: lists of param-group dicts become `ParamGroups` of their "params"."""
     results: list[Value] = []
     for option in params.candidates():
+        if id(option) in seen:
+            continue
+        inner_seen = seen | {id(option)}
         if isinstance(option, (ListValue, TupleValue)):
-            parts: list[Value] = []
-            for item in option.items:
-                for inner in item.candidates():
-                    if isinstance(inner, DictValue):
-                        parts.append(_as_groups(inner.entries.get("params", UNKNOWN), node))
-                    elif isinstance(inner, (ListValue, TupleValue)):
-                        parts.append(_as_groups(inner, node))
-                    else:
-                        parts.append(inner)
+            parts = [_as_groups(item, node, inner_seen) for item in option.items]
             results.append(ParamGroups(tuple(parts), node))
         elif isinstance(option, DictValue):
-            results.append(_as_groups(option.entries.get("params", UNKNOWN), node))
-        elif isinstance(option, ParamRef):
-            results.append(option)
+            results.append(_as_groups(option.entries.get("params", UNKNOWN), node, inner_seen))
         else:
             results.append(option)
     return one_of(results)

@@ -14,7 +14,8 @@ FIXTURES = ROOT / "fixtures"
 
 def run_cli(*args: str, cwd: Path | str | None = None, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python -m freezelint` as a user would, in a subprocess."""
-    full_env = dict(os.environ, NO_COLOR="1")
+    # This checkout's package, whatever directory the command runs in (not another copy installed in the venv).
+    full_env = dict(os.environ, NO_COLOR="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "freezelint", *args],
