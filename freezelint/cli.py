@@ -29,6 +29,11 @@ class DefaultCommandGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
+        if "--" in args and {"--runtime", "--exec"} & set(args[: args.index("--")]):
+            # `freezelint --runtime train.py -- --model_name_or_path x`: what follows `--` is the script's own.
+            split = args.index("--")
+            ctx.meta["freezelint.script_args"] = tuple(args[split + 1:])
+            args = args[:split]
         return super().parse_args(ctx, args)
 
 
@@ -75,6 +80,18 @@ def main() -> None:
     help="text: path:row:col: CODE [level] message. json: an array shaped like ruff's JSON output.",
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option(
+    "--runtime", is_flag=True,
+    help="Also build each model on the meta device (offline, no weights), replay what decides what trains, and "
+    "confirm or refute every finding. Arguments after `--` go to the script. Needs freezelint[runtime].",
+)
+@click.option("--exec", "exec_mode", is_flag=True, help="With --runtime: run the whole script, stopping at the first "
+              "Trainer.train() / optimizer.step() (implies --runtime; allows trust_remote_code=True).")
+@click.option("--weights", is_flag=True, help="With --runtime: load the real weights (local files only).")
+@click.option("--model-config", multiple=True, metavar="NAME=PATH",
+              help="With --runtime: the config (config.json or checkpoint directory) to use for checkpoint NAME.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, metavar="SECONDS",
+              help="With --runtime: time limit per file.")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -85,6 +102,11 @@ def check(
     fail_on: str,
     output_format: str,
     jobs: int | None,
+    runtime: bool,
+    exec_mode: bool,
+    weights: bool,
+    model_config: tuple[str, ...],
+    timeout: float,
 ) -> None:
     """Lint Python files and directories (default: the current directory)."""
     from freezelint.config import DEFAULT_EXCLUDES, Settings
@@ -95,6 +117,17 @@ def check(
     from freezelint.rules import validate_codes
     from freezelint.runner import lint_files
 
+    runtime = runtime or exec_mode
+    script_args = click.get_current_context().meta.get("freezelint.script_args", ())
+    if not runtime and (weights or model_config or script_args):
+        raise click.UsageError("--weights, --model-config and script arguments after `--` need --runtime")
+    if runtime:
+        from freezelint.runtime.command import unavailable
+
+        hint = unavailable()
+        if hint is not None:
+            click.echo(f"freezelint: error: {hint}", err=True)
+            sys.exit(2)
     unknown = validate_codes(_split(select) + _split(ignore) + _split(extend_select))
     if unknown:
         raise click.UsageError(f"unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
@@ -110,10 +143,18 @@ def check(
     results = lint_files(discovery.files, settings.rules(), jobs)
     for error in discovery.errors + [r.error for r in results if r.error is not None]:
         click.echo(f"{display_path(error.path)}: error: {error.message}", err=True)
+    if runtime:
+        from freezelint.runtime.command import RuntimeOptions, annotate
+
+        options = RuntimeOptions(script_args, model_config, weights, exec_mode, timeout)
+        try:
+            results = annotate(results, options, settings.selects, output_format, lambda text, err: click.echo(text, err=err, nl=False))
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
     click.echo(formatter(output_format)(results, len(discovery.files)), nl=False)
     if discovery.errors or any(result.error is not None for result in results):
         sys.exit(2)
-    if any(finding.level >= settings.fail_on for result in results for finding in result.findings):
+    if any(finding.level >= settings.fail_on and not finding.refuted for result in results for finding in result.findings):
         sys.exit(1)
 
 

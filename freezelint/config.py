@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from freezelint.findings import Level
-from freezelint.rules import Rule, select_rules
+from freezelint.rules import Rule, selects, select_rules
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -41,3 +41,7 @@ class Settings:
 
     def rules(self) -> list[Rule]:
         return select_rules(self.select, self.ignore, self.extend_select)
+
+    def selects(self, code: str) -> bool:
+        """True when the selection includes `code` (runtime-only rules included)."""
+        return selects(code, self.select, self.ignore, self.extend_select)

@@ -112,29 +112,33 @@ def get_rule(code_or_name: str) -> Rule | None:
     return None
 
 
+def selects(
+    code: str,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    extend_select: Iterable[str] = (),
+) -> bool:
+    """True when code prefixes (`FRZ1`, `FRZ302`, `ALL`) choose `code`, as ruff's `--select`/`--ignore` do: the longest
+    matching prefix wins, so `--select FRZ1 --ignore FRZ108` keeps FRZ101 and drops FRZ108."""
+    chosen = [*(list(select) if select is not None else ["ALL"]), *extend_select]
+
+    def best(prefixes: Iterable[str]) -> int:
+        """How specifically a list of selectors names `code` (-1: not at all; `ALL` is least specific)."""
+        return max((0 if p.upper() == "ALL" else len(p) for p in prefixes if p.upper() == "ALL" or code.startswith(p.upper())), default=-1)
+
+    selected = best(chosen)
+    return selected >= 0 and selected > best(ignore)
+
+
 def select_rules(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
     extend_select: Iterable[str] = (),
 ) -> list[Rule]:
-    """The rules chosen by code prefixes (`FRZ1`, `FRZ302`, `ALL`), as ruff's `--select`/`--ignore` do: the longest
-    matching prefix wins, so `--select FRZ1 --ignore FRZ108` keeps FRZ101 and drops FRZ108."""
-    chosen = list(select) if select is not None else ["ALL"]
-    chosen += list(extend_select)
-    ignored = list(ignore)
-
-    def best(prefixes: list[str], code: str) -> int:
-        """How specifically a list of selectors names `code` (-1: not at all; `ALL` is least specific)."""
-        return max((0 if p.upper() == "ALL" else len(p) for p in prefixes if p.upper() == "ALL" or code.startswith(p.upper())), default=-1)
-
-    result = []
-    for candidate in all_rules():
-        if candidate.runtime_only:
-            continue
-        selected = best(chosen, candidate.code)
-        if selected >= 0 and selected > best(ignored, candidate.code):
-            result.append(candidate)
-    return result
+    """The static rules chosen by code prefixes (see `selects`); runtime-only rules run only in the runtime mode."""
+    select = list(select) if select is not None else None
+    ignore, extend_select = list(ignore), list(extend_select)
+    return [r for r in all_rules() if not r.runtime_only and selects(r.code, select, ignore, extend_select)]
 
 
 def validate_codes(codes: Iterable[str]) -> list[str]:
