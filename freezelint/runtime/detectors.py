@@ -569,8 +569,12 @@ def unfrozen_not_in_optimizer(state: State) -> Iterator[Found]:
 
 @detector("FRZ201")
 def optimizer_holds_frozen(state: State) -> Iterator[Found]:
+    """Frozen parameters the script's own freeze statements froze (not PEFT's frozen base) in an optimizer."""
+    frozen_here = {
+        key for r in state.harness.probes.values() if r.probe.codes & {"freeze", "head"} for key in r.frozen
+    }
     for record in state.harness.optimizers:
-        frozen = [p for p in record.parameters if not p.requires_grad]
+        frozen = [p for p in record.parameters if not p.requires_grad and id(p) in frozen_here]
         if not frozen or record.line is None:
             continue
         top = state.model_of(frozen[0])

@@ -61,12 +61,12 @@ class ProbeRecord:
 class OptimizerRecord:
     optimizer: Any
     line: int | None
-    parameters: list[Any]
     frozen_at_build: set[int]  # ids of the parameters the script could see that were frozen when it was built
 
     @property
-    def ids(self) -> set[int]:
-        return {id(p) for p in self.parameters}
+    def parameters(self) -> list[Any]:
+        """What it holds now (`add_param_group` included)."""
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
 
 
 @dataclass(eq=False)
@@ -197,7 +197,7 @@ class Harness:
                         harness.parameters.setdefault(id(parameter), parameter)
                     flags = harness._snapshot(dict(frame.f_locals))
                     frozen = {key for key, flag in flags.items() if not flag}
-                    harness.optimizers.append(OptimizerRecord(optimizer, frame.f_lineno, parameters, frozen))
+                    harness.optimizers.append(OptimizerRecord(optimizer, frame.f_lineno, frozen))
 
             stack.callback(setattr, torch.optim.Optimizer, "__init__", original_init)
             torch.optim.Optimizer.__init__ = optimizer_init

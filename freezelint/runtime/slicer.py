@@ -328,6 +328,7 @@ class Slicer:
         self.optional: set[int] = set()
         self.stmt_by_id: dict[int, ast.stmt] = {id(s): s for s in self.index.statements()}
         self._dependencies: dict[int, list[tuple[str, list[ast.stmt]]]] = {}
+        self.entries: list[ast.stmt] = []
 
     # positions -----------------------------------------------------------------------------------------------------
 
@@ -407,6 +408,8 @@ class Slicer:
                 add(event.where, event.node, "head")
             elif isinstance(event, F.OpaqueUse) and FREEZE_HELPER_NAME.search(event.callee):
                 add(event.where, event.node, "freeze")
+            elif isinstance(event, F.ExpressionStatement) and _about_freezing(self.facts, event):
+                add(event.where, event.node, "freeze")  # `p.requires_grad == False`: measured to show it does nothing
 
     # closure --------------------------------------------------------------------------------------------------------
 
@@ -505,7 +508,7 @@ class Slicer:
         # What only the left-out statements needed (their imports, their arguments) is left out with them.
         needed: set[int] = set()
         self.close([c for c in self.criteria if id(c) not in dead], needed)
-        self.close(self.entry_points(), needed)
+        self.close([e for e in self.entries if id(e) not in dead], needed)
         return (needed | self.optional) - dead, blockers
 
     def root_cause(self, stmt: ast.stmt, dead: set[int]) -> ast.stmt | None:
@@ -545,7 +548,8 @@ class Slicer:
         self.mark_never_run()
         self.collect_criteria()
         self.close(self.criteria, self.required)
-        self.close(self.entry_points(), self.required)
+        self.entries = self.entry_points()
+        self.close(self.entries, self.required)
         self.mutations()
         return self.runnable()
 
@@ -573,6 +577,13 @@ def _mutated_root(stmt: ast.stmt) -> str | None:
             return None
         return _root_name(stmt.value.func.value)
     return None
+
+
+def _about_freezing(facts: F.Facts, event: F.ExpressionStatement) -> bool:
+    """An expression statement that looks like freezing (`p.requires_grad == False`, an unconsumed `map` of freezes)."""
+    if any(isinstance(option, F.LazyMap) for option in event.value.candidates()):
+        return True
+    return "requires_grad" in facts.code(event.expression) or "freeze" in facts.code(event.expression)
 
 
 def _assigns_module(event: F.AttributeAssign) -> bool:
