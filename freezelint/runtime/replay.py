@@ -63,7 +63,10 @@ def replay(request: Request) -> dict[str, Any]:
                     exec(program.code, namespace)  # noqa: S102 - running the user's slice is the point
                 except StopReplay as stop:
                     harness.stopped = stop
-                except (Exception, SystemExit) as error:  # --exec: the script itself failed
+                except SystemExit as error:  # --exec: the script exits by itself
+                    if error.code not in (0, None):
+                        harness.failures.append(_failure(error, path))
+                except Exception as error:  # --exec: the script itself failed
                     harness.failures.append(_failure(error, path))
             state = State(facts, program, harness, loader)
             found = detectors.detect(state)

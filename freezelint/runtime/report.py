@@ -23,10 +23,13 @@ def render(display_path: str, result: dict[str, Any], rich: bool = False) -> str
     for model in result["models"]:
         lines.extend(_model_lines(model, rich))
     for blocker in result["blockers"]:
-        lines.append(
-            f"  not replayed: line {blocker['needed_by']} needs line {blocker['line']} (`{blocker['code']}`), "
-            f"which {blocker['reason']}"
-        )
+        if blocker["needed_by"] == blocker["line"]:
+            lines.append(f"  not replayed: line {blocker['line']} (`{blocker['code']}`) {blocker['reason']}")
+        else:
+            lines.append(
+                f"  not replayed: line {blocker['needed_by']} needs line {blocker['line']} (`{blocker['code']}`), "
+                f"which {blocker['reason']}"
+            )
     for failure in result["failures"]:
         message = f"{failure['kind']}: {failure['message']}" if failure["message"] else failure["kind"]
         lines.append(f"  failed: line {failure['line']}: {message}")
