@@ -402,3 +402,109 @@ def parameter_count(checkpoint: str | None, class_name: str | None, num_labels: 
         return None
     base, per_label = table[key]
     return base + per_label * (num_labels if num_labels is not None else 2)
+
+
+# --- silent no-op freezes -------------------------------------------------------------------------------------------
+
+# Packages whose models are not torch modules: there `trainable`/`stop_gradient` are the real API.
+FOREIGN_MODEL_PACKAGES = frozenset(
+    {
+        *FOREIGN_FRAMEWORKS,
+        "keras_nlp",
+        "keras_hub",
+        "keras_cv",
+        "paddlenlp",
+        "paddleclas",
+        "paddleseg",
+        "paddledet",
+        "ppdet",
+        "mindnlp",
+        "mindformers",
+        "jittor",
+        "megengine",
+    }
+)
+# transformers' TensorFlow and Flax classes (removed in v5, common in v4 code): Keras / Flax models.
+FOREIGN_MODEL_CLASS = re.compile(r"^(TF|Flax)[A-Z]")
+
+
+def is_foreign_model(qualname: str, class_name: str | None) -> bool:
+    """True for a model object of another framework (`TFBertModel.from_pretrained`, paddlenlp's `AutoModel`)."""
+    return qualname.split(".", 1)[0] in FOREIGN_MODEL_PACKAGES or bool(class_name and FOREIGN_MODEL_CLASS.match(class_name))
+
+
+# Attribute names that hold an `nn.Parameter` in some transformers model (5.24) although they read like sub-modules
+# (ViT's `position_embeddings`, CLIP's `text_projection`, MoE experts' `down_proj`), beyond `PARAMETER_ATTRIBUTE`.
+# Off a library model such a name may be a module or a tensor: the analysis does not guess. Regenerate with
+# `grep -rhoE "self\.\w+ = nn\.Parameter\(" transformers/models` over the installed package.
+LIBRARY_PARAMETER_NAMES = frozenset(
+    {
+    "A", "A_log", "D", "alpha_cross_attn", "alpha_dense", "b1", "b2", "base", "bias_u", "bias_v", "bos_latent",
+    "class_pos_emb", "cls_emb", "codevectors", "column_output_weights", "decoder_position_embeddings", "down_proj",
+    "dummy_node", "emb_rel_k", "emb_rel_v", "embedding", "esm_s_combine", "ffn_gamma", "fn", "gamma_1", "gamma_2",
+    "gate", "gate_attention", "gate_attn", "gate_ffn", "gate_ffw", "gate_proj", "gate_up_proj",
+    "global_img_feature_extensor", "gru_rel_pos_const", "hc_base", "hc_fn", "head_weights", "high_res_vision_alpha",
+    "image_begin", "image_end", "image_newline", "image_positions", "image_sep", "index_kpool_compress_ape",
+    "index_kpool_compress_gate", "input_matrix_continuous", "input_residual", "k", "label_embeddings_concat",
+    "lambda1", "lambda_1", "lambda_2", "lambda_k1", "lambda_k2", "lambda_q1", "lambda_q2", "lambdas",
+    "latent_bias_factor", "latent_query", "latent_scaling_factor", "latents_1d", "latents_2d", "layer_scale_1",
+    "layer_scale_2", "layer_weights", "level_embed", "log_delta", "log_k", "log_state_decay", "logit_scale_a",
+    "logit_scale_t", "mask_emb", "masked_spec_embed", "mid_position_embeddings", "o", "output_weights", "pad_down",
+    "pad_left", "pad_right", "pad_up", "pooling_attention_query", "pos_bias_u", "pos_bias_v", "pos_emb_alpha",
+    "pos_emb_alpha_char", "pos_embed_window", "position_embedding_table", "position_embeddings", "position_enc",
+    "positional_embedding_vlm", "post_attention_residual", "probe", "proj", "prompts_visual_projection", "q",
+    "query", "r", "r_kernel", "rel_pos_h", "rel_pos_w", "relative_position_bias_table", "rpb", "s_gate",
+    "scaled_factor", "scaling", "seg_embed", "segment_token_input", "segment_token_prompt", "silence_embeds",
+    "sinks", "sqk", "sub_img_feature_extensor", "suv_gate", "suv_up", "temp", "text_projection", "text_prompt",
+    "time_decay", "time_embeddings", "time_first", "time_mix_key", "time_mix_receptance", "time_mix_value",
+    "translate", "type_token_instance", "type_token_semantic", "up", "up_proj", "v", "v1", "view_separator", "w1",
+    "w2", "w_g", "z_L_init",
+    }
+)
+
+# Keyword arguments (of `from_pretrained`, a config constructor) that give a model's number of stacked layers.
+LAYER_COUNT_KEYWORDS = ("num_hidden_layers", "num_layers", "n_layers", "n_layer")
+# Layers of common checkpoints (the bundled configs in data/configs, and a few more), by the checkpoint's last
+# path component (`google-bert/bert-base-uncased` -> `bert-base-uncased`).
+LAYER_COUNTS = {
+    "bert-base-uncased": 12,
+    "bert-base-cased": 12,
+    "bert-large-uncased": 24,
+    "bert-large-cased": 24,
+    "roberta-base": 12,
+    "roberta-large": 24,
+    "distilbert-base-uncased": 6,
+    "distilbert-base-cased": 6,
+    "distilroberta-base": 6,
+    "gpt2": 12,
+    "gpt2-medium": 24,
+    "gpt2-large": 36,
+    "gpt2-xl": 48,
+    "distilgpt2": 6,
+    "t5-small": 6,
+    "t5-base": 12,
+    "t5-large": 24,
+}
+
+
+def layer_count(checkpoint: str | None) -> int | None:
+    """Stacked layers of a known checkpoint, or None."""
+    if not checkpoint:
+        return None
+    return LAYER_COUNTS.get(checkpoint.rstrip("/").rsplit("/", 1)[-1])
+
+
+# A parameter-name pattern that ends in a layer index (`"encoder.layer.1"`, `"model.layers.3"`, `"transformer.h.2"`):
+# as a substring or prefix it also matches the layers whose index starts with the same digits (10-19). A container
+# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long.
+LAYER_INDEX_PATTERN = re.compile(
+    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|stage|stages|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
+)
+
+# Tensor methods that always return a new tensor object: `requires_grad` set on the result never reaches the parameter.
+# (`.to()`, `.float()`, `.cpu()` return the parameter itself when nothing changes, so they are not listed.)
+TENSOR_COPY_METHODS = frozenset({"detach", "clone"})
+# Foreign freeze attributes whose True means frozen (PaddlePaddle's `stop_gradient`), unlike `trainable`.
+INVERTED_FREEZE_ATTRIBUTES = frozenset({"stop_gradient"})
+# Packages whose import marks a file as torch code (an object of unknown type there is most likely a torch one).
+TORCH_PACKAGES = ("torch", "transformers", "peft", "timm", "torchvision", "accelerate", "lightning", "pytorch_lightning")
