@@ -75,6 +75,12 @@ def main() -> None:
     help="text: path:row:col: CODE [level] message. json: an array shaped like ruff's JSON output.",
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes, rewriting the files; then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option(
+    "--diff", is_flag=True,
+    help="Print the changes --fix would make as a unified diff and write nothing (exit status 1 when there is one).",
+)
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -85,11 +91,15 @@ def check(
     fail_on: str,
     output_format: str,
     jobs: int | None,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
 ) -> None:
     """Lint Python files and directories (default: the current directory)."""
     from freezelint.config import DEFAULT_EXCLUDES, Settings
     from freezelint.files import discover
     from freezelint.findings import Level
+    from freezelint.fixes import FixMode
     from freezelint.report import formatter
     from freezelint.report.text import display_path
     from freezelint.rules import validate_codes
@@ -107,11 +117,22 @@ def check(
         fail_on=Level.parse(fail_on),
     )
     discovery = discover(list(paths) or ["."], settings.exclude + settings.extend_exclude)
-    results = lint_files(discovery.files, settings.rules(), jobs)
+    mode = FixMode(unsafe=unsafe_fixes, write=not diff) if (fix or diff) else None
+    results = lint_files(discovery.files, settings.rules(), jobs, fix=mode)
     for error in discovery.errors + [r.error for r in results if r.error is not None]:
         click.echo(f"{display_path(error.path)}: error: {error.message}", err=True)
+    for result in results:
+        if result.notice is not None:
+            click.echo(f"{display_path(result.path)}: notice: {result.notice}", err=True)
+    failed = bool(discovery.errors) or any(result.error is not None for result in results)
+    if diff:
+        from freezelint.report.text import diff_summary
+
+        click.echo("".join(result.diff for result in results if result.diff), nl=False)
+        click.echo(diff_summary(results), err=True)
+        sys.exit(2 if failed else 1 if any(result.diff for result in results) else 0)
     click.echo(formatter(output_format)(results, len(discovery.files)), nl=False)
-    if discovery.errors or any(result.error is not None for result in results):
+    if failed:
         sys.exit(2)
     if any(finding.level >= settings.fail_on for result in results for finding in result.findings):
         sys.exit(1)

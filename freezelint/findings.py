@@ -91,3 +91,5 @@ class FileResult:
     error: FileError | None = None
     fixed_text: str | None = None  # set by --fix when fixes applied
     fixes_applied: int = 0
+    diff: str | None = None  # set by --diff: what --fix would change
+    notice: str | None = None  # one line for the user that is not an error (a read-only file left unfixed)

@@ -1,0 +1,213 @@
+"""Apply the fixes rules propose: to a program's text (`fix_source`), then to its file (`fix_file`).
+
+A fix is a set of edits computed from one parse. Fixes whose edits do not overlap are applied together; the result
+is parsed and linted again, and the loop goes on until nothing fixable is left (bounded). Text that would not parse
+is never kept, and a file is written only as a whole (a temporary file in the same directory, then `os.replace`),
+with its permissions, encoding, BOM and line endings, and every byte outside the edited nodes, unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from freezelint.findings import Applicability, FileError, FileResult, Finding, Fix
+from freezelint.linter import lint_source, parse
+from freezelint.report.text import display_path
+from freezelint.rules import Rule
+from freezelint.source import Source, SourceError
+
+MAX_PASSES = 10  # fix, re-lint, fix again: a fix may reveal another (or let an overlapping one apply)
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+@dataclass(frozen=True)
+class FixMode:
+    """What `check` does with fixes: `unsafe` also applies unsafe ones; `write` False only shows the diff."""
+
+    unsafe: bool = False
+    write: bool = True
+
+
+def applies(fix: Fix | None, unsafe: bool) -> bool:
+    """True when `fix` is applied in this mode (display-only fixes never are)."""
+    if fix is None or fix.applicability is Applicability.DISPLAY:
+        return False
+    return fix.applicability is Applicability.SAFE or unsafe
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    text: str
+    applied: int  # fixes applied, over every pass
+    result: FileResult  # the lint of the final text: what remains
+
+
+def fix_source(source: Source, rules: list[Rule], unsafe: bool = False) -> FixOutcome:
+    """Apply fixes to `source` until none applies; the final text always parses."""
+    text, applied = source.text, 0
+    result = lint_source(source, rules)
+    for _ in range(MAX_PASSES):
+        if result.error is not None:
+            break
+        fixes = [finding.fix for finding in result.findings if applies(finding.fix, unsafe)]
+        if not fixes:
+            break
+        new_text, count = _apply_parseable(source, text, fixes)  # type: ignore[arg-type]
+        if count == 0 or new_text == text:
+            break
+        text, applied = new_text, applied + count
+        result = lint_source(_with_text(source, text), rules)
+    return FixOutcome(text, applied, result)
+
+
+def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
+    """Apply every fix whose edits overlap no fix applied before it (in order of position); return the new text and
+    how many were applied. Overlapping ones are left for the next pass."""
+    offsets = _LineOffsets(text)
+    chosen: list[tuple[int, int, str]] = []
+    count = 0
+    for fix in sorted(fixes, key=lambda f: min((e.start, e.end) for e in f.edits) if f.edits else ((0, 0), (0, 0))):
+        spans = []
+        for edit in fix.edits:
+            start, end = offsets.at(edit.start.row, edit.start.column), offsets.at(edit.end.row, edit.end.column)
+            if start is None or end is None or end < start:
+                spans = None
+                break
+            spans.append((start, end, edit.content))
+        if not spans or any(_overlap(span, other) for span in spans for other in chosen):
+            continue
+        chosen.extend(spans)
+        count += 1
+    for start, end, content in sorted(chosen, reverse=True):
+        text = text[:start] + content + text[end:]
+    return text, count
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """A unified diff of one file, lines split as Python splits them (`\\r\\n`, `\\r`, `\\n`)."""
+    lines = difflib.unified_diff(_LINE.findall(before), _LINE.findall(after), path, path)
+    return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def fix_file(path: str, data: bytes, rules: list[Rule], mode: FixMode) -> FileResult:
+    """Fix one file's bytes; write the file back (atomically) or attach the diff, per `mode`."""
+    try:
+        source = Source.from_bytes(path, data)
+    except SourceError as error:
+        return FileResult(path=path, error=FileError(path, str(error)))
+    outcome = fix_source(source, rules, mode.unsafe)
+    result = outcome.result
+    result.path = path
+    if outcome.applied == 0:
+        return result
+    if not mode.write:
+        result.diff = unified_diff(display_path(path), source.text, outcome.text)
+        result.fixes_applied = outcome.applied
+        return result
+    notice = write_atomically(path, data, source.encode(outcome.text))
+    if notice is not None:
+        # Left alone: what was found in the file as it is still stands.
+        original = lint_source(source, rules)
+        original.notice = notice
+        return original
+    result.fixed_text = outcome.text
+    result.fixes_applied = outcome.applied
+    return result
+
+
+def write_atomically(path: str, expected: bytes, data: bytes) -> str | None:
+    """Replace the file's content with `data` in one step; None on success, else why it was left alone."""
+    target = os.path.realpath(path)  # write through a symlink, never over it
+    try:
+        info = os.stat(target)
+        if not info.st_mode & stat.S_IWUSR:
+            return "not fixed: the file is read-only (no owner write permission)"
+        with open(target, "rb") as handle:
+            if handle.read() != expected:
+                return "not fixed: the file changed while it was being checked"
+        directory, name = os.path.split(target)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".freezelint", dir=directory or ".")
+    except OSError as error:
+        return f"not fixed: {error.strerror or error}"
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+        try:
+            os.chown(temporary, info.st_uid, info.st_gid)
+        except OSError:
+            pass  # only the owner's own files can be written then anyway
+        os.replace(temporary, target)
+    except BaseException as error:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            return f"not fixed: {error.strerror or error}"
+        raise
+    return None
+
+
+def hidden_unsafe(findings: Iterable[Finding]) -> int:
+    """Findings whose fix `--unsafe-fixes` would apply."""
+    return sum(1 for finding in findings if finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _apply_parseable(source: Source, text: str, fixes: list[Fix]) -> tuple[str, int]:
+    """Apply the fixes together when the result parses; else one at a time, keeping those that leave it parseable."""
+    new_text, count = apply_fixes(text, fixes)
+    if _parses(source, new_text):
+        return new_text, count
+    accepted: list[Fix] = []
+    for fix in fixes:
+        candidate, applied = apply_fixes(text, [*accepted, fix])
+        if applied == len(accepted) + 1 and _parses(source, candidate):
+            accepted.append(fix)
+    return apply_fixes(text, accepted) if accepted else (text, 0)
+
+
+def _parses(source: Source, text: str) -> bool:
+    try:
+        parse(_with_text(source, text))
+    except SourceError:
+        return False
+    except (RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _with_text(source: Source, text: str) -> Source:
+    return replace(source, text=text, _line_starts=None)
+
+
+def _overlap(a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:
+    """Two edits conflict when their ranges overlap, or both insert at one point (their order would be a guess)."""
+    return (a[0] < b[1] and b[0] < a[1]) or a[0] == b[0]
+
+
+class _LineOffsets:
+    """String offsets of 1-based (row, column) locations, lines broken as Python breaks them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [match.end() for match in re.finditer(r"\r\n|\r|\n", text)]
+
+    def at(self, row: int, column: int) -> int | None:
+        if not 0 < row <= len(self.starts) or column < 1:
+            return None
+        offset = self.starts[row - 1] + column - 1
+        limit = self.starts[row] if row < len(self.starts) else len(self.text)
+        return offset if offset <= limit else None
