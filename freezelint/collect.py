@@ -78,6 +78,7 @@ from freezelint.facts import (
     Value,
     Where,
     Wrap,
+    as_ref,
     one_of,
 )
 from freezelint.source import Source
@@ -326,6 +327,11 @@ class Collector:
             for small in node.body:
                 with self.within(statement=small):
                     self.exec_small(small)
+            return
+        if isinstance(node, cst.BaseSmallStatement):
+            # The body of a one-line compound statement: `for p in params: p.requires_grad = False`.
+            with self.within(statement=node):
+                self.exec_small(node)
             return
         with self.within(statement=node):
             method = getattr(self, "exec_" + type(node).__name__, None)
@@ -731,7 +737,9 @@ class Collector:
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)
-            if isinstance(option, ModuleRef):
+            if isinstance(option, ModuleRef) and _holds_parameters(option):
+                results.append(ParamRef(owner=replace(option, path=(*option.path, component), kind=Kind.PARAMETER), node=node))
+            elif isinstance(option, ModuleRef):
                 kind = option.kind if option.kind is not Kind.PARAMETER else Kind.UNKNOWN
                 results.append(replace(option, path=(*option.path, component), kind=kind))
             elif isinstance(option, (TupleValue, ListValue)) and isinstance(key, int):
@@ -983,7 +991,7 @@ class Collector:
     def classify(self, parent: ModuleRef, attribute: str) -> Kind:
         """Is `parent.attribute` a sub-module? Library models are made of modules; in-file classes need evidence."""
         model = parent.model
-        if attribute in kb.LIBRARY_PARAMETER_NAMES:
+        if attribute in kb.LIBRARY_TENSOR_NAMES:
             return Kind.UNKNOWN  # an nn.Parameter in some architectures, a sub-module in others
         library_model = model.source is not ModelSource.CUSTOM or model.library is not None
         if parent.kind is Kind.MODULE and library_model:
@@ -1649,6 +1657,9 @@ class Collector:
                 component = ANY_DESCENDANT if option.recursive else ANY_CHILD
                 child = ModuleRef(option.module.model, (*option.module.path, component), Kind.MODULE, option.module.wrapper)
                 results.append(TupleValue((UNKNOWN, child)) if option.named else child)
+            elif isinstance(option, (Model, ModuleRef)) and _holds_parameters(as_ref(option)):
+                ref = as_ref(option)
+                results.append(ParamRef(owner=replace(ref, path=(*ref.path, ANY_CHILD), kind=Kind.PARAMETER)))
             elif isinstance(option, Model):
                 results.append(ModuleRef(option, (ANY_CHILD,)))
             elif isinstance(option, ModuleRef):
@@ -1690,6 +1701,11 @@ class Collector:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
+
+def _holds_parameters(ref: ModuleRef | None) -> bool:
+    """`nn.ParameterList` / `nn.ParameterDict`: its items are parameters, not sub-modules."""
+    return ref is not None and not ref.path and ref.model.class_name in kb.PARAMETER_CONTAINERS
+
 
 def _holds_model(value: Value) -> bool:
     return any(isinstance(option, (Model, ModuleRef)) for option in value.candidates())

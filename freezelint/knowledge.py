@@ -433,32 +433,48 @@ def is_foreign_model(qualname: str, class_name: str | None) -> bool:
     return qualname.split(".", 1)[0] in FOREIGN_MODEL_PACKAGES or bool(class_name and FOREIGN_MODEL_CLASS.match(class_name))
 
 
-# Attribute names that hold an `nn.Parameter` in some transformers model (5.24) although they read like sub-modules
-# (ViT's `position_embeddings`, CLIP's `text_projection`, MoE experts' `down_proj`), beyond `PARAMETER_ATTRIBUTE`.
-# Off a library model such a name may be a module or a tensor: the analysis does not guess. Regenerate with
-# `grep -rhoE "self\.\w+ = nn\.Parameter\(" transformers/models` over the installed package.
-LIBRARY_PARAMETER_NAMES = frozenset(
+# Attribute names that hold a tensor (an `nn.Parameter` or a buffer) in some transformers model (5.24) although they
+# may read like sub-modules (ViT's `position_embeddings`, CLIP's `text_projection`, MoE experts' `down_proj`, BERT's
+# `position_ids` buffer), beyond `PARAMETER_ATTRIBUTE`. Off a library model such a name may be a module or a tensor:
+# the analysis does not guess. Regenerate over the installed package with
+# `grep -rhoE "self\.\w+ = nn\.(Parameter|Buffer)\(|register_buffer\(\"\w+\"" transformers/models`.
+LIBRARY_TENSOR_NAMES = frozenset(
     {
-    "A", "A_log", "D", "alpha_cross_attn", "alpha_dense", "b1", "b2", "base", "bias_u", "bias_v", "bos_latent",
-    "class_pos_emb", "cls_emb", "codevectors", "column_output_weights", "decoder_position_embeddings", "down_proj",
-    "dummy_node", "emb_rel_k", "emb_rel_v", "embedding", "esm_s_combine", "ffn_gamma", "fn", "gamma_1", "gamma_2",
-    "gate", "gate_attention", "gate_attn", "gate_ffn", "gate_ffw", "gate_proj", "gate_up_proj",
-    "global_img_feature_extensor", "gru_rel_pos_const", "hc_base", "hc_fn", "head_weights", "high_res_vision_alpha",
-    "image_begin", "image_end", "image_newline", "image_positions", "image_sep", "index_kpool_compress_ape",
-    "index_kpool_compress_gate", "input_matrix_continuous", "input_residual", "k", "label_embeddings_concat",
-    "lambda1", "lambda_1", "lambda_2", "lambda_k1", "lambda_k2", "lambda_q1", "lambda_q2", "lambdas",
-    "latent_bias_factor", "latent_query", "latent_scaling_factor", "latents_1d", "latents_2d", "layer_scale_1",
-    "layer_scale_2", "layer_weights", "level_embed", "log_delta", "log_k", "log_state_decay", "logit_scale_a",
-    "logit_scale_t", "mask_emb", "masked_spec_embed", "mid_position_embeddings", "o", "output_weights", "pad_down",
-    "pad_left", "pad_right", "pad_up", "pooling_attention_query", "pos_bias_u", "pos_bias_v", "pos_emb_alpha",
-    "pos_emb_alpha_char", "pos_embed_window", "position_embedding_table", "position_embeddings", "position_enc",
-    "positional_embedding_vlm", "post_attention_residual", "probe", "proj", "prompts_visual_projection", "q",
-    "query", "r", "r_kernel", "rel_pos_h", "rel_pos_w", "relative_position_bias_table", "rpb", "s_gate",
-    "scaled_factor", "scaling", "seg_embed", "segment_token_input", "segment_token_prompt", "silence_embeds",
-    "sinks", "sqk", "sub_img_feature_extensor", "suv_gate", "suv_up", "temp", "text_projection", "text_prompt",
-    "time_decay", "time_embeddings", "time_first", "time_mix_key", "time_mix_receptance", "time_mix_value",
-    "translate", "type_token_instance", "type_token_semantic", "up", "up_proj", "v", "v1", "view_separator", "w1",
-    "w2", "w_g", "z_L_init",
+    "A", "A_log", "D", "act_scaling_factor", "af2_to_esm", "alpha_cross_attn", "alpha_dense", "attention_bias_idxs",
+    "attention_dists", "attn_mask_probs", "audio_tokens_offsets", "b1", "b2", "balancing_biases", "base", "basis",
+    "bias_integer", "bias_u", "bias_v", "bin_centers", "bos_latent", "boundaries", "class_pos_emb", "cls_emb",
+    "cluster_size", "cluster_usage", "code_offset", "codevectors", "column_output_weights",
+    "decoder_position_embeddings", "default_frames", "dft_mat_hidden", "dft_mat_seq", "diagonal_decay", "down_proj",
+    "dummy_node", "emb_rel_k", "emb_rel_v", "embed_avg", "embed_positions", "embed_sum", "embedding",
+    "esm_s_combine", "eye", "fc_scaling_factor", "ffn_gamma", "filter", "fn", "freq", "freqs", "freqs_ci",
+    "frequencies", "gamma_1", "gamma_2", "gate", "gate_attention", "gate_attn", "gate_ffn", "gate_ffw", "gate_proj",
+    "gate_up_proj", "global_img_feature_extensor", "global_invstd", "global_mean", "gradient_clipping", "group_idx",
+    "gru_rel_pos_const", "hc_base", "hc_fn", "head_weights", "high_res_vision_alpha", "image_begin", "image_end",
+    "image_newline", "image_positions", "image_sep", "index_kpool_compress_ape", "index_kpool_compress_gate",
+    "inited", "initialized", "input_matrix_continuous", "input_max", "input_min", "input_permutation",
+    "input_residual", "inv_freq", "inv_timescales", "k", "k_idx", "k_minus_1", "kernel_size", "key_decay",
+    "label_embeddings_concat", "lambda1", "lambda_1", "lambda_2", "lambda_k1", "lambda_k2", "lambda_q1", "lambda_q2",
+    "lambdas", "latent_bias_factor", "latent_mean", "latent_query", "latent_scaling_factor",
+    "latent_stats_num_updates", "latent_std", "latents_1d", "latents_2d", "layer_multipliers", "layer_scalar",
+    "layer_scale_1", "layer_scale_2", "layer_weights", "level_embed", "levels", "lit_positions", "log_delta",
+    "log_k", "log_state_decay", "logit_scale_a", "logit_scale_t", "mask_emb", "mask_value_float16",
+    "mask_value_float32", "masked_spec_embed", "mean", "mid_position_embeddings", "mup_vector",
+    "ngram_heads_offsets", "ngram_heads_vocab_sizes", "norm_mean", "norm_std", "normalizer", "o", "offsets",
+    "one_minus_eye", "original_inv_freq", "output_max", "output_min", "output_weights", "pad_down", "pad_left",
+    "pad_right", "pad_up", "padding_total", "phases", "pixel_mean", "pixel_std", "pooling_attention_query",
+    "pos_bias_u", "pos_bias_v", "pos_emb_alpha", "pos_emb_alpha_char", "pos_embed_window", "pos_enc", "pos_encoding",
+    "pos_idx_to_embed", "position_angles", "position_embedding_table", "position_embeddings", "position_enc",
+    "position_ids", "position_ids_k", "positional_embedding_vlm", "post_attention_residual", "probe", "proj",
+    "prompts_visual_projection", "q", "query", "query_decay", "r", "r_kernel", "rel_pos_h", "rel_pos_w",
+    "relative_coords_table", "relative_position_bias_table", "relative_position_index", "rpb", "s_gate",
+    "scaled_factor", "scaling", "seg_embed", "segment_token_input", "segment_token_prompt",
+    "self_mask_value_float16", "self_mask_value_float32", "shift", "silence_embeds", "sinks", "sinusoid_freq",
+    "slope_rate", "softcap", "sqk", "stride", "sub_img_feature_extensor", "summary_idxs", "suv_gate", "suv_up",
+    "temp", "text_projection", "text_prompt", "tid2eid", "time_decay", "time_embeddings", "time_first",
+    "time_mix_key", "time_mix_receptance", "time_mix_value", "time_position_embeddings", "token_ordering",
+    "token_type_ids", "translate", "type_token_instance", "type_token_semantic", "up", "up_proj", "v", "v1",
+    "view_separator", "visual_bbox", "w1", "w2", "w_g", "weight_integer", "weight_scaling_factor", "weights",
+    "window", "x_max", "x_min", "z_L_init",
     }
 )
 
@@ -508,3 +524,5 @@ TENSOR_COPY_METHODS = frozenset({"detach", "clone"})
 INVERTED_FREEZE_ATTRIBUTES = frozenset({"stop_gradient"})
 # Packages whose import marks a file as torch code (an object of unknown type there is most likely a torch one).
 TORCH_PACKAGES = ("torch", "transformers", "peft", "timm", "torchvision", "accelerate", "lightning", "pytorch_lightning")
+# torch.nn containers whose items are parameters, not modules.
+PARAMETER_CONTAINERS = frozenset({"ParameterList", "ParameterDict"})

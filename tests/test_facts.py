@@ -458,3 +458,35 @@ def test_freezes_everything_knows_heads_unfreezes_and_parts():
     assert not facts.freezes_everything(c), "a new head is added afterwards"
     assert not facts.freezes_everything(d), "the classifier stays"
     assert not facts.freezes_everything(inner), "the encoder is part of a model with a head"
+
+
+def test_parameter_containers_hold_parameters():
+    facts = facts_of(
+        """
+        import torch
+        from torch import nn
+        scales = nn.ParameterDict({})
+        scales["a"] = nn.Parameter(torch.ones(1))
+        scales["a"].requires_grad = False
+        for p in nn.ParameterList([nn.Parameter(torch.ones(1))]):
+            p.requires_grad = False
+        blocks = nn.ModuleList([nn.Linear(2, 2)])
+        blocks[0].requires_grad = False
+        """
+    )
+    item, element, block = facts.of(FreezeOp)
+    assert isinstance(item.target, ParamRef) and isinstance(element.target, ParamRef)
+    assert isinstance(block.target, ModuleRef) and block.target.kind is Kind.MODULE
+
+
+def test_one_line_compound_statements_are_walked():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for p in model.encoder.parameters(): p.requires_grad = False
+        if True: model.pooler.requires_grad_(False)
+        """
+    )
+    loop, branch = facts.of(FreezeOp)
+    assert loop.whole and loop.module.path == ("encoder",) and branch.module.path == ("pooler",)

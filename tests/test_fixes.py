@@ -15,6 +15,7 @@ from conftest import FIXTURES, run_cli
 
 from freezelint.findings import Applicability, Edit, Fix, Level, Location
 from freezelint.fixes import apply_fixes, fix_source
+from freezelint.linter import lint_source
 from freezelint.rules import FixProposal, Replacement, Report, Rule, select_rules
 from freezelint.source import Source
 
@@ -226,3 +227,9 @@ def test_fixed_fixtures_still_compile_and_lose_their_findings(tmp_path, name):
     compile(outcome.text, name, "exec")
     remaining = {f.code for f in outcome.result.findings if f.level is Level.ERROR and f.fix is not None}
     assert not remaining and outcome.applied > 0
+
+
+def test_a_loop_over_all_of_something_unseen_is_unsafe_and_a_filtered_one_safe():
+    text = (FIXTURES / "FRZ101" / "helper_loop_over_children.py").read_text()
+    findings = lint_source(Source("helper.py", text), select_rules()).findings
+    assert [f.fix.applicability for f in findings] == [Applicability.UNSAFE, Applicability.SAFE]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from freezelint.facts import Facts, FreezeOp
+from freezelint import knowledge
+from freezelint.facts import Facts, FreezeOp, Unknown
 from freezelint.findings import Applicability
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
@@ -41,9 +42,15 @@ def reported_node(op: FreezeOp) -> cst.CSTNode:
     return op.node
 
 
-def applicability(facts: Facts, op: FreezeOp) -> Applicability:
-    """Safe, unless making the freeze real would leave the whole model with nothing trainable."""
-    return Applicability.UNSAFE if facts.freezes_everything(op) else Applicability.SAFE
+def applicability(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression | None = None) -> Applicability:
+    """Safe, unless making the freeze real would (or, for a value the analysis cannot see, may) leave a whole model
+    with nothing trainable: every parameter or child of something, with no `if` deciding which."""
+    if facts.freezes_everything(op):
+        return Applicability.UNSAFE
+    found = _binding_loop(op, receiver) if isinstance(op.target, Unknown) and op.value is False else None
+    if found is not None and not any(branch.depth > found[0] for branch in op.where.branches):
+        return Applicability.UNSAFE
+    return Applicability.SAFE
 
 
 def value_text(facts: Facts, op: FreezeOp) -> str:
@@ -60,3 +67,32 @@ def bound_names(target: cst.CSTNode | None) -> list[cst.Name]:
     if isinstance(target, (cst.Tuple, cst.List)):
         return [name for element in target.elements for name in bound_names(element.value)]
     return []
+
+
+def iterated_method(op: FreezeOp, node: cst.BaseExpression | None) -> str | None:
+    """When `node` is a name bound by an enclosing loop over `X.<method>()` (`for p in model.parameters()`), the
+    method's name: evidence of what the name holds even when the analysis cannot tell what `X` is."""
+    found = _binding_loop(op, node)
+    return found[1] if found is not None else None
+
+
+def _binding_loop(op: FreezeOp, node: cst.BaseExpression | None) -> tuple[int, str] | None:
+    """The position (in `op.where.loops`) and iterated method of the loop that binds the name `node`."""
+    if not isinstance(node, cst.Name):
+        return None
+    for index in range(len(op.where.loops) - 1, -1, -1):
+        loop = op.where.loops[index]
+        if node.value not in {name.value for name in bound_names(getattr(loop.node, "target", None))}:
+            continue
+        iterated = getattr(loop.node, "iter", None)
+        if isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Name) and iterated.func.value in ("list", "enumerate"):
+            iterated = iterated.args[0].value if iterated.args else None
+        if isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute):
+            return index, iterated.func.attr.value
+        return None
+    return None
+
+
+def torch_file(facts: Facts) -> bool:
+    """The file imports torch code and no other framework's: an object it cannot see is most likely torch's."""
+    return facts.imports_package(*knowledge.TORCH_PACKAGES) and not facts.imports_package(*knowledge.FOREIGN_MODEL_PACKAGES)

@@ -1,7 +1,8 @@
 """## What it does
-Finds `requires_grad = False` (or `True`) assigned to an `nn.Module`: a model, `model.bert`, `self.encoder`,
-`model.bert.encoder.layer[3]`, a loop variable over `children()` or `modules()`, `get_input_embeddings()`, a timm or
-torchvision model. It fires only where the evidence shows a module (its origin, or its attribute path off a model).
+Finds `requires_grad` assigned to an `nn.Module` (`model.bert.requires_grad = False`), where it only stores a plain
+attribute. Modules are recognised by their origin or their attribute path off a model: a model, `model.bert`,
+`self.encoder`, `model.bert.encoder.layer[3]`, a loop variable over `children()` or `modules()`,
+`get_input_embeddings()`, a timm or torchvision model.
 
 ## Why is this bad?
 `requires_grad` is an attribute of tensors, not of modules. On a module, `nn.Module.__setattr__` stores a plain
@@ -45,7 +46,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, group_by_node
+from freezelint import knowledge
+from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, Unknown, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
@@ -55,16 +57,12 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
     stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
     for group in group_by_node(stores):
         modules = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
-        if not modules or not all(_is_module(op.target) for op in modules):
+        op = modules[0] if modules else None
+        target_node = _receiver_node(op) if op is not None else None
+        if op is None or target_node is None or not all(_is_module(facts, o, target_node) for o in modules):
             continue  # a parameter, a tensor, or something the analysis cannot see
-        op = modules[0]
-        target_node = _receiver_node(op)
-        if target_node is None:
-            continue
         written = facts.code(target_node)
-        ref = op.target
-        assert isinstance(ref, ModuleRef)
-        where = f"`{written}`" + _origin(written, ref)
+        where = f"`{written}`" + _origin(written, op.target)
         value = edits.value_text(facts, op)
         outcome = {
             False: "no parameter is frozen and all of them will train",
@@ -78,8 +76,10 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
         )
 
 
-def _origin(written: str, ref: ModuleRef) -> str:
+def _origin(written: str, ref: object) -> str:
     """Where a loop variable's module comes from: ` (each sub-module of `model.bert`)`."""
+    if not isinstance(ref, ModuleRef):
+        return ""
     if ref.path and ref.path[-1] in (ANY_CHILD, ANY_DESCENDANT):
         parent = ModuleRef(ref.model, ref.path[:-1]).describe()
         return f" (each {'child' if ref.path[-1] == ANY_CHILD else 'sub-module'} of `{parent}`)"
@@ -87,8 +87,18 @@ def _origin(written: str, ref: ModuleRef) -> str:
     return "" if described == written else f" (`{described}`)"
 
 
-def _is_module(target: object) -> bool:
-    return isinstance(target, ModuleRef) and target.kind is Kind.MODULE and not target.model.foreign
+def _is_module(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression) -> bool:
+    """Evidence that the receiver is a torch module: what the analysis knows of it, or (for a value it cannot see) a
+    loop over `children()`/`modules()` in a torch file."""
+    target = op.target
+    if isinstance(target, ModuleRef):
+        model = target.model
+        if model.cls is not None and not target.path and model.cls.find_method("requires_grad") is not None:
+            return False  # the class defines `requires_grad` itself (a property that sets its parameters)
+        return target.kind is Kind.MODULE and not model.foreign
+    if isinstance(target, Unknown):
+        return edits.iterated_method(op, receiver) in knowledge.MODULE_ITERATORS and edits.torch_file(facts)
+    return False
 
 
 def _receiver_node(op: FreezeOp) -> cst.BaseExpression | None:
@@ -112,7 +122,7 @@ def _fix(facts: Facts, op: FreezeOp, target: cst.BaseExpression) -> FixProposal 
             return None
         replaced, new = statement, cst.Expr(edits.requires_grad_call(target, value))
     return FixProposal(
-        edits.applicability(facts, op),
+        edits.applicability(facts, op, target),
         f"Call `requires_grad_({facts.code(value) if value is not None else 'False'})`",
         (Replacement(replaced, new),),
     )

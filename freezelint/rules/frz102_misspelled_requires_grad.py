@@ -1,8 +1,8 @@
 """## What it does
-Finds attribute stores that look like a freeze but name no torch attribute: a misspelling of `requires_grad` from a
-closed list (`require_grad`, `requires_grads`, `required_grad`, `requires_gradient`, `require_grads`,
-`requires_gard`, `requiresGrad`...), and the other frameworks' idioms `trainable` (Keras, TensorFlow, Paddle) and
-`stop_gradient` (PaddlePaddle), on torch parameters and modules.
+Finds a misspelled `requires_grad`, or another framework's freeze attribute, set on a torch parameter or module.
+The misspellings come from a closed list (`require_grad`, `requires_grads`, `required_grad`, `requires_gradient`,
+`require_grads`, `requires_gard`, `requiresGrad`...); the foreign idioms are `trainable` (Keras, TensorFlow, Paddle)
+and `stop_gradient` (PaddlePaddle).
 
 ## Why is this bad?
 Python lets any object take a new attribute. `p.require_grad = False` creates one and leaves `p.requires_grad`
@@ -49,7 +49,7 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, ParamRef, Value, group_by_node
+from freezelint.facts import Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
@@ -65,7 +65,7 @@ def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
             continue
         attribute = ops[0].attribute
         foreign_idiom = attribute in knowledge.FOREIGN_FREEZE_ATTRIBUTES
-        if not all(_torch_target(op.target, foreign_idiom) for op in ops):
+        if not all(_torch_target(facts, op, foreign_idiom) for op in ops):
             continue
         op = ops[0]
         node = op.node
@@ -92,8 +92,14 @@ def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
         )
 
 
-def _torch_target(target: Value, foreign_idiom: bool) -> bool:
-    """A torch parameter or module (not another framework's object, not a class's own attribute)."""
+def _torch_target(facts: Facts, op: FreezeOp, foreign_idiom: bool) -> bool:
+    """A torch parameter or module (not another framework's object, not a class's own attribute), or a value the
+    analysis cannot see drawn by a loop over `parameters()` in a torch file."""
+    target: Value = op.target
+    if isinstance(target, Unknown):
+        receiver = op.node.value if isinstance(op.node, cst.Attribute) else None
+        method = edits.iterated_method(op, receiver) if receiver is not None else None
+        return method in knowledge.PARAMETER_ITERATORS and edits.torch_file(facts)
     if isinstance(target, ParamRef):
         module = target.module
         if module is None:
@@ -136,7 +142,7 @@ def _fix(facts: Facts, op: FreezeOp, on_module: bool, intended: str) -> FixPropo
         if op.attribute in knowledge.INVERTED_FREEZE_ATTRIBUTES and value is not None and op.value_node is not None:
             replacements += (Replacement(op.value_node, value),)
         message = f"Set `requires_grad = {intended}`"
-    return FixProposal(edits.applicability(facts, op), message, replacements)
+    return FixProposal(edits.applicability(facts, op, node.value), message, replacements)
 
 
 def _negated(op: FreezeOp, value: cst.BaseExpression) -> cst.BaseExpression:

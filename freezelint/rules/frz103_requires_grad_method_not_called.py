@@ -1,6 +1,6 @@
 """## What it does
-Finds the method `requires_grad_` named but never called: `X.requires_grad_` as a bare statement, and
-`X.requires_grad_ = v`, which assigns over the method instead of calling it.
+Finds the method `requires_grad_` named but never called: a bare `X.requires_grad_` statement, or
+`X.requires_grad_ = v`, which assigns over the method.
 
 ## Why is this bad?
 A bare `p.requires_grad_` evaluates the bound method and throws it away: nothing is frozen. An assignment
@@ -41,7 +41,6 @@ from typing import Iterator
 
 import libcst as cst
 
-from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp, Instance, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, edits, rule
@@ -91,7 +90,7 @@ def _may_be_torch(facts: Facts, op: FreezeOp) -> bool:
     if isinstance(target, ParamRef):
         return target.module is None or not target.module.model.foreign
     if isinstance(target, Unknown):
-        return op.form is FreezeForm.UNCALLED or facts.imports_package(*knowledge.TORCH_PACKAGES)
+        return op.form is FreezeForm.UNCALLED or edits.torch_file(facts)
     return op.form is FreezeForm.UNCALLED and not isinstance(target, Instance)
 
 
@@ -100,7 +99,7 @@ def _fix(facts: Facts, op: FreezeOp, node: cst.Attribute, value: str) -> FixProp
     if statement is None:
         return None
     return FixProposal(
-        edits.applicability(facts, op),
+        edits.applicability(facts, op, node.value),
         f"Call `requires_grad_({value})`",
         (Replacement(statement, cst.Expr(edits.requires_grad_call(node.value, op.value_node))),),
     )

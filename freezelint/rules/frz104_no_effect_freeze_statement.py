@@ -1,7 +1,7 @@
 """## What it does
-Finds freeze statements that compute something and throw it away: `p.requires_grad == False` written as a
-statement (a comparison where an assignment was meant), and a `map(...)` or generator expression of freeze calls
-whose result nothing ever iterates.
+Finds freeze statements whose result is thrown away: `p.requires_grad == False` as a statement, or a `map(...)` or
+generator expression of freeze calls that nothing iterates. The comparison was meant as an assignment; the lazy
+`map` never runs.
 
 ## Why is this bad?
 `p.requires_grad == False` compares and discards the answer: nothing is frozen. `map()` and generator expressions

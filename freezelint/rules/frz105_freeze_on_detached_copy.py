@@ -1,7 +1,8 @@
 """## What it does
-Finds `requires_grad` set on a copy of a parameter instead of the parameter: `p.data.requires_grad = False`,
-`p.detach().requires_grad_(False)`, `p.clone()...`, and the tensors of `model.state_dict()` (through `.items()`,
-`.values()` or indexing), directly or through a loop variable.
+Finds `requires_grad` set on a copy of a parameter (`.data`, `.detach()`, `.clone()`, a `state_dict()` tensor)
+instead of the parameter. Examples: `p.data.requires_grad = False`, `p.detach().requires_grad_(False)`, and the
+tensors of `model.state_dict()` reached through `.items()`, `.values()` or indexing, directly or through a loop
+variable.
 
 ## Why is this bad?
 `p.data`, `p.detach()` and `p.clone()` each return a new tensor object: it shares storage with the parameter (or

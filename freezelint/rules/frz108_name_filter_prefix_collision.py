@@ -1,7 +1,7 @@
 """## What it does
-Finds a parameter-name (or module-name) filter of a freeze loop whose string ends in a layer index that prefixes
-other indices: `"encoder.layer.1" in name` or `name.startswith("bert.encoder.layer.1")` also match
-`encoder.layer.10` to `encoder.layer.19`.
+Finds a name filter of a freeze loop whose pattern ends in a layer index that prefixes other indices, so it also
+matches layers 10-19. Both `"encoder.layer.1" in name` and `name.startswith("bert.encoder.layer.1")` are true for
+`encoder.layer.10` to `encoder.layer.19`; module-name filters over `named_modules()` count too.
 
 ## Why is this bad?
 Parameter names continue after the index (`bert.encoder.layer.1.attention.self.query.weight`), so a test for
