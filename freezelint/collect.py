@@ -968,7 +968,10 @@ class Collector:
         if attribute in kb.UNWRAPPING_ATTRIBUTES and (ref.wrapper is not None or attribute == "_orig_mod"):
             return replace(ref, wrapper=None)
         if not ref.path:
-            if attribute in model.attrs:
+            # An in-file module's attribute assigned from code the analysis cannot see (`self.backbone =
+            # build_backbone(cfg)`) is judged by its name below, like one never assigned.
+            unseen = model.cls is not None and isinstance(model.attrs.get(attribute), Unknown)
+            if attribute in model.attrs and not unseen:
                 return _normalize(model.attrs[attribute], ModuleRef(model, (attribute,), Kind.PARAMETER, ref.wrapper))
             if model.cls is not None:
                 found = self.class_attribute(model.cls, attribute, ref)

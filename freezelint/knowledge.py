@@ -526,3 +526,10 @@ INVERTED_FREEZE_ATTRIBUTES = frozenset({"stop_gradient"})
 TORCH_PACKAGES = ("torch", "transformers", "peft", "timm", "torchvision", "accelerate", "lightning", "pytorch_lightning")
 # torch.nn containers whose items are parameters, not modules.
 PARAMETER_CONTAINERS = frozenset({"ParameterList", "ParameterDict"})
+# Architectures whose `layer` lists are sub-layers of a block (T5: `block.3.layer.1`, at most three entries), by
+# model class or checkpoint: there `"layer.1"` names a sub-layer and never collides.
+SUBLAYER_ARCHITECTURE = re.compile(r"t5|switch", re.IGNORECASE)
+
+
+def has_sublayer_lists(class_name: str | None, checkpoint: str | None) -> bool:
+    return any(name and SUBLAYER_ARCHITECTURE.search(name) for name in (class_name, checkpoint))

@@ -490,3 +490,25 @@ def test_one_line_compound_statements_are_walked():
     )
     loop, branch = facts.of(FreezeOp)
     assert loop.whole and loop.module.path == ("encoder",) and branch.module.path == ("pooler",)
+
+
+def test_attribute_built_by_unseen_code_is_judged_by_its_name_in_a_module_class():
+    facts = facts_of(
+        """
+        from torch import nn
+        from lib import build
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = build()
+                self.temperature = build()
+                self.backbone.requires_grad = False
+                self.temperature.requires_grad = False
+
+        Net()
+        """
+    )
+    backbone, temperature = facts.of(FreezeOp)
+    assert isinstance(backbone.target, ModuleRef) and backbone.target.kind is Kind.MODULE
+    assert isinstance(temperature.target, ParamRef)

@@ -62,7 +62,7 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
         if op is None or target_node is None or not all(_is_module(facts, o, target_node) for o in modules):
             continue  # a parameter, a tensor, or something the analysis cannot see
         written = facts.code(target_node)
-        where = f"`{written}`" + _origin(written, op.target)
+        where = f"`{written}`" + _origin(op.target)
         value = edits.value_text(facts, op)
         outcome = {
             False: "no parameter is frozen and all of them will train",
@@ -76,15 +76,12 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
         )
 
 
-def _origin(written: str, ref: object) -> str:
+def _origin(ref: object) -> str:
     """Where a loop variable's module comes from: ` (each sub-module of `model.bert`)`."""
-    if not isinstance(ref, ModuleRef):
-        return ""
-    if ref.path and ref.path[-1] in (ANY_CHILD, ANY_DESCENDANT):
+    if isinstance(ref, ModuleRef) and ref.path and ref.path[-1] in (ANY_CHILD, ANY_DESCENDANT):
         parent = ModuleRef(ref.model, ref.path[:-1]).describe()
         return f" (each {'child' if ref.path[-1] == ANY_CHILD else 'sub-module'} of `{parent}`)"
-    described = ref.describe()
-    return "" if described == written else f" (`{described}`)"
+    return ""
 
 
 def _is_module(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression) -> bool:

@@ -10,8 +10,9 @@ layer 1 also freezes layers 10 and 11: the top layers, which are the ones meant 
 and transformers 5.24: `"encoder.layer.1" in n` froze layers 1, 10 and 11 of a 12-layer BERT).
 
 It stays silent where no collision can happen: a model known to have too few layers (`num_hidden_layers=6`, a known
-checkpoint such as `distilbert-base-uncased`), a sub-layer index right after another index (T5's `block.3.layer.1`,
-at most three entries), and filters that do not decide a freeze (layer-wise learning-rate groups). Without a known
+checkpoint such as `distilbert-base-uncased`), a sub-layer index (right after another index, as in T5's
+`block.3.layer.1`, or `layer.N` in a T5-family model, whose `layer` lists have at most three entries), and filters
+that do not decide a freeze (layer-wise learning-rate groups). Without a known
 layer count it reports indices 1 to 3 (colliding from 11, 21 and 31 layers: base, large and 7B-class models).
 
 ## Example
@@ -64,7 +65,9 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
         if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or op.loop is None or not op.filters:
             continue
         names = {name.value for name in edits.bound_names(getattr(op.loop.node, "target", None))}
-        layers = op.module.model.num_layers if op.module is not None else None
+        model = op.module.model if op.module is not None else None
+        layers = model.num_layers if model is not None else None
+        sublayers = model is not None and knowledge.has_sublayer_lists(model.class_name, model.checkpoint)
         for branch in op.filters:
             if branch.test is None:
                 continue
@@ -77,6 +80,8 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
                 match = knowledge.LAYER_INDEX_PATTERN.search(pattern) if isinstance(pattern, str) else None
                 if match is None:
                     continue
+                if sublayers and match.group("container") == "layer":
+                    continue  # T5's `layer.1` is a sub-layer of every block, not layer 1
                 index = int(match.group("index"))
                 others = _collisions(match.group("container"), index, layers)
                 if not others:
