@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from freezelint.findings import Applicability, FileError, FileResult, Finding, Fix
-from freezelint.linter import lint_source, parse
+from freezelint.linter import lint_source, parse, run_with_deep_stack
 from freezelint.report.text import display_path
 from freezelint.rules import Rule
 from freezelint.source import Source, SourceError
@@ -47,12 +47,13 @@ class FixOutcome:
     text: str
     applied: int  # fixes applied, over every pass
     result: FileResult  # the lint of the final text: what remains
+    initial: FileResult  # the lint of the text as it was
 
 
 def fix_source(source: Source, rules: list[Rule], unsafe: bool = False) -> FixOutcome:
     """Apply fixes to `source` until none applies; the final text always parses."""
     text, applied = source.text, 0
-    result = lint_source(source, rules)
+    initial = result = lint_source(source, rules)
     for _ in range(MAX_PASSES):
         if result.error is not None:
             break
@@ -64,7 +65,7 @@ def fix_source(source: Source, rules: list[Rule], unsafe: bool = False) -> FixOu
             break
         text, applied = new_text, applied + count
         result = lint_source(_with_text(source, text), rules)
-    return FixOutcome(text, applied, result)
+    return FixOutcome(text, applied, result, initial)
 
 
 def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
@@ -111,11 +112,14 @@ def fix_file(path: str, data: bytes, rules: list[Rule], mode: FixMode) -> FileRe
         result.diff = unified_diff(display_path(path), source.text, outcome.text)
         result.fixes_applied = outcome.applied
         return result
-    notice = write_atomically(path, data, source.encode(outcome.text))
+    try:
+        notice = write_atomically(path, data, source.encode(outcome.text))
+    except UnicodeEncodeError:
+        notice = f"not fixed: the fixed text cannot be encoded as {source.encoding}"
     if notice is not None:
         # Left alone: what was found in the file as it is still stands.
-        original = lint_source(source, rules)
-        original.notice = notice
+        original = outcome.initial
+        original.path, original.notice = path, notice
         return original
     result.fixed_text = outcome.text
     result.fixes_applied = outcome.applied
@@ -181,10 +185,10 @@ def _apply_parseable(source: Source, text: str, fixes: list[Fix]) -> tuple[str, 
 
 def _parses(source: Source, text: str) -> bool:
     try:
-        parse(_with_text(source, text))
-    except SourceError:
+        run_with_deep_stack(lambda: parse(_with_text(source, text)))
+    except (SourceError, RecursionError, MemoryError):
         return False
-    except (RecursionError, MemoryError):
+    except Exception:  # noqa: BLE001 - whatever the parser fails on, that text is not written
         return False
     return True
 

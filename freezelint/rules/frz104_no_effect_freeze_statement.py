@@ -85,21 +85,19 @@ def _comparisons(facts: Facts) -> Iterator[Report]:
         owner = node.left.value
         value = edits.value_text(facts, op)
         modules = all(isinstance(o.target, ModuleRef) and o.target.kind is Kind.MODULE for o in ops)
-        known = all(isinstance(o.target, (ModuleRef, ParamRef)) for o in ops)
+        parameters = all(isinstance(o.target, ParamRef) for o in ops)
+        statement = op.where.statement
+        assert isinstance(statement, cst.Expr)
         if modules:
+            # On a module a plain `=` would freeze nothing either.
             instead = f"{facts.code(edits.receiver(owner))}.requires_grad_({value})"
-            new: cst.CSTNode = edits.requires_grad_call(owner, op.value_node)
-            replaced: cst.CSTNode = node
+            replacement = Replacement(node, edits.requires_grad_call(owner, op.value_node))
         else:
             instead = f"{facts.code(owner)}.requires_grad = {value}"
-            replaced = op.where.statement if isinstance(op.where.statement, cst.Expr) else node
-            new = cst.Assign(targets=[cst.AssignTarget(node.left)], value=node.comparisons[0].comparator)
-        fix = None
-        if replaced is not node or modules:
-            unsafe = not known or facts.freezes_everything(op)
-            fix = FixProposal(
-                Applicability.UNSAFE if unsafe else Applicability.SAFE, f"Assign: `{instead}`", (Replacement(replaced, new),)
-            )
+            assignment = cst.Assign(targets=[cst.AssignTarget(node.left)], value=node.comparisons[0].comparator)
+            replacement = Replacement(statement, assignment)
+        unsafe = not (modules or parameters) or facts.freezes_everything(op)
+        fix = FixProposal(Applicability.UNSAFE if unsafe else Applicability.SAFE, f"Assign: `{instead}`", (replacement,))
         yield Report(
             edits.reported_node(op),
             f"`{facts.code(node)}` compares and throws the result away: `requires_grad` does not change. "
