@@ -9,18 +9,19 @@ with its permissions, encoding, BOM and line endings, and every byte outside the
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from freezelint.findings import Applicability, FileError, FileResult, Finding, Fix
+from freezelint.files import WriteRefused, write_atomically
+from freezelint.findings import Applicability, FileError, FileResult, Fix
 from freezelint.linter import lint_source, parse, run_with_deep_stack
-from freezelint.report.text import display_path
+from freezelint.report import display_path
 from freezelint.rules import Rule
-from freezelint.source import Source, SourceError
+from freezelint.source import Source, SourceError, decode
+
+if TYPE_CHECKING:
+    from freezelint.config import Settings
 
 MAX_PASSES = 10  # fix, re-lint, fix again: a fix may reveal another (or let an overlapping one apply)
 
@@ -44,28 +45,36 @@ def applies(fix: Fix | None, unsafe: bool) -> bool:
 
 @dataclass(frozen=True)
 class FixOutcome:
-    text: str
+    source: Source  # the fixed program (`source.encode()` gives the file's new bytes)
     applied: int  # fixes applied, over every pass
     result: FileResult  # the lint of the final text: what remains
     initial: FileResult  # the lint of the text as it was
 
+    @property
+    def text(self) -> str:
+        return self.source.text
 
-def fix_source(source: Source, rules: list[Rule], unsafe: bool = False) -> FixOutcome:
+
+def fix_source(source: Source, rules: list[Rule], unsafe: bool = False, settings: Settings | None = None) -> FixOutcome:
     """Apply fixes to `source` until none applies; the final text always parses."""
-    text, applied = source.text, 0
-    initial = result = lint_source(source, rules)
+    current, applied = source, 0
+    initial = result = lint_source(source, rules, settings)
     for _ in range(MAX_PASSES):
         if result.error is not None:
             break
         fixes = [finding.fix for finding in result.findings if applies(finding.fix, unsafe)]
         if not fixes:
             break
-        new_text, count = _apply_parseable(source, text, fixes)  # type: ignore[arg-type]
-        if count == 0 or new_text == text:
+        new_text, count = _apply_parseable(current, fixes)  # type: ignore[arg-type]
+        if count == 0 or new_text == current.text:
             break
-        text, applied = new_text, applied + count
-        result = lint_source(_with_text(source, text), rules)
-    return FixOutcome(text, applied, result, initial)
+        try:
+            current = _with_text(current, new_text)
+        except SourceError:
+            break  # a change a notebook cannot take back (it touches IPython syntax or spans cells)
+        applied += count
+        result = lint_source(current, rules, settings)
+    return FixOutcome(current, applied, result, initial)
 
 
 def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
@@ -97,81 +106,56 @@ def unified_diff(path: str, before: str, after: str) -> str:
     return "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def fix_file(path: str, data: bytes, rules: list[Rule], mode: FixMode) -> FileResult:
-    """Fix one file's bytes; write the file back (atomically) or attach the diff, per `mode`."""
+def fix_file(path: str, data: bytes, rules: list[Rule], mode: FixMode, settings: Settings | None = None) -> FileResult:
+    """Fix one file's bytes (a notebook's code cells too); write the file back (atomically) or attach the diff, per
+    `mode`. Standard input (`-`) is never written: its diff is attached."""
     try:
-        source = Source.from_bytes(path, data)
+        source = decode(path, data)
     except SourceError as error:
         return FileResult(path=path, error=FileError(path, str(error)))
-    outcome = fix_source(source, rules, mode.unsafe)
+    outcome = fix_source(source, rules, mode.unsafe, settings)
     result = outcome.result
     result.path = path
     if outcome.applied == 0:
         return result
-    if not mode.write:
-        result.diff = unified_diff(display_path(path), source.text, outcome.text)
+    try:
+        fixed = outcome.source.encode()
+    except UnicodeEncodeError:
+        return _left_alone(outcome, path, f"not fixed: the fixed text cannot be encoded as {source.encoding}")
+    if not mode.write or path == "-":
+        if source.cells is None:
+            before, after = source.text, outcome.text
+        else:  # a notebook: its JSON, where only the changed cells' sources differ
+            before, after = data.decode("utf-8-sig"), fixed.decode("utf-8-sig")
+        result.diff = unified_diff(display_path(path), before, after)
         result.fixes_applied = outcome.applied
         return result
     try:
-        notice = write_atomically(path, data, source.encode(outcome.text))
-    except UnicodeEncodeError:
-        notice = f"not fixed: the fixed text cannot be encoded as {source.encoding}"
-    if notice is not None:
-        # Left alone: what was found in the file as it is still stands.
-        original = outcome.initial
-        original.path, original.notice = path, notice
-        return original
+        write_atomically(path, fixed, expected=data)
+    except WriteRefused as refusal:
+        return _left_alone(outcome, path, f"not fixed: {refusal}")
+    except OSError as error:
+        left = _left_alone(outcome, path, None)
+        left.error = FileError(path, f"cannot be fixed: {error.strerror or error}")
+        return left
     result.fixed_text = outcome.text
     result.fixes_applied = outcome.applied
     return result
 
 
-def write_atomically(path: str, expected: bytes, data: bytes) -> str | None:
-    """Replace the file's content with `data` in one step; None on success, else why it was left alone."""
-    target = os.path.realpath(path)  # write through a symlink, never over it
-    try:
-        info = os.stat(target)
-        if not info.st_mode & stat.S_IWUSR:
-            return "not fixed: the file is read-only (no owner write permission)"
-        with open(target, "rb") as handle:
-            if handle.read() != expected:
-                return "not fixed: the file changed while it was being checked"
-        directory, name = os.path.split(target)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".freezelint", dir=directory or ".")
-    except OSError as error:
-        return f"not fixed: {error.strerror or error}"
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(info.st_mode))
-        try:
-            os.chown(temporary, info.st_uid, info.st_gid)
-        except OSError:
-            pass  # only the owner's own files can be written then anyway
-        os.replace(temporary, target)
-    except BaseException as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            return f"not fixed: {error.strerror or error}"
-        raise
-    return None
-
-
-def hidden_unsafe(findings: Iterable[Finding]) -> int:
-    """Findings whose fix `--unsafe-fixes` would apply."""
-    return sum(1 for finding in findings if finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE)
+def _left_alone(outcome: FixOutcome, path: str, notice: str | None) -> FileResult:
+    """A file not written: what was found in it as it is still stands, with the reason."""
+    original = outcome.initial
+    original.path, original.notice = path, notice
+    return original
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
-def _apply_parseable(source: Source, text: str, fixes: list[Fix]) -> tuple[str, int]:
+def _apply_parseable(source: Source, fixes: list[Fix]) -> tuple[str, int]:
     """Apply the fixes together when the result parses; else one at a time, keeping those that leave it parseable."""
+    text = source.text
     new_text, count = apply_fixes(text, fixes)
     if _parses(source, new_text):
         return new_text, count
@@ -185,7 +169,7 @@ def _apply_parseable(source: Source, text: str, fixes: list[Fix]) -> tuple[str, 
 
 def _parses(source: Source, text: str) -> bool:
     try:
-        run_with_deep_stack(lambda: parse(_with_text(source, text)))
+        run_with_deep_stack(lambda: parse(replace(source, text=text, _line_starts=None)))
     except (SourceError, RecursionError, MemoryError):
         return False
     except Exception:  # noqa: BLE001 - whatever the parser fails on, that text is not written
@@ -194,7 +178,11 @@ def _parses(source: Source, text: str) -> bool:
 
 
 def _with_text(source: Source, text: str) -> Source:
-    return replace(source, text=text, _line_starts=None)
+    """`source` with a fixed text. A notebook's program is put back into its cells and read again, so that rows map
+    to cells as they now are (raises `SourceError` when the change cannot go back)."""
+    if source.cells is None:
+        return replace(source, text=text, _line_starts=None)
+    return decode(source.path, source.encode(text))
 
 
 def _overlap(a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:

@@ -11,13 +11,14 @@ import stat
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from freezelint.config import Settings
 from freezelint.findings import FileError, FileResult
 from freezelint.fixes import FixMode, fix_file
 from freezelint.linter import lint_bytes
 from freezelint.rules import Rule
 
 
-def lint_file(path: str, rules: list[Rule], fix: FixMode | None = None) -> FileResult:
+def lint_file(path: str, rules: list[Rule], settings: Settings | None = None, fix: FixMode | None = None) -> FileResult:
     """Read and lint one file (and fix it, with a `fix` mode); any failure to read is a one-line error for that
     file."""
     try:
@@ -32,8 +33,8 @@ def lint_file(path: str, rules: list[Rule], fix: FixMode | None = None) -> FileR
     except OSError as error:
         return FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}"))
     if fix is not None:
-        return fix_file(path, data, rules, fix)
-    return lint_bytes(path, data, rules)
+        return fix_file(path, data, rules, fix, settings)
+    return lint_bytes(path, data, rules, settings)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -48,7 +49,9 @@ def _worker_init() -> None:
     faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
 
 
-def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None, fix: FixMode | None = None) -> list[FileResult]:
+def lint_files(
+    paths: list[str], rules: list[Rule], jobs: int | None = None, settings: Settings | None = None, fix: FixMode | None = None
+) -> list[FileResult]:
     """Lint (and fix, with a `fix` mode) files in parallel; results come back in the order of `paths`."""
     if not paths:
         return []
@@ -56,7 +59,7 @@ def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None, fix
     results: dict[str, FileResult] = {}
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init) as pool:
-            futures = {path: pool.submit(lint_file, path, rules, fix) for path in paths}
+            futures = {path: pool.submit(lint_file, path, rules, settings, fix) for path in paths}
             for path, future in futures.items():
                 try:
                     results[path] = future.result()
@@ -67,20 +70,22 @@ def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None, fix
     # A worker died (libcst can crash the interpreter on pathological input): redo the rest one file per process.
     for path in paths:
         if path not in results:
-            results[path] = _lint_isolated(path, rules, fix)
+            results[path] = _lint_isolated(path, rules, settings, fix)
     return [results[path] for path in paths]
 
 
-def _isolated_target(path: str, rules: list[Rule], fix: FixMode | None, sender: multiprocessing.connection.Connection) -> None:
+def _isolated_target(
+    path: str, rules: list[Rule], settings: Settings | None, fix: FixMode | None, sender: multiprocessing.connection.Connection
+) -> None:
     _worker_init()
-    sender.send(lint_file(path, rules, fix))
+    sender.send(lint_file(path, rules, settings, fix))
 
 
-def _lint_isolated(path: str, rules: list[Rule], fix: FixMode | None = None) -> FileResult:
+def _lint_isolated(path: str, rules: list[Rule], settings: Settings | None = None, fix: FixMode | None = None) -> FileResult:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
 
-    process = context.Process(target=_isolated_target, args=(path, rules, fix, sender), daemon=True)
+    process = context.Process(target=_isolated_target, args=(path, rules, settings, fix, sender), daemon=True)
     process.start()
     sender.close()
     result: FileResult | None = None

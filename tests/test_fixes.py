@@ -133,20 +133,20 @@ def test_fix_rewrites_the_file_and_reports_what_remains(tmp_path):
     completed = run_cli("check", "--fix", str(path), cwd=tmp_path)
     assert path.read_text() == SAFE_FIXED
     assert completed.returncode == 1, "a finding remains"
-    assert completed.stdout.strip().splitlines()[-1] == (
-        "Found 3 problems (2 fixed, 1 remaining: 1 error) in 1 file; 1 fixable with `--fix --unsafe-fixes`."
-    )
+    assert completed.stdout.strip().splitlines()[-1] == "Found 3 problems (2 fixed, 1 remaining: 1 error) in 1 file."
     again = run_cli("check", "--fix", "--unsafe-fixes", str(path), cwd=tmp_path)
     assert again.returncode == 0 and "Found 1 problem (1 fixed, 0 remaining) in 1 file." in again.stdout
     assert run_cli("check", "--fix", "--unsafe-fixes", str(path), cwd=tmp_path).stdout.startswith("No problems found")
 
 
-def test_summary_says_what_is_fixable(tmp_path):
+def test_show_fixes_says_what_is_fixable(tmp_path):
     (tmp_path / "train.py").write_text(BUGGY)
-    completed = run_cli("check", "train.py", cwd=tmp_path)
-    assert completed.stdout.strip().splitlines()[-1] == (
-        "Found 3 problems (3 errors) in 1 file; 2 fixable with `--fix` (1 more with `--unsafe-fixes`)."
-    )
+    completed = run_cli("check", "--show-fixes", "train.py", cwd=tmp_path)
+    assert "  = fix (safe): Call `requires_grad_(False)`" in completed.stdout
+    assert completed.stdout.strip().splitlines()[-2:] == [
+        "Found 3 problems (3 errors) in 1 file.",
+        "[*] 2 fixable with the `--fix` option (1 more with `--unsafe-fixes`).",
+    ]
 
 
 def test_diff_prints_and_writes_nothing(tmp_path):
@@ -233,3 +233,33 @@ def test_a_loop_over_all_of_something_unseen_is_unsafe_and_a_filtered_one_safe()
     text = (FIXTURES / "FRZ101" / "helper_loop_over_children.py").read_text()
     findings = lint_source(Source("helper.py", text), select_rules()).findings
     assert [f.fix.applicability for f in findings] == [Applicability.UNSAFE, Applicability.SAFE]
+
+
+def test_notebooks_are_fixed_in_their_changed_cells_only(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Freeze the encoder."),
+        nbformat.v4.new_code_cell("!pip install -q transformers\nfrom transformers import AutoModelForSequenceClassification"),
+        nbformat.v4.new_code_cell('model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")'),
+        nbformat.v4.new_code_cell(
+            "model.bert.requires_grad = False\nmap(lambda q: q.requires_grad_(False), model.classifier.parameters())",
+            outputs=[nbformat.v4.new_output("stream", text="done\n")],
+        ),
+    ]
+    path = tmp_path / "train.ipynb"
+    path.write_text(nbformat.writes(notebook))
+    before = json.loads(path.read_text())
+
+    diff = run_cli("check", "--diff", "train.ipynb", cwd=tmp_path)
+    assert diff.returncode == 1 and "model.bert.requires_grad_(False)" in diff.stdout
+    assert json.loads(path.read_text()) == before, "--diff writes nothing"
+
+    completed = run_cli("check", "--fix", "train.ipynb", cwd=tmp_path)
+    after = json.loads(path.read_text())
+    assert "".join(after["cells"][3]["source"]) == (
+        "model.bert.requires_grad_(False)\nfor q in model.classifier.parameters():\n    q.requires_grad_(False)"
+    )
+    after["cells"][3]["source"] = before["cells"][3]["source"]
+    assert after == before, "outputs, metadata and the other cells are kept"
+    assert "Found 2 problems (2 fixed, 0 remaining) in 1 file." in completed.stdout
