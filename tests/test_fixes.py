@@ -263,3 +263,13 @@ def test_notebooks_are_fixed_in_their_changed_cells_only(tmp_path):
     after["cells"][3]["source"] = before["cells"][3]["source"]
     assert after == before, "outputs, metadata and the other cells are kept"
     assert "Found 2 problems (2 fixed, 0 remaining) in 1 file." in completed.stdout
+
+
+def test_public_fix_text():
+    import freezelint
+
+    assert freezelint.fix_text(BUGGY, path="train.py") == SAFE_FIXED
+    assert "named_parameters()" in freezelint.fix_text(BUGGY, path="train.py", unsafe=True)
+    assert freezelint.fix_text(BUGGY, select=["FRZ102"]) == BUGGY.replace("param.require_grad", "param.requires_grad")
+    with pytest.raises(ValueError, match="syntax error"):
+        freezelint.fix_text("model.requires_grad = (\n")

@@ -19,10 +19,8 @@ transformers = pytest.importorskip("transformers")
 
 from conftest import run_cli  # noqa: E402
 
-from freezelint.fixes import apply_fixes, fix_source  # noqa: E402
-from freezelint.linter import lint_source  # noqa: E402
-from freezelint.rules import select_rules  # noqa: E402
-from freezelint.source import Source  # noqa: E402
+from freezelint import fix_text, lint_text  # noqa: E402
+from freezelint.fixes import apply_fixes  # noqa: E402
 
 LAYERS = 12  # enough for "layer.1" to collide with layers 10 and 11, as on BERT-base
 PREAMBLE = """\
@@ -148,13 +146,17 @@ def trainable(model) -> int:
     return sum(param.numel() for param in model.parameters() if param.requires_grad)
 
 
+def codes(snippet: str) -> list[str]:
+    return [finding.code for finding in lint_text(snippet, path="snippet.py")]
+
+
 def freezelint_fix(snippet: str, case: Case) -> str:
-    """freezelint's own fix, through its public code path: lint, apply what it proposes (a shown fix as shown)."""
-    source = Source("snippet.py", snippet)
+    """freezelint's own fix, through its public API (`fix_text`, what --fix writes); a fix that is only shown is
+    applied as shown."""
     if case.display:
-        findings = [f for f in lint_source(source, select_rules()).findings if f.code == case.code]
+        findings = [f for f in lint_text(snippet, path="snippet.py") if f.code == case.code]
         return apply_fixes(snippet, [f.fix for f in findings if f.fix is not None])[0]
-    return fix_source(source, select_rules(), unsafe=case.unsafe).text
+    return fix_text(snippet, path="snippet.py", unsafe=case.unsafe)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -164,8 +166,7 @@ def test_buggy_freezes_nothing_and_the_fix_freezes(name, checkpoint):
     total = trainable(reference)
     assert frozen_names(reference) == set()
 
-    codes = [f.code for f in lint_source(Source("snippet.py", case.snippet), select_rules()).findings]
-    assert case.code in codes, codes
+    assert case.code in codes(case.snippet)
 
     buggy = run(case.snippet, checkpoint)
     assert trainable(buggy) == total, "the buggy snippet froze something"
@@ -176,8 +177,7 @@ def test_buggy_freezes_nothing_and_the_fix_freezes(name, checkpoint):
     meant = {n for n, _ in fixed.named_parameters() if case.frozen(n)}
     assert meant and frozen_names(fixed) == meant, fixed_snippet
     assert trainable(fixed) == total - sum(p.numel() for n, p in fixed.named_parameters() if n in meant)
-    remaining = [f.code for f in lint_source(Source("snippet.py", fixed_snippet), select_rules()).findings]
-    assert case.code not in remaining
+    assert case.code not in codes(fixed_snippet)
 
 
 def test_module_attribute_is_a_plain_attribute(checkpoint):
@@ -200,7 +200,7 @@ def test_layer_1_filter_also_freezes_layers_10_and_11_and_the_fix_does_not(check
             param.requires_grad = False
     """
     snippet = PREAMBLE + textwrap.dedent(body)
-    assert "FRZ108" in [f.code for f in lint_source(Source("snippet.py", snippet), select_rules()).findings]
+    assert "FRZ108" in codes(snippet)
 
     def frozen_layers(model) -> set[int]:
         return {int(m.group(1)) for n in frozen_names(model) if (m := re.search(r"encoder\.layer\.(\d+)\.", n))}
@@ -208,7 +208,7 @@ def test_layer_1_filter_also_freezes_layers_10_and_11_and_the_fix_does_not(check
     buggy = frozen_layers(run(snippet, checkpoint))
     assert buggy == {i for i in range(LAYERS) if str(i).startswith("1")}, "layer 1 and every layer 1x"
     assert len(buggy) > 1
-    fixed = frozen_layers(run(fix_source(Source("snippet.py", snippet), select_rules()).text, checkpoint))
+    fixed = frozen_layers(run(fix_text(snippet, path="snippet.py"), checkpoint))
     assert fixed == {1}
 
 
