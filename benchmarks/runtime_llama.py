@@ -46,6 +46,13 @@ def run_once(path: Path) -> tuple[float, str]:
     return elapsed, completed.stdout
 
 
+def baseline() -> float:
+    """What importing torch and transformers' modeling code costs on this machine right now (no freezelint)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, transformers.modeling_utils, transformers.models.llama"], check=True)
+    return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -53,16 +60,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "finetune_llama.py"
         path.write_text(SCRIPT)
-        times, output = [], ""
+        times, imports, output = [], [], ""
         for _ in range(repeat):
             elapsed, output = run_once(path)
             times.append(elapsed)
+            imports.append(baseline())
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kilobytes on Linux
     replay = next((line for line in output.splitlines() if "runtime check: replayed" in line), "")
     print(output, end="")
     print(f"\nwall time of `freezelint --runtime` (best of {repeat}): {min(times):.2f} s (all: {', '.join(f'{t:.2f}' for t in times)})")
     print(f"peak memory (largest process): {peak_mb:.0f} MB")
-    print(f"the replay itself: {replay.split(' in ')[-1] if replay else '?'}")
+    print(f"the replay itself (building the model on the meta device, replaying the freezing): "
+          f"{replay.split(' in ')[-1] if replay else '?'}")
+    print(f"for comparison, `import torch, transformers.modeling_utils` alone (best of {repeat}): {min(imports):.2f} s")
+    print(f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     return 0
 
 

@@ -205,7 +205,7 @@ def prefix_collision(finding: StaticFinding, state: State, found: list[Found]) -
         if collisions is None:
             seen = item.literals[0][0]
             return Verdict(REFUTED, f"`{seen!r}` matches no other layer on this architecture (no layer index extends it)")
-        top_seen, literal, layers, hit = collisions
+        top_seen, literal, layers, hit, _ = collisions
         return Verdict(
             CONFIRMED,
             f"`{literal!r}` also matches layers {', '.join(layers)} of `{top_seen.top.name}` "

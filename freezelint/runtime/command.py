@@ -11,13 +11,15 @@ import json
 import os
 import select
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from freezelint.findings import FileResult, Finding, Level, Location
+
+if TYPE_CHECKING:
+    from freezelint.config import Settings
 from freezelint.runtime import INSTALL_HINT, missing_dependencies
 
 # Codes the runtime reports before (or without) their static rule: name and level until the rule registers them.
@@ -47,14 +49,14 @@ def unavailable() -> str | None:
 def annotate(
     results: list[FileResult],
     options: RuntimeOptions,
-    selected: Callable[[str], bool],
-    output_format: str,
+    settings: Settings,
+    rich: bool,
     echo: Callable[[str, bool], None],
 ) -> list[FileResult]:
-    """Replay every checked Python file; return its results with runtime statuses and runtime-found findings.
-    The runtime block (tables, blockers) is printed through `echo(text, to_stderr)`: on stdout for text output,
-    on stderr for machine-readable formats."""
-    from freezelint.report.text import display_path
+    """Replay every checked Python file; return its results with runtime statuses and runtime-found findings
+    (those the settings select, at their configured levels). The runtime block (tables, blockers) is printed through
+    `echo(text, to_stderr)`: on stdout for text output, on stderr for machine-readable formats; `rich` draws tables."""
+    from freezelint.report import display_path
     from freezelint.runtime import configs, report
 
     overrides = configs.parse_overrides(options.model_configs)
@@ -64,8 +66,8 @@ def annotate(
     import transformers.modeling_utils  # noqa: F401
     import transformers.models.auto.auto_factory  # noqa: F401
 
-    rich = output_format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    to_stderr = output_format != "text"
+    readable = settings.output_format in ("text", "concise")
+    to_stderr = not readable
     counts: dict[str, int] = {}
     annotated: list[FileResult] = []
     for result in results:
@@ -85,14 +87,14 @@ def annotate(
         )
         outcome = run_isolated(request, options.timeout)
         echo(report.render(display_path(result.path), outcome, rich), to_stderr)
-        annotated.append(_merge(result, outcome, selected, output_format, counts))
+        annotated.append(_merge(result, outcome, settings, readable, counts))
     echo(report.summary(counts), to_stderr)
     return annotated
 
 
-def _merge(
-    result: FileResult, outcome: dict[str, Any], selected: Callable[[str], bool], output_format: str, counts: dict[str, int]
-) -> FileResult:
+def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, readable: bool, counts: dict[str, int]) -> FileResult:
+    """The file's findings with their runtime status (in the message too, for the text formats), plus the findings
+    found at runtime."""
     from freezelint.rules import get_rule
 
     findings: list[Finding] = []
@@ -103,30 +105,42 @@ def _merge(
         else:
             status, evidence = "not-checkable", outcome.get("error") or "the replay gave no verdict"
         counts[status] = counts.get(status, 0) + 1
-        message = finding.message + (f" [runtime: {status}: {evidence}]" if output_format == "text" else "")
+        message = finding.message + (f" [runtime: {status}: {evidence}]" if readable else "")
         findings.append(dataclasses.replace(finding, message=message, extra={**finding.extra, "runtime": {"status": status, "evidence": evidence}}))
+    lines: list[str] | None = None
     for item in outcome.get("found") or []:
         code = item["code"]
-        if not selected(code):
+        if not settings.selects(code, result.path):
             continue
         rule = get_rule(code)
         name, level = (rule.name, rule.level) if rule is not None else RUNTIME_CODES.get(code, (code.lower(), Level.WARNING))
         counts["found"] = counts.get("found", 0) + 1
-        message = ("[found at runtime] " if output_format == "text" else "") + item["message"]
+        message = ("[found at runtime] " if readable else "") + item["message"]
+        if lines is None:
+            lines = _source_lines(result.path)
         findings.append(
             Finding(
                 path=result.path,
                 code=code,
                 name=name,
-                level=level,
                 message=message,
+                level=settings.level_for(code, level),
                 start=Location(item["row"], item["column"]),
                 end=Location(item["end_row"], item["end_column"]),
                 extra={"runtime": {"status": "found", "evidence": item["evidence"]}},
+                source_line=lines[item["row"] - 1] if 0 < item["row"] <= len(lines) else "",
             )
         )
     findings.sort(key=lambda f: f.sort_key)
     return dataclasses.replace(result, findings=findings)
+
+
+def _source_lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read().splitlines()
+    except OSError:
+        return []
 
 
 def run_isolated(request: Any, timeout: float) -> dict[str, Any]:

@@ -69,6 +69,15 @@ def at(state: State, stmt: ast.stmt, code: str, message: str, evidence: str, mod
     return Found(code, row, column, end_row, end_column, message, evidence, model.name if model else None)
 
 
+def at_node(state: State, node: ast.expr, code: str, message: str, evidence: str, model: TopModel | None) -> Found:
+    index = state.plan.index
+    end_row = node.end_lineno or node.lineno
+    return Found(
+        code, node.lineno, index.char_column(node.lineno, node.col_offset) + 1, end_row,
+        index.char_column(end_row, node.end_col_offset or 0) + 1, message, evidence, model.name if model else None,
+    )
+
+
 def at_line(state: State, row: int, code: str, message: str, evidence: str, model: TopModel | None) -> Found:
     span = state.plan.statement_spans.get(row, (row, 1, row, 1))
     return Found(code, span[0], span[1], span[2], span[3], message, evidence, model.name if model else None)
@@ -139,7 +148,7 @@ class NameFilter:
     loop: ast.For
     name_var: str
     tests: list[ast.expr]  # the `if` tests between loop and statement, and the assigned value when not a constant
-    literals: list[tuple[str, str]]  # (literal, how: "in" | "prefix" | "suffix" | "equals")
+    literals: list[tuple[str, str, ast.Constant]]  # (literal, how: "in" | "prefix" | "suffix" | "equals", node)
     op: F.FreezeOp
 
 
@@ -194,18 +203,18 @@ def _mentions(expression: ast.AST, name: str) -> bool:
     return any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(expression))
 
 
-def _strings(expression: ast.AST) -> list[str]:
+def _strings(expression: ast.AST) -> list[ast.Constant]:
     if isinstance(expression, ast.Constant) and isinstance(expression.value, str):
-        return [expression.value]
+        return [expression]
     if isinstance(expression, (ast.Tuple, ast.List, ast.Set)):
         return [s for element in expression.elts for s in _strings(element)]
     return []
 
 
-def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str]]:
+def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str, ast.Constant]]:
     """String literals a name is tested against: `"x" in n`, `n.startswith("x")`, `n == "x"`, `any(k in n for k in
     ["x", "y"])`, `n in ["x", "y"]`."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[ast.Constant, str]] = []
     for node in ast.walk(test):
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             left, right, op = node.left, node.comparators[0], node.ops[0]
@@ -225,7 +234,7 @@ def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str]]:
                 for clause in generator.generators:
                     how = "prefix" if "startswith" in ast.unparse(generator.elt) else "in"
                     found += [(s, how) for s in _strings(clause.iter)]
-    return [(s, how) for s, how in found if s]
+    return [(node.value, how, node) for node, how in found if node.value]
 
 
 def matches(literal: str, how: str, name: str) -> bool:
@@ -282,13 +291,13 @@ def filter_matches_nothing(state: State) -> Iterator[Found]:
         seen = iterated(state, item)
         if seen is None or not seen.names:
             continue
-        unmatched = [(lit, how) for lit, how in item.literals if not any(matches(lit, how, n) for n in seen.names)]
+        unmatched = [(lit, how, node) for lit, how, node in item.literals if not any(matches(lit, how, n) for n in seen.names)]
         never_ran = not state.ran(item.stmt.lineno)
         if not never_ran and len(unmatched) < len(item.literals):
             continue
         if not never_ran and not unmatched:
             continue
-        if unmatched and all(any(matches(lit, how, h) for h in seen.hidden) for lit, how in unmatched):
+        if unmatched and all(any(matches(lit, how, h) for h in seen.hidden) for lit, how, _ in unmatched):
             continue  # a tied weight's hidden name: FRZ304 says it
         filter_text = _filter_text(state, item)
         loop_text = f"for {ast.unparse(item.loop.target).strip('()')} in {ast.unparse(item.loop.iter)}"
@@ -302,13 +311,13 @@ def filter_matches_nothing(state: State) -> Iterator[Found]:
                 f"it applied to every {seen.kind} the loop saw ({plural(frozen, 'parameter tensor')} frozen)"
                 if frozen else f"it applied to every {seen.kind} the loop saw"
             )
-        literals = ", ".join(f"`{lit!r}`" for lit, _ in (unmatched or item.literals))
+        literals = ", ".join(f"`{lit!r}`" for lit, _, _ in (unmatched or item.literals))
         evidence = (
             f"{literals} matches none of the {plural(len(seen.names), seen.kind + ' name')} of `{seen.top.name}` "
             f"({seen.top.class_name}; names start with {sample})"
         )
-        yield at(
-            state, item.stmt, "FRZ107",
+        yield at_node(
+            state, (unmatched or item.literals)[0][2], "FRZ107",
             f"The name test `{filter_text}` in `{loop_text}` relies on a name this architecture does not have: {evidence}; "
             f"{effect}. Check the names (`[n for n, _ in {ast.unparse(item.loop.iter)}]`), or use module handles "
             "(`model.base_model`, `model.get_input_embeddings()`) instead of name strings.",
@@ -326,7 +335,7 @@ def prefix_collision(state: State) -> Iterator[Found]:
         found = layer_collisions(state, item)
         if found is None:
             continue
-        seen, literal, extra_layers, hit = found
+        seen, literal, extra_layers, hit, node = found
         record = state.harness.probe_at(item.stmt.lineno)
         changed = {seen.top.describe(p) for p in ((record.frozen | record.unfrozen).values() if record else [])}
         affected = sorted({name for name in hit if name in changed})
@@ -337,8 +346,8 @@ def prefix_collision(state: State) -> Iterator[Found]:
             f"`{literal!r}` also matches layers {layers} of `{seen.top.name}`: {plural(len(affected), 'parameter tensor')} "
             f"there changed, e.g. `{affected[0]}`"
         )
-        yield at(
-            state, item.stmt, "FRZ108",
+        yield at_node(
+            state, node, "FRZ108",
             f"The pattern `{literal!r}` in `{_filter_text(state, item)}` is a prefix of other layer indices: {evidence}. "
             f"End the pattern at the dot (`{literal + '.'!r}`), or index the layers (`layer[:2]`).",
             evidence,
@@ -346,14 +355,14 @@ def prefix_collision(state: State) -> Iterator[Found]:
         )
 
 
-def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, list[str], list[str]] | None:
+def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, list[str], list[str], ast.Constant] | None:
     """For a filter with a layer-index literal (`"layer.1"`): the names it matches in other layers (10, 11...)."""
     if not state.ran(item.stmt.lineno):
         return None
     seen = iterated(state, item)
     if seen is None:
         return None
-    for literal, how in item.literals:
+    for literal, how, node in item.literals:
         if how not in ("in", "prefix") or not LAYER_INDEX.search(literal):
             continue
         extra: set[str] = set()
@@ -369,7 +378,7 @@ def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, lis
                 extra.add(literal.rsplit(".", 1)[1] + digits.group(0))
                 hit.append(name)
         if extra:
-            return seen, literal, sorted(extra, key=int), hit
+            return seen, literal, sorted(extra, key=int), hit, node
     return None
 
 
@@ -390,7 +399,7 @@ def tied_frozen_one_side(state: State) -> Iterator[Found]:
                 continue
             item = filters.get(id(stmt))
             if item is not None:
-                unseen = [a for a in aliases if not any(matches(lit, how, a) for lit, how in item.literals)]
+                unseen = [a for a in aliases if not any(matches(lit, how, a) for lit, how, _ in item.literals)]
                 through = [a for a in aliases if a not in unseen] or [top.describe(parameter)]
                 if not unseen:
                     continue

@@ -29,7 +29,7 @@ def test_json_output_carries_the_runtime_status_and_the_tables_go_to_stderr(tmp_
     completed = run_cli("--runtime", *model_configs(tiny), "--output-format", "json", str(script))
     assert completed.returncode == 1, completed.stderr
     findings = json.loads(completed.stdout)
-    assert [(f["code"], f["location"]["row"], f["runtime"]["status"]) for f in findings] == [("FRZ107", 7, "found")]
+    assert [(f["code"], f["location"]["row"], f["runtime"]["status"]) for f in findings] == [("FRZ107", 6, "found")]
     assert findings[0]["level"] == "error"
     bert = tiny_model(tiny, "bert-base-uncased", num_labels=2)
     names, total, body = len(list(bert.parameters())), numel(bert.parameters()), numel(bert.bert.parameters())

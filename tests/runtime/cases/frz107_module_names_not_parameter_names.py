@@ -3,6 +3,6 @@ from transformers import AutoModelForSequenceClassification, Trainer, TrainingAr
 
 model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
 for name, param in model.named_parameters():
-    if name in ["bert.embeddings", "bert.encoder"]:
-        param.requires_grad = False  # expect-runtime: FRZ107
+    if name in ["bert.embeddings", "bert.encoder"]:  # expect-runtime: FRZ107
+        param.requires_grad = False
 Trainer(model=model, args=TrainingArguments("out")).train()
