@@ -72,6 +72,8 @@ def annotate(
     annotated: list[FileResult] = []
     for result in results:
         if result.error is not None or not result.path.endswith(".py"):
+            if result.error is None:
+                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts are replayed\n", to_stderr)
             annotated.append(result)
             continue
         from freezelint.runtime.checkers import StaticFinding

@@ -576,6 +576,16 @@ def unfrozen_not_in_optimizer(state: State) -> Iterator[Found]:
         )
 
 
+def _unfreezes_later(state: State, line: int) -> bool:
+    """The file unfreezes something after building this optimizer (gradual unfreezing: an optimizer over all
+    parameters is then the right choice, as the static FRZ201 knows)."""
+    builds = [b for b in state.facts.of(F.OptimizerBuild) if state.facts.line(b.where.statement or b.node) == line]
+    return any(
+        op.value is not False and not op.where.standalone and any(op.order > b.order for b in builds)
+        for op in state.facts.of(F.FreezeOp)
+    )
+
+
 @detector("FRZ201")
 def optimizer_holds_frozen(state: State) -> Iterator[Found]:
     """Frozen parameters the script's own freeze statements froze (not PEFT's frozen base) in an optimizer."""
@@ -584,7 +594,7 @@ def optimizer_holds_frozen(state: State) -> Iterator[Found]:
     }
     for record in state.harness.optimizers:
         frozen = [p for p in record.parameters if not p.requires_grad and id(p) in frozen_here]
-        if not frozen or record.line is None:
+        if not frozen or record.line is None or _unfreezes_later(state, record.line):
             continue
         top = state.model_of(frozen[0])
         count = sum(p.numel() for p in frozen)

@@ -273,4 +273,20 @@ class State:
             return f"line {row} did not run before {self.harness.stopped.reason} (line {self.harness.stopped.line})"
         if not self.plan.exec_mode and not self.replayed(row):
             return f"line {row} runs during training, after the point the replay stops"
-        return f"line {row} did not run in the replay (its branch was not taken, or its function never called)"
+        return f"line {row} did not run in the replay: {self._unreached(row)}"
+
+    def _unreached(self, row: int) -> str:
+        """Why a replayed line did not run: its function was never called, or its branch not taken."""
+        import ast
+
+        index = self.plan.index
+        stmt = next((s for s in index.statements() if s.lineno == row), None) or index.at(row, 0)
+        if stmt is None:
+            return "its branch was not taken, or its function never called"
+        for ancestor in index.ancestors(stmt):
+            if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if not any(self.ran(s.lineno) for s in ancestor.body):
+                    return f"nothing calls `{ancestor.name}` (line {ancestor.lineno})"
+            if isinstance(ancestor, (ast.If, ast.While)) and self.ran(ancestor.lineno):
+                return f"the condition at line {ancestor.lineno} was false"
+        return "its branch was not taken, or its function never called"

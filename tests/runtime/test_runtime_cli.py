@@ -148,3 +148,19 @@ def test_runtime_without_the_extra_says_how_to_install_it(tmp_path):
         'freezelint: error: the runtime mode needs torch and transformers: pip install "freezelint[runtime]"'
     )
     assert completed.stdout == ""
+
+
+def test_runtime_findings_follow_the_rule_selection():
+    """Codes found at runtime are selected like static ones, runtime-only codes and codes without a rule included."""
+    from freezelint.config import RuleSelection, Settings
+    from freezelint.findings import Level
+
+    settings = Settings()
+    assert settings.selects("FRZ107") and settings.selects("FRZ503")
+    narrowed = Settings(selections=(RuleSelection(select=("FRZ1",), ignore=("FRZ107",)),))
+    assert narrowed.selects("FRZ101") and not narrowed.selects("FRZ107") and not narrowed.selects("FRZ304")
+    layered = Settings(selections=(RuleSelection(select=("FRZ3",)), RuleSelection(extend_select=("FRZ107",))))
+    assert layered.selects("FRZ304") and layered.selects("FRZ107") and not layered.selects("FRZ201")
+    per_file = Settings(per_file_ignores=(("legacy/*.py", ("FRZ3",)),))
+    assert per_file.selects("FRZ304", "train.py") and not per_file.selects("FRZ304", "legacy/old.py")
+    assert Settings(levels=(("FRZ107", Level.WARNING),)).level_for("FRZ107", Level.ERROR) is Level.WARNING
