@@ -68,7 +68,8 @@ def main() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kilobytes on Linux
     replay = next((line for line in output.splitlines() if "runtime check: replayed" in line), "")
     print(output, end="")
-    print(f"\nwall time of `freezelint --runtime` (best of {repeat}): {min(times):.2f} s (all: {', '.join(f'{t:.2f}' for t in times)})")
+    every = ", ".join(f"{t:.2f}" for t in times)
+    print(f"\nwall time of `freezelint --runtime` (best of {repeat}): {min(times):.2f} s (all: {every})")
     print(f"peak memory (largest process): {peak_mb:.0f} MB")
     print(f"the replay itself (building the model on the meta device, replaying the freezing): "
           f"{replay.split(' in ')[-1] if replay else '?'}")

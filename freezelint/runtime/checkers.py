@@ -197,7 +197,8 @@ def _receiver_component(state: State, row: int) -> str:
 def prefix_collision(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
     missing = _not_run(finding, state)
     for item in name_filters(state):
-        if not (finding.row <= item.stmt.lineno <= max(finding.end_row, finding.row) or item.loop.lineno <= finding.row <= (item.stmt.end_lineno or item.stmt.lineno)):
+        on_filter = item.loop.lineno <= finding.row <= (item.stmt.end_lineno or item.stmt.lineno)
+        if not (finding.row <= item.stmt.lineno <= max(finding.end_row, finding.row) or on_filter):
             continue
         if missing is not None and not state.ran(item.stmt.lineno):
             return missing

@@ -108,7 +108,8 @@ def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, read
             status, evidence = "not-checkable", outcome.get("error") or "the replay gave no verdict"
         counts[status] = counts.get(status, 0) + 1
         message = finding.message + (f" [runtime: {status}: {evidence}]" if readable else "")
-        findings.append(dataclasses.replace(finding, message=message, extra={**finding.extra, "runtime": {"status": status, "evidence": evidence}}))
+        runtime = {"status": status, "evidence": evidence}
+        findings.append(dataclasses.replace(finding, message=message, extra={**finding.extra, "runtime": runtime}))
     lines: list[str] | None = None
     for item in outcome.get("found") or []:
         code = item["code"]

@@ -27,7 +27,8 @@ HARNESS = "__freezelint__"
 NEVER_RUN_LIBRARY = re.compile(
     r"^(datasets\.|torch\.utils\.data\.|pandas\.read_|numpy\.(load|loadtxt|genfromtxt|fromfile)$|evaluate\."
     r"|wandb\.|mlflow\.|comet_ml\.|neptune\.|clearml\.|tensorboard|torch\.utils\.tensorboard\.|requests\.|urllib\."
-    r"|http\.|socket\.|subprocess\.|os\.(system|popen|remove|unlink|rmdir|removedirs|rename|replace|makedirs|mkdir|exec\w*|spawn\w*)$"
+    r"|http\.|socket\.|subprocess\."
+    r"|os\.(system|popen|remove|unlink|rmdir|removedirs|rename|replace|makedirs|mkdir|exec\w*|spawn\w*)$"
     r"|shutil\.|pathlib\.|glob\.|huggingface_hub\.|torch\.distributed\.|deepspeed\.|torch\.save$|torch\.hub\."
     r"|accelerate\.(utils\.)?(notebook_launcher|launch)|sklearn\.|cv2\.|PIL\.|torchvision\.datasets\.|timm\.data\.)"
 )
@@ -708,7 +709,7 @@ def _guarded(body: list[ast.stmt], original: ast.stmt, sentinel: int) -> ast.stm
     does not end the replay; the ones that needed it fail in turn and are reported with it."""
     name = "__freezelint_error__"
     handler = ast.ExceptHandler(
-        type=ast.Tuple(elts=[ast.Name(id="Exception", ctx=ast.Load()), ast.Name(id="SystemExit", ctx=ast.Load())], ctx=ast.Load()),
+        type=ast.Tuple(elts=[ast.Name(id=kind, ctx=ast.Load()) for kind in ("Exception", "SystemExit")], ctx=ast.Load()),
         name=name,
         body=[_harness_call("failed", original, ast.Constant(original.lineno), ast.Name(id=name, ctx=ast.Load()))],
     )

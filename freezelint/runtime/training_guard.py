@@ -255,7 +255,9 @@ class FreezelintCallback(TrainerCallback):
     def findings(self) -> list[GuardFinding]:
         return self.guard.findings if self.guard is not None else []
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kwargs: Any
+    ) -> None:
         if model is None:
             return
         self.guard = FreezeGuard(model, _unwrap(optimizer), audit_after=self.audit_after, stream=self.stream)

@@ -121,7 +121,8 @@ def test_knowledge_parameter_counts_match_the_bundled_configs():
 def test_config_sources_in_order(tmp_path):
     from transformers import BertConfig
 
-    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37).save_pretrained(tmp_path / "ckpt")
+    config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37)
+    config.save_pretrained(tmp_path / "ckpt")
     override = str(tmp_path / "ckpt")
     assert configs.resolve("bert-base-uncased", {}).kind == "bundled"
     assert configs.resolve("google-bert/bert-base-uncased", {}).kind == "bundled"

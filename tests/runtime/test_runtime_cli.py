@@ -56,7 +56,8 @@ def test_files_that_cannot_be_replayed_say_why(tmp_path, tiny):
         "from transformers import AutoModel\nmodel = AutoModel.from_pretrained('bert-base-uncased', trust_remote_code=True)\n"
     )
     (tmp_path / "unknown.py").write_text(
-        "from transformers import AutoModel, Trainer\nmodel = AutoModel.from_pretrained('someone/model')\nTrainer(model=model).train()\n"
+        "from transformers import AutoModel, Trainer\nmodel = AutoModel.from_pretrained('someone/model')\n"
+        "Trainer(model=model).train()\n"
     )
     (tmp_path / "args.py").write_text(textwrap.dedent('''
         import argparse
@@ -68,7 +69,8 @@ def test_files_that_cannot_be_replayed_say_why(tmp_path, tiny):
     completed = run_cli("--runtime", *model_configs(tiny), str(tmp_path))
     output = completed.stdout
     assert "trust_remote_code=True` runs the checkpoint's own Python code: freezelint runs it only with --exec" in output
-    assert "no configuration for `someone/model`" in output and "pass `--model-config someone/model=path/to/config.json`" in output
+    assert "no configuration for `someone/model`" in output
+    assert "pass `--model-config someone/model=path/to/config.json`" in output
     assert "FRZ302 [note]" in output and "[runtime: not-checkable: the model at line 2 could not be built" in output
     assert "the following arguments are required: --model_name_or_path" in output
     assert "pass the script's arguments after `--`" in output
