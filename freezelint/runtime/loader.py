@@ -185,6 +185,10 @@ class Loader:
             if model_kwargs.get(key) == "auto":
                 model_kwargs.pop(key)
         config_kwargs = {key: value for key, value in kwargs.items() if key not in LOADING_ONLY and key not in QUANTIZATION}
+        if kwargs.get("trust_remote_code") and self.allow_remote_code:  # --exec: the checkpoint's own classes may run
+            config_kwargs["trust_remote_code"] = True
+            if auto:
+                model_kwargs["trust_remote_code"] = True
         if isinstance(config, transformers.PretrainedConfig):
             origin = self.config_sources.get(id(config))
             config = copy.deepcopy(config)
