@@ -37,9 +37,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from freezelint.facts import Facts, FreezeOp, ModuleCall, OptimizerBuild, OptimizerCall, Wrap
+from freezelint.facts import AttributeAssign, Facts, FreezeOp, Model, ModuleCall, ModuleRef, OptimizerBuild, OptimizerCall, Wrap
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
+from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
 
 
 @rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=("requires_grad", "freeze"))
@@ -52,7 +53,7 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
         for params in build.param_sets():
             if params.only_trainable or params.copies:
                 continue
-            frozen = [op for op in freezes if op.module.overlaps(params.module)]
+            frozen = [op for op in freezes if op.module.overlaps(params.module) and not _replaced(facts, op, params.module)]
             if not frozen:
                 continue
             unfrozen_later = any(
@@ -72,10 +73,20 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             break
 
 
+def _replaced(facts: Facts, op: FreezeOp, ref: ModuleRef) -> bool:
+    """The module at `ref` was replaced by a new one after the freeze: a new head is not frozen."""
+    return any(
+        isinstance(a.owner, ModuleRef) and a.order > op.order
+        and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
+        and any(isinstance(v, Model) for v in a.value.candidates())
+        for a in facts.of(AttributeAssign)
+    )
+
+
 def _harm_reported_elsewhere(facts: Facts) -> bool:
     """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
     stale = any(
         call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
         for call in (*facts.of(OptimizerCall), *facts.of(ModuleCall))
     )
-    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap))
+    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap)) or any(frozen_with_stale_grads(facts))
