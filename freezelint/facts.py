@@ -956,6 +956,25 @@ class Facts:
         start = (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column)
         return start and (inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column)
 
+    def spelling(self, op: FreezeOp) -> str:
+        """What a freeze or unfreeze applies to, for messages: the model's name and path (`model.bert.encoder`) when the
+        model is bound to a name, else as the file wrote it (`trainer.model.bert`)."""
+        module = op.module
+        if module is not None and module.model.names:
+            return module.describe()
+        target = op.target
+        source = target.source if isinstance(target, ParamRef) else None
+        if source is not None:
+            for call in _parameter_calls(source.node):
+                return self.code(call.func.value)  # type: ignore[attr-defined]
+        node = op.node
+        receiver = node.func.value if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else (
+            node.value if isinstance(node, cst.Attribute) else None
+        )
+        if receiver is not None and source is None:
+            return self.code(receiver)
+        return module.describe() if module is not None else self.code(node)
+
     def references(self, name: str) -> list[cst.CSTNode]:
         """Where the file mentions `name`: as a variable, an attribute (`args.name`), or a string equal to it
         (`cfg["name"]`, `getattr(x, "name")`). Names being defined (parameters, `def`/`class` names, keyword argument
@@ -1117,6 +1136,18 @@ def name_test(test: cst.BaseExpression | None) -> tuple[str, str, bool] | None:
             if isinstance(literal, str):
                 return literal, variable.value, positive
     return None
+
+
+def _parameter_calls(node: cst.CSTNode) -> Iterator[cst.Call]:
+    """`x.parameters()` / `x.named_parameters()` calls inside a node, outermost first."""
+    stack = [node]
+    while stack:
+        current = stack.pop(0)
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+            if current.func.attr.value in ("parameters", "named_parameters"):
+                yield current
+                continue
+        stack.extend(current.children)
 
 
 def _target_names(loop: cst.CSTNode) -> set[str]:

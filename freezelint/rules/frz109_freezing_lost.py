@@ -122,7 +122,7 @@ def _model_init(facts: Facts) -> Iterator[Report]:
             yield Report(
                 op.where.statement or op.node,
                 f"{build.describe()} was built with `model_init=`: `train()` (line {facts.line(train.node)}) calls it "
-                f"again and trains the fresh model it returns, so freezing `{op.module.describe()}` here is lost and every "
+                f"again and trains the fresh model it returns, so freezing `{facts.spelling(op)}` here is lost and every "
                 "parameter trains. Freeze inside the `model_init` function instead.",
             )
 

@@ -79,7 +79,7 @@ def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
             if _added_or_rebuilt(facts, build, op, unfrozen) or facts.optimizer_used_after(build, op.where) is None:
                 continue
             reported.add(id(op))
-            yield Report(op.where.statement or op.node, _message(facts, build, unfrozen))
+            yield Report(op.where.statement or op.node, _message(facts, build, op))
 
 
 def _misses(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef, freeze: FreezeOp) -> bool:
@@ -116,7 +116,7 @@ def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfroze
     return False
 
 
-def _message(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef) -> str:
+def _message(facts: Facts, build: OptimizerBuild, op: FreezeOp) -> str:
     sets = [s for s in build.param_sets() if not s.copies]
     if any(s.only_trainable for s in sets):
         given = "only the parameters that were trainable then"
@@ -130,7 +130,7 @@ def _message(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef) -> str:
         else "build the optimizer over all parameters"
     )
     return (
-        f"`{unfrozen.describe()}` is unfrozen here, but `{build.name}` (line {facts.line(build.node)}) was given "
+        f"`{facts.spelling(op)}` is unfrozen here, but `{build.name}` (line {facts.line(build.node)}) was given "
         f"{given}, and nothing adds these layers to it: they will compute gradients and their weights will never "
         f"change. Instead, {remedy} (`{build.qualname.rsplit('.', 1)[-1]}({_model_code(facts, build)}.parameters(), ...)`: "
         "frozen ones are skipped while their `.grad` is None), or rebuild the optimizer and its scheduler after "

@@ -78,7 +78,7 @@ def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
             where = "in a callback" if in_callback else "between two `train()` calls"
             yield Report(
                 op.where.statement or op.node,
-                f"`{op.module.describe()}` is unfrozen {where}, but {trainer.build.describe()} built its optimizer "
+                f"`{facts.spelling(op)}` is unfrozen {where}, but {trainer.build.describe()} built its optimizer "
                 f"at the first `train()` (line {facts.line(own[0].node)}) from the parameters trainable then, and keeps "
                 "it: these layers will compute gradients and never change. Give the Trainer an optimizer over all "
                 "parameters (`optimizers=(torch.optim.AdamW(model.parameters(), lr=...), None)`), or set "

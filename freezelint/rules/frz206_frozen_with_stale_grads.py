@@ -170,6 +170,6 @@ def _message(facts: Facts, op: FreezeOp, build: OptimizerBuild, zeroing: object,
             "as zeros instead of None: momentum, Adam's moment estimates and weight decay keep moving them"
         )
     return (
-        f"`{op.module.describe()}` is frozen here {why}, so these frozen weights still change. Set `p.grad = None` "
+        f"`{facts.spelling(op)}` is frozen here {why}, so these frozen weights still change. Set `p.grad = None` "
         "for each parameter you freeze (or use `zero_grad()`, which sets gradients to None)."
     )
