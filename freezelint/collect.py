@@ -328,6 +328,10 @@ class Collector:
                 with self.within(statement=small):
                     self.exec_small(small)
             return
+        if isinstance(node, cst.BaseSmallStatement):  # the body of a one-line suite: `for p in ps: p.x = 1`
+            with self.within(statement=node):
+                self.exec_small(node)
+            return
         with self.within(statement=node):
             method = getattr(self, "exec_" + type(node).__name__, None)
             if method is not None:
@@ -1464,6 +1468,9 @@ class Collector:
             return Scheduler(kwargs.get("optimizer", first), node, qualname)
         if qualname in kb.TRAINERS or kb.TRL_TRAINER.match(qualname):
             return self.build_trainer(qualname, kb.TRAINERS.get(qualname, "trl"), args, kwargs, node, None)
+        if receiver is None and qualname.split(".", 1)[0] == "transformers" and kb.TASK_HEAD.search(last):
+            # `BertForSequenceClassification(config)`: a task model with random weights.
+            return self.new_model(ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers")
         for value in (*args, *kwargs.values()):
             self.consume(value)
         package = qualname.split(".", 1)[0]

@@ -531,3 +531,26 @@ def test_references_and_spelling():
     assert mentions == ["args.freeze_encoder", '"freeze_encoder"', "freeze_encoder"]
     (op,) = facts.of(FreezeOp)
     assert facts.spelling(op) == "trainer.model.encoder"
+
+
+def test_one_line_suites_are_walked():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for p in model.encoder.parameters(): p.requires_grad = False
+        if True: model.pooler.requires_grad_(False)
+        """
+    )
+    assert [op.module.path for op in facts.of(FreezeOp)] == [("encoder",), ("pooler",)]
+
+
+def test_a_transformers_task_model_built_from_a_config_is_a_model():
+    facts = facts_of(
+        """
+        from transformers import BertConfig, BertForSequenceClassification
+        model = BertForSequenceClassification(BertConfig())
+        """
+    )
+    (model,) = facts.models
+    assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"

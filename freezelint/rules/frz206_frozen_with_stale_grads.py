@@ -49,20 +49,34 @@ import libcst as cst
 import libcst.matchers as m
 
 from freezelint import knowledge
-from freezelint.facts import Backward, Facts, FreezeOp, Loop, ModuleCall, ModuleRef, OptimizerBuild, OptimizerCall, Where
+from freezelint.facts import (
+    AttributeAssign,
+    Backward,
+    Facts,
+    FreezeOp,
+    Literal,
+    Loop,
+    ModuleCall,
+    ModuleRef,
+    OptimizerBuild,
+    OptimizerCall,
+    ParamRef,
+    Where,
+)
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
 @rule("FRZ206", "frozen-with-stale-grads", Level.WARNING, tokens=knowledge.FREEZE_TOKENS)
 def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
-    if _GRAD_DROPPED.search(facts.source.text):
-        return  # `p.grad = None` somewhere: the file drops gradients itself
+    dropped = _grads_dropped(facts)
+    if dropped is None:
+        return  # `x.grad = None` on something the analysis cannot place: it may be these parameters
     for op in facts.of(FreezeOp):
         if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
             continue
         frozen = op.module
-        if frozen is None:
+        if frozen is None or any(ref.overlaps(frozen) for ref in dropped):
             continue
         for build in facts.of(OptimizerBuild):
             if build.where.standalone or not any(s.module.overlaps(frozen) for s in build.param_sets() if not s.copies):
@@ -82,6 +96,20 @@ def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
 
 
 _GRAD_DROPPED = re.compile(r"\.grad\s*=\s*None\b")
+
+
+def _grads_dropped(facts: Facts) -> list[ModuleRef] | None:
+    """The modules whose parameters get `p.grad = None`; None when some such store is on something unknown."""
+    found: list[ModuleRef] = []
+    for assign in facts.of(AttributeAssign):
+        owner = assign.owner
+        if assign.attribute == "grad" and isinstance(owner, ParamRef) and any(
+            isinstance(v, Literal) and v.value is None for v in assign.value.candidates()
+        ):
+            if owner.module is None:
+                return None
+            found.append(owner.module)
+    return found if len(_GRAD_DROPPED.findall(facts.source.text)) <= len(found) else None
 
 
 def _frozen_before(facts: Facts, op: FreezeOp, frozen: ModuleRef, order: int) -> bool:
