@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from freezelint import knowledge
+
 if TYPE_CHECKING:
     from freezelint.source import Source
 
@@ -1108,10 +1110,19 @@ def may_unfreeze(event: Event, ref: ModuleRef) -> bool:
         )
     if isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
         place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute), Kind.UNKNOWN)
-        return place.overlaps(ref) and any(
-            isinstance(v, Model) or (isinstance(v, ParamRef) and v.new) or isinstance(v, Unknown)
-            for v in event.value.candidates()
-        )
+        return place.overlaps(ref) and any(isinstance(v, Unknown) or new_parameters(v) for v in event.value.candidates())
+    if isinstance(event, ModuleCall) and event.method in knowledge.NEW_PARAMETER_METHODS:
+        return isinstance(event.receiver, ModuleRef) and event.receiver.overlaps(ref)
+    return False
+
+
+def new_parameters(value: Value) -> bool:
+    """True when `value`, assigned into a module, brings parameters of its own: a model or layer (not a parameter-free
+    `nn.Identity()`, `nn.Dropout()`...), or a new `nn.Parameter(...)`."""
+    if isinstance(value, ParamRef):
+        return value.new
+    if isinstance(value, Model):
+        return not (value.source is ModelSource.LAYER and value.class_name in knowledge.PARAMETER_FREE_LAYERS)
     return False
 
 

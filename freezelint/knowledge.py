@@ -62,6 +62,21 @@ MODULE_BASES = (
 )
 PRETRAINED_BASE = re.compile(r"^transformers\.(\w+\.)*\w*(PreTrainedModel|Model|For\w+)$")
 
+# `torch.nn` layers without parameters: assigning one (`model.fc = nn.Identity()`) adds nothing to train.
+PARAMETER_FREE_LAYERS = frozenset(
+    {
+        "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "ReLU", "ReLU6", "LeakyReLU",
+        "GELU", "SiLU", "Mish", "ELU", "SELU", "CELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus",
+        "Hardswish", "Hardsigmoid", "Hardtanh", "Flatten", "Unflatten", "MaxPool1d", "MaxPool2d", "MaxPool3d",
+        "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "PixelShuffle", "ZeroPad2d",
+    }
+)
+# Module methods that give a module new parameters (trainable, whatever was frozen before).
+NEW_PARAMETER_METHODS = frozenset(
+    {"add_module", "register_module", "register_parameter", "set_input_embeddings", "set_output_embeddings"}
+)
+
 # Attributes of a module that are not sub-modules.
 MODULE_NON_MODULE_ATTRIBUTES = frozenset(
     {

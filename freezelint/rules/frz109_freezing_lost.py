@@ -1,8 +1,8 @@
 """## What it does
-Finds freezing applied to a model object that is not the one that trains: the variable holding the frozen model is
-re-assigned to a new model (loaded again with `from_pretrained`, re-created) that is then trained with nothing
-frozen; or a `Trainer` built with `model_init=` has its model frozen before `train()`, which calls `model_init`
-again and trains the fresh, unfrozen model.
+Finds freezing applied to a model object that is then replaced by a new, unfrozen one before training. Either the
+variable holding the frozen model is re-assigned to a new model (loaded again with `from_pretrained`, re-created)
+that is then trained with nothing frozen, or a `Trainer` built with `model_init=` has its model frozen before
+`train()`, which calls `model_init` again and trains the fresh, unfrozen model.
 
 ## Why is this bad?
 `requires_grad` is a property of parameter objects. A new model has new parameters, all trainable: the freeze stayed

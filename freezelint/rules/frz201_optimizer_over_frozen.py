@@ -37,7 +37,17 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from freezelint.facts import AttributeAssign, Facts, FreezeOp, Model, ModuleCall, ModuleRef, OptimizerBuild, OptimizerCall, Wrap
+from freezelint.facts import (
+    AttributeAssign,
+    Facts,
+    FreezeOp,
+    ModuleCall,
+    ModuleRef,
+    OptimizerBuild,
+    OptimizerCall,
+    Wrap,
+    new_parameters,
+)
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
@@ -78,7 +88,7 @@ def _replaced(facts: Facts, op: FreezeOp, ref: ModuleRef) -> bool:
     return any(
         isinstance(a.owner, ModuleRef) and a.order > op.order
         and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
-        and any(isinstance(v, Model) for v in a.value.candidates())
+        and any(new_parameters(v) for v in a.value.candidates())
         for a in facts.of(AttributeAssign)
     )
 

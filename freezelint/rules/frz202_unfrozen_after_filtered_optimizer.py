@@ -1,8 +1,8 @@
 """## What it does
-Finds layers unfrozen after the optimizer was built from only the parameters trainable at that time
-(`filter(lambda p: p.requires_grad, ...)`, `[p for p in ... if p.requires_grad]`, or a sub-module's
-`.parameters()`), when nothing adds them to that optimizer (`add_param_group`) or builds a new one before it steps
-again. Typical in gradual unfreezing inside the epoch loop, or in a Lightning `BaseFinetuning` callback that calls
+Finds layers unfrozen after the optimizer was built from only the parameters trainable then, with nothing adding
+them to it. The optimizer got `filter(lambda p: p.requires_grad, model.parameters())`, a comprehension with
+`if p.requires_grad`, or a sub-module's `.parameters()`; later code unfreezes more layers, and neither
+`add_param_group` nor a new optimizer follows before it steps again. Typical in gradual unfreezing inside the epoch loop, or in a Lightning `BaseFinetuning` callback that calls
 `make_trainable` instead of `unfreeze_and_add_param_group`.
 
 ## Why is this bad?

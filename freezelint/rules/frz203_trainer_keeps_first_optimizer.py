@@ -1,7 +1,7 @@
 """## What it does
-Finds layers unfrozen while a Hugging Face `Trainer` (or a TRL / Sentence-Transformers trainer built on it) keeps
-the optimizer it built at the first `train()`: inside a `TrainerCallback` hook (`on_epoch_begin`,
-`on_train_begin`...), or between two `trainer.train()` calls on the same trainer.
+Finds layers unfrozen while a Hugging Face `Trainer` keeps the optimizer it built at the first `train()`. The
+unfreeze sits in a `TrainerCallback` hook (`on_epoch_begin`, even `on_train_begin`), or between two
+`trainer.train()` calls on the same trainer (TRL and Sentence-Transformers trainers behave the same).
 
 ## Why is this bad?
 The Trainer builds its optimizer once, in `train()`, from the parameters that require grad at that moment

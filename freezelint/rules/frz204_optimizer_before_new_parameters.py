@@ -1,8 +1,8 @@
 """## What it does
-Finds an optimizer built before the model it trains gets new parameters: `get_peft_model(model, ...)` (or
-`add_adapter`, a TRL trainer's `peft_config=`) adds adapter weights, `model.classifier = nn.Linear(...)` replaces
-a head, `module.weight = nn.Parameter(...)` replaces a weight; and the optimizer is then still used (it steps, or
-a trainer that got it trains).
+Finds an optimizer built before the model it trains gets new parameters, and used afterwards. `get_peft_model(model,
+...)` (or `add_adapter`, a TRL trainer's `peft_config=`) adds adapter weights, `model.classifier = nn.Linear(...)`
+replaces a head, `module.weight = nn.Parameter(...)` replaces a weight; then the optimizer steps, or a trainer that
+got it trains.
 
 ## Why is this bad?
 An optimizer holds the parameter objects it was given when it was built. Parameters created afterwards are not
@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from freezelint import knowledge
-from freezelint.facts import AttributeAssign, Event, Facts, Model, ModuleRef, OptimizerBuild, ParamRef, PeftApply, as_ref
+from freezelint.facts import AttributeAssign, Event, Facts, ModuleRef, OptimizerBuild, ParamRef, PeftApply, as_ref, new_parameters
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
@@ -69,7 +69,7 @@ def _changes(facts: Facts, build: OptimizerBuild, trained: list[ModuleRef]) -> I
                 yield event, "peft"
         elif isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
             place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute))
-            new = [v for v in event.value.candidates() if isinstance(v, Model) or (isinstance(v, ParamRef) and v.new)]
+            new = [v for v in event.value.candidates() if new_parameters(v)]
             if new and any(t.contains(place) for t in trained):
                 yield event, "parameter" if isinstance(new[0], ParamRef) else "module"
 

@@ -1,8 +1,8 @@
 """## What it does
-Finds a one-shot iterator of parameters used up twice: `model.parameters()`, `named_parameters()`,
-`filter(lambda p: p.requires_grad, ...)`, a generator expression or `itertools.chain(...)` stored in a variable,
-then iterated (counted, printed through a comprehension, looped over, handed to an optimizer or to
-`clip_grad_norm_`) more than once.
+Finds a one-shot iterator of parameters used twice: the second use sees nothing. `model.parameters()`,
+`named_parameters()`, `filter(lambda p: p.requires_grad, ...)`, a generator expression or `itertools.chain(...)`
+is stored in a variable, then iterated (counted, looped over, handed to an optimizer or to `clip_grad_norm_`) more
+than once.
 
 ## Why is this bad?
 These are generators: the first pass consumes them, and every later pass sees nothing, without any error. An

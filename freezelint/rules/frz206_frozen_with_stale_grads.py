@@ -1,8 +1,8 @@
 """## What it does
-Finds parameters frozen in the middle of training while they still hold a `.grad`: the training loop zeroes
-gradients with `zero_grad(set_to_none=False)` (so a gradient, once created, stays a tensor of zeros), or the freeze
-sits between `loss.backward()` and `optimizer.step()`, and the optimizer holds those parameters. Setting `p.grad =
-None` where they are frozen silences it.
+Finds parameters frozen mid-training while they still hold a `.grad`, so the optimizer keeps moving them. The
+training loop zeroes gradients with `zero_grad(set_to_none=False)` (a gradient, once created, stays a tensor of
+zeros), or the freeze sits between `loss.backward()` and `optimizer.step()`, and the optimizer holds those
+parameters. Setting `p.grad = None` where they are frozen silences it.
 
 ## Why is this bad?
 `requires_grad = False` stops new gradients, but the optimizer updates every parameter whose `.grad` is not None.
@@ -76,7 +76,7 @@ def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
         if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
             continue
         frozen = op.module
-        if frozen is None or any(ref.overlaps(frozen) for ref in dropped):
+        if frozen is None or any(ref.overlaps(frozen) for ref in dropped) or _toggled(facts, op, frozen):
             continue
         for build in facts.of(OptimizerBuild):
             if build.where.standalone or not any(s.module.overlaps(frozen) for s in build.param_sets() if not s.copies):
@@ -110,6 +110,16 @@ def _grads_dropped(facts: Facts) -> list[ModuleRef] | None:
                 return None
             found.append(owner.module)
     return found if len(_GRAD_DROPPED.findall(facts.source.text)) <= len(found) else None
+
+
+def _toggled(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> bool:
+    """Unfrozen again in the same loop (a GAN's discriminator, frozen for the generator's step only): whether its
+    own optimizer steps while it is frozen depends on where in the loop, which the rule does not judge."""
+    return any(
+        other.value is not False and other.module is not None and other.module.overlaps(frozen)
+        and other.where.shared_loop(op.where) is not None
+        for other in facts.of(FreezeOp)
+    )
 
 
 def _frozen_before(facts: Facts, op: FreezeOp, frozen: ModuleRef, order: int) -> bool:

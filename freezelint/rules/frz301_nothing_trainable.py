@@ -1,5 +1,5 @@
 """## What it does
-Finds a model trained with every parameter frozen: frozen whole (`model.requires_grad_(False)`, a loop over
+Finds a model trained with every parameter frozen. It is frozen whole (`model.requires_grad_(False)`, a loop over
 `model.parameters()`) with nothing unfrozen, no new head, and no PEFT afterwards before it trains; a head replaced
 *before* the freeze-all, so the new head is frozen too; or "freeze all but `classifier`" written for a model whose
 head has another name (GPT-2, Llama, Mistral and Qwen sequence classifiers call it `score`, causal LMs `lm_head`,
@@ -68,6 +68,7 @@ from freezelint.facts import (
     TrainCall,
     as_ref,
     may_unfreeze,
+    new_parameters,
 )
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
@@ -221,6 +222,6 @@ def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> Att
     for assign in facts.of(AttributeAssign):
         if assign.order < freeze.order and isinstance(assign.owner, ModuleRef) and not assign.where.standalone:
             place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
-            if ref.contains(place) and any(isinstance(v, Model) for v in assign.value.candidates()):
+            if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):
                 return assign
     return None

@@ -1,7 +1,7 @@
 """## What it does
-Finds a freeze setting a training script offers and then ignores: a command-line option (`argparse`, click, typer),
-a `@dataclass` field (what `HfArgumentParser` turns into options) or a config-dict key named `freeze*`,
-`*_frozen` or `train_base*`, that nothing in the file reads, or that is read but no freeze depends on it.
+Finds a freeze setting that a training script offers and never applies. A command-line option (`argparse`, click,
+typer), a `@dataclass` field (what `HfArgumentParser` turns into options) or a config-dict key named `freeze*`,
+`*_frozen` or `train_base*` is read nowhere in the file, or is read but no freeze depends on it.
 
 ## Why is this bad?
 The user passes `--freeze-encoder`, the run starts, and every layer trains anyway: nothing warns, and the results
