@@ -63,7 +63,10 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
         for params in build.param_sets():
             if params.only_trainable or params.copies:
                 continue
-            frozen = [op for op in freezes if op.module.overlaps(params.module) and not _replaced(facts, op, params.module)]
+            frozen = [
+                op for op in freezes
+                if op.module.overlaps(params.module) and not _undone(facts, op, build, params.module)
+            ]
             if not frozen:
                 continue
             unfrozen_later = any(
@@ -83,8 +86,11 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             break
 
 
-def _replaced(facts: Facts, op: FreezeOp, ref: ModuleRef) -> bool:
-    """The module at `ref` was replaced by a new one after the freeze: a new head is not frozen."""
+def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -> bool:
+    """The freeze no longer holds for these parameters: unfrozen again before the optimizer was built, or the module
+    replaced by a new one afterwards (a new head is not frozen)."""
+    if op.whole and op.order < build.order and facts.frozen_at(op.module, build.order) is None:  # type: ignore[arg-type]
+        return True
     return any(
         isinstance(a.owner, ModuleRef) and a.order > op.order
         and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
