@@ -51,7 +51,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeOp, ModuleRef, OptimizerBuild, OptimizerCall, ParamRef, ParamSet
+from freezelint.facts import Facts, FreezeOp, LibraryCall, ModuleRef, Optimizer, OptimizerBuild, OptimizerCall, ParamRef, ParamSet
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
@@ -112,6 +112,12 @@ def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfroze
     for other in facts.of(OptimizerBuild):
         if other is not build and (other.order > op.order or other.where.shared_loop(op.where) is not None):
             if other.holds(unfrozen, frozen_then=False) is not False:
+                return True
+    for call in facts.of(LibraryCall):  # handed to code of another module, which may add a param group
+        if call.order > op.order or call.where.shared_loop(op.where) is not None:
+            if call.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
+                isinstance(o, Optimizer) and o.build is build for v in (*call.args, *call.kwargs.values()) for o in v.candidates()
+            ):
                 return True
     return False
 

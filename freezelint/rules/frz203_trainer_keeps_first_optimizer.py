@@ -76,13 +76,14 @@ def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
             if facts.frozen_at(op.module, created) is None or _optimizer_reset(facts, trainer, created):
                 continue
             where = "in a callback" if in_callback else "between two `train()` calls"
+            name = trainer.build.names[0] if trainer.build.names else "trainer"
             yield Report(
                 op.where.statement or op.node,
                 f"`{facts.spelling(op)}` is unfrozen {where}, but {trainer.build.describe()} built its optimizer "
                 f"at the first `train()` (line {facts.line(own[0].node)}) from the parameters trainable then, and keeps "
                 "it: these layers will compute gradients and never change. Give the Trainer an optimizer over all "
-                "parameters (`optimizers=(torch.optim.AdamW(model.parameters(), lr=...), None)`), or set "
-                "`trainer.optimizer = None` and `trainer.lr_scheduler = None` before the next `train()`.",
+                f"parameters (`optimizers=(torch.optim.AdamW({_model_name(own)}.parameters(), lr=...), None)`), or set "
+                f"`{name}.optimizer = None` and `{name}.lr_scheduler = None` before the next `train()`.",
             )
 
 
@@ -107,6 +108,14 @@ def _optimizer_created(facts: Facts, trainer: Trainer, first: TrainCall) -> int:
         if call.receiver is trainer and call.method in ("create_optimizer", "create_optimizer_and_scheduler"):
             return min(call.order, first.order)
     return first.order
+
+
+def _model_name(own: list[TrainCall]) -> str:
+    for option in own[0].model.candidates():
+        ref = as_ref(option)
+        if ref is not None and ref.model.names:
+            return ref.model.names[0]
+    return "model"
 
 
 def _trains(trainer: Trainer, op: FreezeOp, own: list[TrainCall]) -> bool:
