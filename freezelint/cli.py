@@ -1,16 +1,19 @@
 """The command line: `freezelint [PATHS]` (short for `freezelint check [PATHS]`), `freezelint rule CODE`,
-`freezelint rules`. Click commands only; the work happens in `runner` and `report`.
+`freezelint rules`. Click commands only; the work happens in `config`, `runner`, `noqa`, `baseline` and `report`.
 
 Heavy modules (libcst, the rules) are imported inside the commands, so `freezelint --version` starts fast.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 
 import click
 
 from freezelint import __version__
+from freezelint.report import FORMATS
 
 LEVELS = ("error", "warning", "note")
 
@@ -18,6 +21,32 @@ LEVELS = ("error", "warning", "note")
 def _split(values: tuple[str, ...]) -> list[str]:
     """`--select FRZ1,FRZ302 --select FRZ5` -> ["FRZ1", "FRZ302", "FRZ5"]."""
     return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _fail(path: str, message: str) -> None:
+    """A one-line error naming the file, then exit status 2."""
+    from freezelint.report import display_path
+
+    click.echo(f"{display_path(path)}: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _start(paths: list[str]) -> str:
+    """Where the configuration search starts: the deepest directory holding every linted path."""
+    absolute = [os.path.abspath(path) for path in paths]
+    try:
+        return os.path.commonpath(absolute)
+    except ValueError:  # paths on different drives
+        return absolute[0]
+
+
+def _use_color() -> bool:
+    """Colour on a terminal; NO_COLOR (any value) turns it off, FORCE_COLOR turns it on (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
 
 
 class DefaultCommandGroup(click.Group):
@@ -42,15 +71,17 @@ def main() -> None:
 
     \b
     Usage:
-      freezelint [OPTIONS] [PATHS]...     lint files and directories (same as `freezelint check`)
+      freezelint [OPTIONS] [PATHS]...     lint files, directories and notebooks (same as `freezelint check`)
       freezelint rule FRZ101              explain one rule
       freezelint rules                    list every rule
 
     \b
     Examples:
-      freezelint train.py
-      freezelint src/ --select FRZ1 --output-format json
+      freezelint train.py notebooks/
+      freezelint src/ --select FRZ1 --output-format sarif > freezelint.sarif
+      cat train.py | freezelint - --stdin-filename train.py
 
+    Settings are read from [tool.freezelint] in the nearest pyproject.toml above the linted paths.
     Exit status: 0 nothing at or above --fail-on, 1 findings, 2 a usage error or a file that could not be checked.
     Run `freezelint check --help` for every option.
     """
@@ -67,13 +98,37 @@ def main() -> None:
 )
 @click.option("--extend-exclude", multiple=True, metavar="GLOBS", help="Paths to skip, in addition to the defaults.")
 @click.option(
-    "--fail-on", type=click.Choice(LEVELS), default="warning", show_default=True,
-    help="The lowest level that makes the exit status 1 (lower levels are still printed).",
+    "--force-exclude", is_flag=True, default=False,
+    help="Apply excludes to files named explicitly too (pre-commit names every file).",
 )
 @click.option(
-    "--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="text: path:row:col: CODE [level] message. json: an array shaped like ruff's JSON output.",
+    "--fail-on", type=click.Choice(LEVELS), default=None,
+    help="The lowest level that makes the exit status 1 (default: warning; lower levels are still printed).",
 )
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (a file that cannot be checked still exits 2).")
+@click.option(
+    "--output-format", type=click.Choice(list(FORMATS)), default=None,
+    help="text (default: source line and caret), concise (one line each), json, json-lines, github (annotations), "
+    "sarif (code scanning), junit, gitlab (code quality).",
+)
+@click.option("--show-fixes", is_flag=True, default=False, help="Show each finding's fix and how many are fixable.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no summary.")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+    help="Read settings from this file (a pyproject.toml, or a TOML file with the keys at top level).",
+)
+@click.option("--isolated", is_flag=True, help="Ignore configuration files and project requirements: defaults and flags only.")
+@click.option(
+    "--stdin-filename", default=None, metavar="PATH",
+    help="Lint standard input (path `-`, or no path) as this file: its name picks settings, notebooks end in .ipynb.",
+)
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` comments that silence every current finding.")
+@click.option(
+    "--baseline", "baseline_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    help="Hide the known findings listed in FILE; only new ones are reported and fail.",
+)
+@click.option("--write-baseline", is_flag=True, help="Record every current finding in the baseline file, then exit 0.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
 def check(
     paths: tuple[str, ...],
@@ -82,59 +137,169 @@ def check(
     extend_select: tuple[str, ...],
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
-    fail_on: str,
-    output_format: str,
+    force_exclude: bool,
+    fail_on: str | None,
+    exit_zero: bool,
+    output_format: str | None,
+    show_fixes: bool,
+    statistics: bool,
+    quiet: bool,
+    config_file: str | None,
+    isolated: bool,
+    stdin_filename: str | None,
+    add_noqa: bool,
+    baseline_file: str | None,
+    write_baseline: bool,
     jobs: int | None,
 ) -> None:
-    """Lint Python files and directories (default: the current directory)."""
-    from freezelint.config import DEFAULT_EXCLUDES, Settings
-    from freezelint.files import discover
-    from freezelint.findings import Level
-    from freezelint.report import formatter
-    from freezelint.report.text import display_path
+    """Lint Python files, notebooks and directories (default: the current directory)."""
+    from freezelint.baseline import BaselineError, load, render
+    from freezelint.config import ConfigError, RuleSelection, load_settings
+    from freezelint.files import discover, is_force_excluded, write_atomically
+    from freezelint.findings import FileResult, Level
+    from freezelint.linter import lint_bytes
+    from freezelint.noqa import add_noqa_to_file
+    from freezelint.report import ReportOptions, display_path, formatter
     from freezelint.rules import validate_codes
     from freezelint.runner import lint_files
+    from freezelint.source import SourceError
 
+    use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
+    if "-" in paths and not use_stdin:
+        raise click.UsageError("`-` (standard input) cannot be combined with other paths")
+    if isolated and config_file is not None:
+        raise click.UsageError("--isolated and --config cannot be used together")
+    if add_noqa and use_stdin:
+        raise click.UsageError("--add-noqa rewrites files; it cannot be used with standard input")
     unknown = validate_codes(_split(select) + _split(ignore) + _split(extend_select))
     if unknown:
         raise click.UsageError(f"unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
-    settings = Settings(
-        select=_split(select) or None,
-        ignore=_split(ignore),
-        extend_select=_split(extend_select),
-        exclude=tuple(_split(exclude)) or DEFAULT_EXCLUDES,
-        extend_exclude=tuple(_split(extend_exclude)),
-        fail_on=Level.parse(fail_on),
+
+    start = stdin_filename if use_stdin and stdin_filename else _start(list(paths) or ["."])
+    try:
+        settings = load_settings(start, config_file, isolated)
+    except ConfigError as error:
+        _fail(error.path, error.message)
+    flags = RuleSelection(tuple(_split(select)) or None, tuple(_split(ignore)), tuple(_split(extend_select)))
+    changes: dict = {}
+    if flags != RuleSelection():
+        changes["selections"] = (*settings.selections, flags)
+    if exclude:
+        changes["exclude"] = tuple(_split(exclude))
+    if extend_exclude:
+        changes["extend_exclude"] = settings.extend_exclude + tuple(_split(extend_exclude))
+    for name, value in (("force_exclude", force_exclude), ("show_fixes", show_fixes)):
+        if value:
+            changes[name] = True
+    if fail_on is not None:
+        changes["fail_on"] = Level.parse(fail_on)
+    if output_format is not None:
+        changes["output_format"] = output_format
+    if baseline_file is not None:
+        changes["baseline"] = os.path.abspath(baseline_file)
+    settings = dataclasses.replace(settings, **changes)
+
+    baseline_path = settings.baseline
+    if write_baseline:
+        if baseline_path is None:
+            raise click.UsageError("--write-baseline needs --baseline FILE (or `baseline` in [tool.freezelint])")
+        settings = dataclasses.replace(settings, baseline=None)  # record everything, known or not
+    elif baseline_path is not None:
+        try:
+            load(baseline_path)
+        except BaselineError as error:
+            _fail(baseline_path, str(error))
+    rules = settings.rules()
+
+    if use_stdin:
+        name = stdin_filename or "-"
+        results: list[FileResult] = []
+        if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
+            results = [lint_bytes(name, click.get_binary_stream("stdin").read(), rules, settings)]
+        checked = len(results)
+    else:
+        discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
+        checked = len(discovery.files)
+        results = [FileResult(error.path, error=error) for error in discovery.errors]
+        results += lint_files(discovery.files, rules, jobs, settings)
+    for result in results:
+        if result.error is not None:
+            click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
+    failed_files = any(result.error is not None for result in results)
+
+    if write_baseline:
+        assert baseline_path is not None
+        text, count = render(baseline_path, results)
+        with open(baseline_path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if not quiet:
+            click.echo(f"Wrote {count} known finding{'s' if count != 1 else ''} to {display_path(baseline_path)}.")
+        sys.exit(2 if failed_files else 0)
+    if add_noqa:
+        added = 0
+        for result in results:
+            if result.findings:
+                try:
+                    added += add_noqa_to_file(result.path, result.findings, write_atomically)
+                except (OSError, SourceError) as error:
+                    click.echo(f"{display_path(result.path)}: error: cannot add noqa comments: {error}", err=True)
+                    failed_files = True
+        if not quiet:
+            click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.")
+        sys.exit(2 if failed_files else 0)
+
+    fmt = settings.output_format
+    options = ReportOptions(
+        color=fmt in ("text", "concise") and _use_color(), show_fixes=settings.show_fixes, quiet=quiet, rules=tuple(rules)
     )
-    discovery = discover(list(paths) or ["."], settings.exclude + settings.extend_exclude)
-    results = lint_files(discovery.files, settings.rules(), jobs)
-    for error in discovery.errors + [r.error for r in results if r.error is not None]:
-        click.echo(f"{display_path(error.path)}: error: {error.message}", err=True)
-    click.echo(formatter(output_format)(results, len(discovery.files)), nl=False)
-    if discovery.errors or any(result.error is not None for result in results):
+    if statistics:
+        from freezelint.report.text import format_statistics, statistics as count_by_code
+
+        if fmt == "json":
+            import json
+
+            output = json.dumps(count_by_code(results), indent=2) + "\n"
+        else:
+            output = format_statistics(results, checked, options)
+    else:
+        output = formatter(fmt)(results, checked, options)
+    click.echo(output, nl=False, color=options.color)
+    if failed_files:
         sys.exit(2)
-    if any(finding.level >= settings.fail_on for result in results for finding in result.findings):
+    if not exit_zero and any(finding.level >= settings.fail_on for result in results for finding in result.findings):
         sys.exit(1)
 
 
 @main.command("rule")
 @click.argument("code")
-def show_rule(code: str) -> None:
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def show_rule(code: str, output_format: str) -> None:
     """Explain one rule: what it does, why it is bad, an example, what to use instead, fix safety."""
+    from freezelint.docs import rule_record, rule_text
     from freezelint.rules import get_rule
 
     found = get_rule(code)
     if found is None:
         raise click.UsageError(f"no rule {code!r} (see `freezelint rules`)")
-    fix = found.fix.value if found.fix else "none"
-    click.echo(f"# {found.code} {found.name} ({found.level}, fix: {fix})\n\n{found.doc}")
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(rule_record(found), indent=2, ensure_ascii=False))
+    else:
+        click.echo(rule_text(found), nl=False)
 
 
 @main.command("rules")
-def list_rules() -> None:
-    """List every rule: code, name, level, fix."""
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_rules(output_format: str) -> None:
+    """List every rule: code, name, level, fix, what it finds."""
+    from freezelint.docs import fix_label, rule_record
     from freezelint.rules import all_rules
 
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps([rule_record(found) for found in all_rules()], indent=2, ensure_ascii=False))
+        return
     for found in all_rules():
-        fix = found.fix.value if found.fix else "-"
-        click.echo(f"{found.code}  {found.name:<40} {str(found.level):<8} {fix:<12} {found.summary}")
+        click.echo(f"{found.code}  {found.name:<40} {str(found.level):<8} {fix_label(found):<12} {found.summary}")

@@ -61,6 +61,7 @@ from freezelint.facts import (
     OneOf,
     OpaqueUse,
     OptionDefinition,
+    Options,
     Optimizer,
     OptimizerBuild,
     OptimizerCall,
@@ -223,8 +224,8 @@ _TENSOR_FACTORIES = re.compile(
 class Collector:
     """Walks one module and returns its facts. Use `collect(source, module)`."""
 
-    def __init__(self, source: Source, module: cst.Module) -> None:
-        self.facts = Facts(source=source, module=module)
+    def __init__(self, source: Source, module: cst.Module, options: Options | None = None) -> None:
+        self.facts = Facts(source=source, module=module, options=options or Options())
         self.order = 0
         self.steps = 0
         self.context = _Context()
@@ -1399,11 +1400,13 @@ class Collector:
             return model
         if kb.PEFT_CONFIGS.match(qualname) or kb.TRAINING_ARGUMENTS.match(qualname):
             return Config(qualname, node, dict(kwargs))
-        if qualname in kb.FREEZE_FUNCTIONS:
+        if qualname in kb.FREEZE_FUNCTIONS or qualname in self.facts.options.freeze_helpers:
             form = FreezeForm.KBIT_PREPARE if "prepare_model_for" in qualname else FreezeForm.HELPER
             model = first if args else kwargs.get("model", kwargs.get("module", UNKNOWN))
+            # A project's own helper freezes some of its argument; which part, the configuration does not say.
+            partial = qualname not in kb.FREEZE_FUNCTIONS
             for option in model.candidates():
-                self.freeze(node, option, kb.FREEZE_FUNCTIONS[qualname], form, last)
+                self.freeze(node, option, kb.FREEZE_FUNCTIONS.get(qualname, False), form, last, partial=partial)
             return model
         if qualname in kb.WRAPPERS:
             return self.wrap(first, kb.WRAPPERS[qualname], node)
@@ -1926,6 +1929,6 @@ def _reset_flow(collector: Collector) -> Iterator[None]:
         collector._flow_depth = saved
 
 
-def collect(source: Source, module: cst.Module) -> Facts:
+def collect(source: Source, module: cst.Module, options: Options | None = None) -> Facts:
     """Walk `module` (parsed from `source`) once and return what it does to its models."""
-    return Collector(source, module).run()
+    return Collector(source, module, options).run()

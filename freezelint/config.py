@@ -1,11 +1,28 @@
-"""Settings for one run: which rules, which files, what fails. Filled from command-line flags."""
+"""Settings for one run: which rules, which files, what fails, and what the analysis should know about the project.
+
+They come from `[tool.freezelint]` in the nearest `pyproject.toml` above the linted paths (or `--config PATH`), then
+from command-line flags, which win. An unknown key or a bad value is a `ConfigError` naming the key and the file.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import os
+import sys
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
+from freezelint import knowledge
+from freezelint.facts import Options
 from freezelint.findings import Level
-from freezelint.rules import Rule, select_rules
+from freezelint.report import FORMATS
+from freezelint.rules import Rule, select_rules, specificity, validate_codes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -25,19 +42,404 @@ DEFAULT_EXCLUDES = (
     ".ruff_cache",
     ".pytest_cache",
     ".freezelint_cache",
+    ".ipynb_checkpoints",
 )
 
+OUTPUT_FORMATS = tuple(FORMATS)
+FULL_FINETUNE_MARKER = "full-finetune"  # the `# freezelint: full-finetune` comment FRZ302 honours
 
-@dataclass
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; `path` names it and the message says which key and why."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """One layer of rule choice (the configuration file's, then the command line's), applied as ruff does:
+    `select` replaces what earlier layers chose, `extend-select` adds, `ignore` removes; within a layer the most
+    specific selector wins (`select = ["FRZ1"]`, `ignore = ["FRZ108"]` keeps FRZ101)."""
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
-    select: list[str] | None = None
-    ignore: list[str] = field(default_factory=list)
-    extend_select: list[str] = field(default_factory=list)
+    selections: tuple[RuleSelection, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (glob, selectors)
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
     fail_on: Level = Level.WARNING
+    levels: tuple[tuple[str, Level], ...] = ()  # (code or prefix, level): the most specific wins
+    full_finetune: tuple[str, ...] = ()  # globs of files where full fine-tuning is intended
     freeze_helpers: tuple[str, ...] = ()  # qualified names of the project's own functions that freeze their argument
-    target_transformers: int = 5
+    target_transformers: int = knowledge.TRANSFORMERS_MAJORS[-1]
+    output_format: str = "text"
+    show_fixes: bool = False
+    baseline: str | None = None  # the baseline file (known findings); loaded by `freezelint.baseline`
+    root: str = field(default_factory=os.getcwd)  # where path patterns are anchored: the configuration's directory
+    config_file: str | None = None  # the file these settings were read from, if any
+
+    # -- rules ------------------------------------------------------------------------------------------------------
 
     def rules(self) -> list[Rule]:
-        return select_rules(self.select, self.ignore, self.extend_select)
+        """The selected rules, with the configured levels."""
+        chosen: set[str] | None = None
+        selected: list[Rule] = []
+        for layer in self.selections or (RuleSelection(),):
+            selected = select_rules(layer.select, layer.ignore, layer.extend_select, base=chosen)
+            chosen = {rule.code for rule in selected}
+        return [self._with_level(rule) for rule in selected]
+
+    def _with_level(self, rule: Rule) -> Rule:
+        best, level = -1, rule.level
+        for selector, configured in self.levels:
+            how = specificity(rule.code, (selector,))
+            if how > best:
+                best, level = how, configured
+        return rule if level == rule.level else dataclasses.replace(rule, level=level)
+
+    def rules_for(self, path: str, rules: list[Rule]) -> list[Rule]:
+        """`rules` without the ones `per-file-ignores` turns off for this file."""
+        ignored = [selectors for pattern, selectors in self.per_file_ignores if self.matches(path, (pattern,))]
+        if not ignored:
+            return rules
+        off = [selector for selectors in ignored for selector in selectors]
+        return [rule for rule in rules if specificity(rule.code, off) < 0]
+
+    def options_for(self, path: str) -> Options:
+        """What the analysis of this file should know about the project."""
+        markers = frozenset({FULL_FINETUNE_MARKER}) if self.matches(path, self.full_finetune) else frozenset()
+        return Options(
+            target_transformers=self.target_transformers, freeze_helpers=frozenset(self.freeze_helpers), markers=markers
+        )
+
+    # -- paths ------------------------------------------------------------------------------------------------------
+
+    @property
+    def excludes(self) -> tuple[str, ...]:
+        return self.exclude + self.extend_exclude
+
+    def relative(self, path: str) -> str:
+        """The path relative to the project root with `/` separators (as given, when it lies outside the root)."""
+        absolute = os.path.abspath(path)
+        try:
+            relative = os.path.relpath(absolute, self.root)
+        except ValueError:  # another drive on Windows
+            relative = absolute
+        if relative.startswith(".."):
+            relative = path
+        return relative.replace(os.sep, "/")
+
+    def matches(self, path: str, patterns: tuple[str, ...]) -> bool:
+        from freezelint.files import path_matches
+
+        return bool(patterns) and path_matches(self.relative(path), patterns)
+
+
+# --- reading the configuration -----------------------------------------------------------------------------------
+
+
+def find_config(start: str) -> str | None:
+    """The nearest `pyproject.toml` with a `[tool.freezelint]` table in `start` or a directory above it."""
+    directory = os.path.abspath(start)
+    if not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    while True:
+        candidate = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(candidate) and _has_freezelint_table(candidate):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _has_freezelint_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    if b"freezelint" not in data:
+        return False
+    # Invalid TOML in a file that mentions freezelint is an error worth reporting: load it to say so.
+    return "freezelint" in _load_toml(path).get("tool", {})
+
+
+def _load_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(path, f"cannot be read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, f"invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "invalid TOML: not valid UTF-8") from None
+
+
+def project_root(start: str) -> str:
+    """The nearest directory at or above `start` that looks like a project root (pyproject, requirements, git)."""
+    directory = os.path.abspath(start)
+    if not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    markers = ("pyproject.toml", "requirements.txt", "setup.py", "setup.cfg", ".git")
+    candidate = directory
+    while True:
+        if any(os.path.exists(os.path.join(candidate, marker)) for marker in markers):
+            return candidate
+        parent = os.path.dirname(candidate)
+        if parent == candidate:
+            return directory
+        candidate = parent
+
+
+def load_settings(start: str, config: str | None = None, isolated: bool = False) -> Settings:
+    """Settings from the configuration for the paths below `start` (or from `config`); defaults when `isolated`."""
+    if isolated:
+        return Settings()
+    path = config if config is not None else find_config(start)
+    if path is None:
+        root = project_root(start)
+        return Settings(root=root, target_transformers=detect_target_transformers(root) or Settings.target_transformers)
+    data = _load_toml(path)
+    if "tool" in data or os.path.basename(path) == "pyproject.toml":
+        table = data.get("tool", {}).get("freezelint", {})
+    else:  # a dedicated file (`--config freezelint.toml`): the keys at top level
+        table = data
+    if not isinstance(table, dict):
+        raise ConfigError(path, "[tool.freezelint] must be a table")
+    root = os.path.dirname(os.path.abspath(path))
+    values = parse_table(table, path)
+    if "target_transformers" not in values:
+        values["target_transformers"] = detect_target_transformers(root) or Settings.target_transformers
+    return Settings(root=root, config_file=path, **values)
+
+
+# Each key: (field name, parser). A parser gets the value and a function that raises a ConfigError about this key.
+Fail = Callable[[str], Exception]
+
+
+def _strings(value: Any, fail: Fail) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise fail(f"must be a list of strings, not a string (write [{value!r}])")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fail("must be a list of strings")
+    return tuple(value)
+
+
+def _codes(value: Any, fail: Fail) -> tuple[str, ...]:
+    codes = tuple(code.strip().upper() for code in _strings(value, fail))
+    unknown = validate_codes(codes)
+    if unknown:
+        raise fail(f"has an unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
+    return codes
+
+
+def _level(value: Any, fail: Fail) -> Level:
+    names = [str(level) for level in sorted(Level, reverse=True)]
+    if not isinstance(value, str) or value.lower() not in names:
+        raise fail(f"must be one of {', '.join(repr(n) for n in names)}, not {value!r}")
+    return Level.parse(value)
+
+
+def _levels(value: Any, fail: Fail) -> tuple[tuple[str, Level], ...]:
+    if not isinstance(value, dict):
+        raise fail('must be a table of rule codes to levels, like { FRZ302 = "warning" }')
+    result = []
+    for code, level in value.items():
+        _codes([code], lambda message: fail(f"key {code!r} {message}"))
+        result.append((code.upper(), _level(level, lambda message: fail(f"value for {code} {message}"))))
+    return tuple(result)
+
+
+def _per_file_ignores(value: Any, fail: Fail) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise fail('must be a table of file patterns to rule codes, like { "tests/*" = ["FRZ302"] }')
+    return tuple((pattern, _codes(codes, lambda message: fail(f"entry {pattern!r} {message}"))) for pattern, codes in value.items())
+
+
+def _bool(value: Any, fail: Fail) -> bool:
+    if not isinstance(value, bool):
+        raise fail(f"must be true or false, not {value!r}")
+    return value
+
+
+def _target(value: Any, fail: Fail) -> int:
+    majors = knowledge.TRANSFORMERS_MAJORS
+    if isinstance(value, bool) or not isinstance(value, int) or value not in majors:
+        raise fail(f"must be a transformers major version, {' or '.join(map(str, majors))}, not {value!r}")
+    return value
+
+
+def _output_format(value: Any, fail: Fail) -> str:
+    if value not in OUTPUT_FORMATS:
+        raise fail(f"must be one of {', '.join(OUTPUT_FORMATS)}, not {value!r}")
+    return value
+
+
+def _path(value: Any, fail: Fail) -> str:
+    if not isinstance(value, str) or not value:
+        raise fail("must be a file path (a string)")
+    return value
+
+
+def _helpers(value: Any, fail: Fail) -> tuple[str, ...]:
+    names = _strings(value, fail)
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise fail(f"entry {name!r} is not a qualified name like 'myproject.training.freeze_backbone'")
+    return names
+
+
+KEYS: dict[str, tuple[str, Callable[[Any, Fail], Any]]] = {
+    "select": ("select", _codes),
+    "ignore": ("ignore", _codes),
+    "extend-select": ("extend_select", _codes),
+    "per-file-ignores": ("per_file_ignores", _per_file_ignores),
+    "exclude": ("exclude", _strings),
+    "extend-exclude": ("extend_exclude", _strings),
+    "force-exclude": ("force_exclude", _bool),
+    "fail-on": ("fail_on", _level),
+    "levels": ("levels", _levels),
+    "full-finetune": ("full_finetune", _strings),
+    "freeze-helpers": ("freeze_helpers", _helpers),
+    "target-transformers": ("target_transformers", _target),
+    "output-format": ("output_format", _output_format),
+    "show-fixes": ("show_fixes", _bool),
+    "baseline": ("baseline", _path),
+}
+
+
+def parse_table(table: dict[str, Any], path: str) -> dict[str, Any]:
+    """`[tool.freezelint]` as keyword arguments of `Settings`; rule choice becomes one `RuleSelection` layer."""
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in KEYS:
+            close = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(KEYS)})"
+            raise ConfigError(path, f"[tool.freezelint] unknown key {key!r}{hint}")
+        name, parser = KEYS[key]
+        values[name] = parser(value, lambda message, key=key: ConfigError(path, f"[tool.freezelint] {key!r} {message}"))
+    selection = RuleSelection(
+        select=values.pop("select", None), ignore=values.pop("ignore", ()), extend_select=values.pop("extend_select", ())
+    )
+    if selection != RuleSelection():
+        values["selections"] = (selection,)
+    if "baseline" in values:
+        values["baseline"] = os.path.join(os.path.dirname(os.path.abspath(path)), values["baseline"])
+    return values
+
+
+# --- the transformers version a project runs on ---------------------------------------------------------------------
+
+
+def detect_target_transformers(root: str) -> int | None:
+    """The transformers major version the project's requirements allow (the newest one freezelint knows when they
+    allow several), read from `pyproject.toml` and `requirements*.txt`; None when they do not mention transformers."""
+    specifiers = [spec for source in _requirement_sources(root) for spec in _transformers_specifiers(source)]
+    if not specifiers:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    combined = SpecifierSet()
+    for spec in specifiers:
+        try:
+            combined &= SpecifierSet(spec)
+        except InvalidSpecifier:
+            continue
+    known = knowledge.TRANSFORMERS_MAJORS
+    # Probe versions of each major, plus every version the specifiers name (so `==4.57.6` is found).
+    probes = {f"{major}.{minor}.0" for major in range(known[0] - 1, known[-1] + 2) for minor in range(0, 100)}
+    for item in combined:
+        try:
+            probes.add(str(Version(item.version.rstrip(".*"))))
+        except InvalidVersion:
+            continue
+    allowed = {Version(probe).major for probe in probes if combined.contains(probe, prereleases=True)}
+    in_range = [major for major in known if major in allowed]
+    if in_range:
+        return in_range[-1]
+    if allowed:  # only versions freezelint does not know: the closest one it does
+        return known[-1] if min(allowed) > known[-1] else known[0]
+    return None
+
+
+def _requirement_sources(root: str) -> list[list[str]]:
+    """Requirement strings, grouped by file: pyproject's dependencies (PEP 621, dependency groups, Poetry) and
+    `requirements*.txt` / `requirements/*.txt`."""
+    sources: list[list[str]] = []
+    pyproject = os.path.join(root, "pyproject.toml")
+    if os.path.isfile(pyproject):
+        try:
+            data = _load_toml(pyproject)
+        except ConfigError:
+            data = {}
+        project = data.get("project", {})
+        found = list(project.get("dependencies", []))
+        for group in project.get("optional-dependencies", {}).values():
+            found += group
+        for group in data.get("dependency-groups", {}).values():
+            found += [item for item in group if isinstance(item, str)]
+        poetry = data.get("tool", {}).get("poetry", {})
+        tables = [poetry.get("dependencies", {})] + [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+        for table in tables:
+            if "transformers" in table:
+                found.append("transformers" + _poetry_constraint(table["transformers"]))
+        sources.append([item for item in found if isinstance(item, str)])
+    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    files = [os.path.join(root, n) for n in names if n.startswith("requirements") and n.endswith(".txt")]
+    nested = os.path.join(root, "requirements")
+    if os.path.isdir(nested):
+        files += [os.path.join(nested, n) for n in sorted(os.listdir(nested)) if n.endswith(".txt")]
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                sources.append([line.split(" #", 1)[0].strip() for line in handle])
+        except OSError:
+            continue
+    return sources
+
+
+def _poetry_constraint(value: Any) -> str:
+    """Poetry's `^4.30` / `~4.30` / `4.*` as a PEP 440 specifier."""
+    if isinstance(value, dict):
+        value = value.get("version", "")
+    if not isinstance(value, str) or value.strip() in ("", "*"):
+        return ""
+    value = value.strip()
+    if value.startswith("^"):
+        parts = value[1:].split(".")
+        return f">={value[1:]},<{int(parts[0]) + 1}" if parts[0].isdigit() else ""
+    if value.startswith("~") and not value.startswith("~="):
+        parts = value[1:].split(".")
+        return f">={value[1:]},<{parts[0]}.{int(parts[1]) + 1}" if len(parts) > 1 and parts[1].isdigit() else ""
+    if value[0].isdigit():
+        return f"=={value}"
+    return value
+
+
+def _transformers_specifiers(lines: list[str]) -> list[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith(("#", "-")) or "transformers" not in line.lower():
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.name.lower() == "transformers" and requirement.url is None:
+            found.append(str(requirement.specifier))
+    return found

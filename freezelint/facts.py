@@ -895,6 +895,20 @@ E = TypeVar("E", bound=Event)
 # --- the facts of one file -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the project's configuration (`[tool.freezelint]`) tells the analysis about one file.
+
+    `target_transformers`: the major transformers version the code runs on (rules whose truth depends on it read it).
+    `freeze_helpers`: qualified names of the project's own functions that freeze their first argument.
+    `markers`: `# freezelint: <marker>` comments the configuration declares for the whole file (`full-finetune`).
+    """
+
+    target_transformers: int = 5
+    freeze_helpers: frozenset[str] = frozenset()
+    markers: frozenset[str] = frozenset()
+
+
 @dataclass(eq=False)
 class Facts:
     """Everything one walk of a file found, in walk order."""
@@ -907,6 +921,7 @@ class Facts:
     functions: list[InFileFunction] = field(default_factory=list)  # every def and method of the file
     imports: set[str] = field(default_factory=set)  # qualified names the file imports
     truncated: bool = False  # the walk hit its budget: some calls were treated as opaque
+    options: Options = field(default_factory=Options)
     _positions: Mapping[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
     _references: dict[str, list[cst.CSTNode]] | None = field(default=None, repr=False)
 
@@ -938,7 +953,10 @@ class Facts:
         return span.start.line if span is not None else 0
 
     def has_marker(self, node: cst.CSTNode, marker: str) -> bool:
-        """True when a `# freezelint: <marker>` comment sits on one of the node's lines."""
+        """True when a `# freezelint: <marker>` comment sits on one of the node's lines, or the configuration declares
+        the marker for the whole file."""
+        if marker in self.options.markers:
+            return True
         span = self.positions().get(node)
         if span is None:
             return False

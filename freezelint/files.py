@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from freezelint.findings import FileError
 
-PYTHON_SUFFIXES = (".py",)
+PYTHON_SUFFIXES = (".py", ".ipynb")
 
 
 @dataclass(frozen=True)
@@ -18,34 +20,71 @@ class Discovery:
     errors: list[FileError]
 
 
-def is_excluded(path: str, patterns: tuple[str, ...]) -> bool:
-    """True when the path, or any of its components, matches one of the glob patterns."""
+def path_matches(path: str, patterns: tuple[str, ...]) -> bool:
+    """True when the path, one of the directories it lies in, or any of its components matches one of the glob
+    patterns (`build`, `*.ipynb`, `experiments/old`, `tests/*`). Patterns match at any depth: `experiments/old` also
+    matches `src/experiments/old/train.py`."""
     normalized = path.replace(os.sep, "/")
     parts = [part for part in normalized.split("/") if part not in ("", ".")]
+    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    if normalized.startswith("/"):
+        prefixes = ["/" + prefix for prefix in prefixes]
     for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if fnmatch.fnmatchcase(normalized, pattern) or fnmatch.fnmatchcase(normalized, f"*/{pattern}"):
-            return True
-        if "/" not in pattern and any(fnmatch.fnmatchcase(part, pattern) for part in parts):
-            return True
+        pattern = pattern.replace(os.sep, "/").rstrip("/")
+        if pattern.startswith("./"):
+            pattern = pattern[2:]
+        if "/" not in pattern:
+            if any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+                return True
+            continue
+        for prefix in prefixes:
+            if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(prefix, f"*/{pattern}"):
+                return True
     return False
 
 
-def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = False) -> Discovery:
+def is_force_excluded(path: str, excludes: tuple[str, ...], root: str | None = None) -> bool:
+    """Whether `--force-exclude` skips a path named explicitly: it matches as given, or relative to the root."""
+    if path_matches(path, excludes):
+        return True
+    if root is not None:
+        relative = os.path.relpath(os.path.abspath(path), root)
+        return not relative.startswith("..") and path_matches(relative, excludes)
+    return False
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace a file's content all at once (a temporary file beside it, then a rename), keeping its permissions."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    handle, temporary = tempfile.mkstemp(prefix=".freezelint-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = False, root: str | None = None) -> Discovery:
     """Files to lint under `paths`, sorted, without duplicates. A file named explicitly is checked even when it
-    matches an exclude, unless `force_exclude` (what pre-commit needs, since it passes every file by name)."""
+    matches an exclude, unless `force_exclude` (what pre-commit needs, since it passes every file by name); then
+    the path is matched as given and relative to the project `root`."""
     found: dict[str, None] = {}
     errors: list[FileError] = []
     for given in paths:
         if not os.path.lexists(given):
             errors.append(FileError(given, "no such file or directory"))
             continue
-        if os.path.isdir(given):
-            if force_exclude and is_excluded(given, excludes):
-                continue
-            _walk(given, excludes, found, errors)
-        elif force_exclude and is_excluded(given, excludes):
+        if force_exclude and is_force_excluded(given, excludes, root):
             continue
+        if os.path.isdir(given):
+            _walk(given, excludes, found, errors)
         elif not os.path.exists(given):
             errors.append(FileError(given, "dangling symbolic link"))
         else:
@@ -61,23 +100,23 @@ def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: 
 
     for directory, subdirs, filenames in os.walk(root, followlinks=True, onerror=on_error):
         try:
-            stat = os.stat(directory)
+            info = os.stat(directory)
         except OSError:
             subdirs[:] = []
             continue
-        key = (stat.st_dev, stat.st_ino)
+        key = (info.st_dev, info.st_ino)
         if key in seen_dirs:  # a symlink loop
             subdirs[:] = []
             continue
         seen_dirs.add(key)
         # Excludes match below the directory the user named, so `freezelint build/` still lints `build/`.
         relative = os.path.relpath(directory, root)
-        subdirs[:] = sorted(d for d in subdirs if not is_excluded(os.path.join(relative, d), excludes))
+        subdirs[:] = sorted(d for d in subdirs if not path_matches(os.path.join(relative, d), excludes))
         for name in sorted(filenames):
             if not name.endswith(PYTHON_SUFFIXES):
                 continue
             path = os.path.join(directory, name)
-            if is_excluded(os.path.join(relative, name), excludes):
+            if path_matches(os.path.join(relative, name), excludes):
                 continue
             if not Path(path).is_file():
                 if os.path.islink(path) and not os.path.exists(path):

@@ -68,10 +68,32 @@ class Finding:
     fix: Fix | None = None
     url: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. runtime evidence
+    source_line: str = field(default="", compare=False)  # the text of the start row, for snippets and baselines
 
     @property
     def sort_key(self) -> tuple:
         return (self.path, self.start, self.code, self.message)
+
+
+@dataclass(frozen=True)
+class CellIndex:
+    """Where each row of a notebook's program comes from. A notebook is linted as one program (its code cells
+    joined in order); findings keep program rows, and reports show them as ruff does: the cell (counted from 1,
+    markdown cells included) and the row and column inside it.
+
+    `cells[row - 1]` and `rows[row - 1]` are the cell and the row in it; `shifts[row - 1]` the columns removed at the
+    start of that row (the `%time ` before a timed statement)."""
+
+    cells: tuple[int, ...]
+    rows: tuple[int, ...]
+    shifts: tuple[int, ...]
+
+    def locate(self, location: Location) -> tuple[int, Location]:
+        """The cell and the cell-relative location of a program location."""
+        index = min(max(location.row, 1), len(self.cells)) - 1 if self.cells else -1
+        if index < 0:
+            return 1, location
+        return self.cells[index], Location(self.rows[index], location.column + self.shifts[index])
 
 
 @dataclass(frozen=True)
@@ -91,3 +113,5 @@ class FileResult:
     error: FileError | None = None
     fixed_text: str | None = None  # set by --fix when fixes applied
     fixes_applied: int = 0
+    cells: CellIndex | None = None  # a notebook's rows -> cells, for reports
+    baselined: int = 0  # findings hidden because the baseline file lists them

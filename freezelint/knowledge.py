@@ -440,6 +440,11 @@ def parameter_count(checkpoint: str | None, class_name: str | None, num_labels: 
     base, per_label = table[key]
     return base + per_label * (num_labels if num_labels is not None else 2)
 
+# --- transformers versions (configuration: `target-transformers`) ---------------------------------------------------
+
+# The major versions of transformers whose behaviour the rules know. `target-transformers` must be one of them; when a
+# project declares none, the newest is assumed (a fresh `pip install transformers` gets it).
+TRANSFORMERS_MAJORS = (4, 5)
 
 # --- task heads (order-aware rules) ------------------------------------------------------------------------------------
 

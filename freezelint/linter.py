@@ -1,6 +1,9 @@
-"""Lint one program: decode, guard, parse once, collect the facts, run the rules, place the findings.
+"""Lint one program: decode, guard, parse once, collect the facts, run the rules, place the findings, then apply
+the project's settings and the file's own suppressions.
 
-`lint_source` is the one entry point every front end uses (the CLI, the pre-commit hook, tests).
+`lint_source` (and `lint_bytes`, which decodes a `.py` file or a notebook first) is the one path every front end
+takes: the CLI, the pre-commit hook, standard input, notebooks, the flake8 plugin and the Python API. Whatever they
+honour (`# noqa`, per-file ignores, levels, the baseline) is honoured here, once.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from typing import Callable, TypeVar
 
 import libcst as cst
 
+from freezelint import noqa
 from freezelint.collect import collect
+from freezelint.config import Settings
+from freezelint.facts import Options
 from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
 from freezelint.rules import Report, Rule
-from freezelint.source import Source, SourceError
+from freezelint.source import Source, SourceError, decode
 
 T = TypeVar("T")
 
@@ -63,8 +69,7 @@ def check_syntax(source: Source) -> None:
             warnings.simplefilter("ignore")
             ast.parse(source.text, filename=source.path)
     except SyntaxError as error:
-        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
-        raise SourceError(f"syntax error at {where}: {error.msg}") from None
+        raise SourceError(f"syntax error at {source.describe(error.lineno or 1, error.offset)}: {error.msg}") from None
     except (RecursionError, MemoryError):
         raise SourceError("too deeply nested for Python's own parser") from None
     except ValueError as error:
@@ -77,17 +82,27 @@ def parse(source: Source) -> cst.Module:
         return cst.parse_module(source.text)
     except cst.ParserSyntaxError as error:
         message = str(error).splitlines()[0] if str(error) else "parse error"
-        raise SourceError(f"libcst cannot parse it (line {error.raw_line}): {message}") from None
+        raise SourceError(f"libcst cannot parse it ({source.describe(error.raw_line)}): {message}") from None
 
 
-def lint_source(source: Source, rules: list[Rule]) -> FileResult:
-    """Lint one decoded program with the given rules."""
-    result = FileResult(path=source.path)
+def lint_source(source: Source, rules: list[Rule], settings: Settings | None = None) -> FileResult:
+    """Lint one decoded program with the given rules (the run's selection, levels applied: `settings.rules()`).
+
+    `settings` adds what applies to this file: per-file ignores, the options the analysis reads (target transformers
+    version, freeze helpers, declared full fine-tuning), the baseline. The file's own `# freezelint: noqa` /
+    `# freezelint: disable=...` and `# noqa` comments are always honoured."""
+    settings = settings or Settings()
+    result = FileResult(path=source.path, cells=source.cells)
+    directives = noqa.file_directives(source)
+    if directives.skip:
+        return result
+    rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
     relevant = [rule for rule in rules if not rule.tokens or any(token in source.text for token in rule.tokens)]
     if not relevant:
         return result
+    options = settings.options_for(source.path)
     try:
-        findings = run_with_deep_stack(lambda: _analyse(source, relevant))
+        findings = run_with_deep_stack(lambda: _analyse(source, relevant, options))
     except SourceError as error:
         result.error = FileError(source.path, str(error))
         return result
@@ -100,22 +115,27 @@ def lint_source(source: Source, rules: list[Rule]) -> FileResult:
             source.path, f"internal error while analysing ({type(error).__name__}{': ' + detail if detail else ''}); please report it"
         )
         return result
+    findings = noqa.unsuppressed(source, findings)
+    if settings.baseline is not None and findings:
+        from freezelint.baseline import load
+
+        findings, result.baselined = load(settings.baseline).filter(source.path, findings)
     result.findings = findings
     return result
 
 
-def lint_bytes(path: str, data: bytes, rules: list[Rule]) -> FileResult:
-    """Decode and lint one file's bytes."""
+def lint_bytes(path: str, data: bytes, rules: list[Rule], settings: Settings | None = None) -> FileResult:
+    """Decode and lint one file's bytes (a `.ipynb` path is read as a notebook)."""
     try:
-        source = Source.from_bytes(path, data)
+        source = decode(path, data)
     except SourceError as error:
         return FileResult(path=path, error=FileError(path, str(error)))
-    return lint_source(source, rules)
+    return lint_source(source, rules, settings)
 
 
-def _analyse(source: Source, rules: list[Rule]) -> list[Finding]:
+def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Finding]:
     module = parse(source)
-    facts = collect(source, module)
+    facts = collect(source, module, options)
     reports: list[tuple[Rule, Report]] = []
     for rule in rules:
         for report in rule.check(facts):
@@ -154,6 +174,8 @@ def _analyse(source: Source, rules: list[Rule]) -> list[Finding]:
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
             fix=fix,
+            url=rule.url,
+            source_line=source.display_line(span.start.line),
         )
         findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
     return sorted(findings.values(), key=lambda f: f.sort_key)

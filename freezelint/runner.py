@@ -11,12 +11,13 @@ import stat
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from freezelint.config import Settings
 from freezelint.findings import FileError, FileResult
 from freezelint.linter import lint_bytes
 from freezelint.rules import Rule
 
 
-def lint_file(path: str, rules: list[Rule]) -> FileResult:
+def lint_file(path: str, rules: list[Rule], settings: Settings | None = None) -> FileResult:
     """Read and lint one file; any failure to read is a one-line error for that file."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
@@ -29,7 +30,7 @@ def lint_file(path: str, rules: list[Rule]) -> FileResult:
         return FileResult(path=path, error=FileError(path, "is a directory"))
     except OSError as error:
         return FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}"))
-    return lint_bytes(path, data, rules)
+    return lint_bytes(path, data, rules, settings)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -44,7 +45,7 @@ def _worker_init() -> None:
     faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
 
 
-def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None) -> list[FileResult]:
+def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None, settings: Settings | None = None) -> list[FileResult]:
     """Lint files in parallel; results come back in the order of `paths`."""
     if not paths:
         return []
@@ -52,7 +53,7 @@ def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None) -> 
     results: dict[str, FileResult] = {}
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init) as pool:
-            futures = {path: pool.submit(lint_file, path, rules) for path in paths}
+            futures = {path: pool.submit(lint_file, path, rules, settings) for path in paths}
             for path, future in futures.items():
                 try:
                     results[path] = future.result()
@@ -63,20 +64,22 @@ def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None) -> 
     # A worker died (libcst can crash the interpreter on pathological input): redo the rest one file per process.
     for path in paths:
         if path not in results:
-            results[path] = _lint_isolated(path, rules)
+            results[path] = _lint_isolated(path, rules, settings)
     return [results[path] for path in paths]
 
 
-def _isolated_target(path: str, rules: list[Rule], sender: multiprocessing.connection.Connection) -> None:
+def _isolated_target(
+    path: str, rules: list[Rule], settings: Settings | None, sender: multiprocessing.connection.Connection
+) -> None:
     _worker_init()
-    sender.send(lint_file(path, rules))
+    sender.send(lint_file(path, rules, settings))
 
 
-def _lint_isolated(path: str, rules: list[Rule]) -> FileResult:
+def _lint_isolated(path: str, rules: list[Rule], settings: Settings | None = None) -> FileResult:
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
 
-    process = context.Process(target=_isolated_target, args=(path, rules, sender), daemon=True)
+    process = context.Process(target=_isolated_target, args=(path, rules, settings, sender), daemon=True)
     process.start()
     sender.close()
     result: FileResult | None = None

@@ -9,6 +9,8 @@ import tokenize
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from freezelint.findings import CellIndex, Location
+
 
 # Python's line breaks (str.splitlines also splits on form feeds and other characters Python does not).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -20,9 +22,10 @@ class SourceError(Exception):
 
 @dataclass(eq=False)
 class Source:
-    """The text of one Python program (a `.py` file, or later the cells of a notebook).
+    """The text of one Python program (a `.py` file, or the code cells of a notebook: `notebook.NotebookSource`).
 
     `text` is what the analysis reads: decoded, without a BOM. `encoding` and `bom` say how to write it back.
+    `cells` maps a notebook program's rows to its cells (None for a `.py` file).
     """
 
     path: str
@@ -30,6 +33,7 @@ class Source:
     encoding: str = "utf-8"
     bom: bool = False
     _line_starts: list[int] | None = field(default=None, repr=False)
+    cells: CellIndex | None = field(default=None, repr=False)
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes) -> Source:
@@ -83,9 +87,31 @@ class Source:
         lines = _LINE_BREAK.split(self.text)
         return lines[row - 1] if 0 < row <= len(lines) else ""
 
+    def display_line(self, row: int) -> str:
+        """The line as the user wrote it (in a notebook, the cell's line, magics included)."""
+        return self.line(row)
+
+    def describe(self, row: int, column: int | None = None) -> str:
+        """A place for messages: `line 4, column 2`, or `cell 3, line 2, column 2` in a notebook."""
+        where = f"line {row}"
+        if self.cells is not None:
+            cell, location = self.cells.locate(Location(row, column or 1))
+            where = f"cell {cell}, line {location.row}"
+            column = location.column if column else None
+        return where + (f", column {column}" if column else "")
+
     def offset(self, row: int, column: int) -> int:
         """String offset of a 1-based row and 0-based column."""
         if self._line_starts is None:
             self._line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
         starts = self._line_starts
         return (starts[row - 1] if row - 1 < len(starts) else len(self.text)) + column
+
+
+def decode(path: str, data: bytes) -> Source:
+    """A file's bytes as the program to lint: a Jupyter notebook's code cells, or Python source."""
+    if path.endswith(".ipynb"):
+        from freezelint.notebook import NotebookSource
+
+        return NotebookSource.from_notebook_bytes(path, data)
+    return Source.from_bytes(path, data)

@@ -19,9 +19,13 @@ def test_shorthand_equals_check(tmp_path):
 
 def test_text_format_and_summary():
     completed = run_cli(str(PREMISE))
-    first, summary = completed.stdout.strip().splitlines()
+    first, *snippet, blank, summary = completed.stdout.splitlines()
     assert first.startswith("fixtures/FRZ302/article_premise.py:4:1: FRZ302 [note] `model` (BertForSequenceClassification")
-    assert summary == "Found 1 problem (1 note) in 1 file."
+    source_line = PREMISE.read_text().splitlines()[3]
+    assert snippet == ["  |", f"4 | {source_line}", "  | " + "^" * len(source_line.split("  #")[0]), "  |"]
+    assert blank == "" and summary == "Found 1 problem (1 note) in 1 file."
+    concise = run_cli("--output-format", "concise", str(PREMISE)).stdout.splitlines()
+    assert concise == [first, summary]
 
 
 def test_summary_counts_levels_and_files():

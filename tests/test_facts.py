@@ -17,6 +17,7 @@ from freezelint.facts import (
     ModelSource,
     ModuleRef,
     OpaqueUse,
+    Options,
     OptimizerBuild,
     OptimizerCall,
     OptionDefinition,
@@ -289,6 +290,36 @@ def test_recursion_and_budget_do_not_hang():
         """
     )
     assert isinstance(facts, Facts)
+
+
+def test_configured_freeze_helper_freezes_its_first_argument():
+    code = textwrap.dedent(
+        """
+        from transformers import AutoModel
+        from myproject.training import freeze_backbone
+        import myproject.utils as utils
+        model = AutoModel.from_pretrained("x")
+        freeze_backbone(model.encoder)
+        utils.freeze_all(module=model.embeddings)
+        """
+    )
+    plain = collect(Source("t.py", code), cst.parse_module(code))
+    assert not plain.of(FreezeOp) and len(plain.of(OpaqueUse)) == 2, "unknown helpers are opaque"
+    options = Options(freeze_helpers=frozenset({"myproject.training.freeze_backbone", "myproject.utils.freeze_all"}))
+    facts = collect(Source("t.py", code), cst.parse_module(code), options)
+    encoder, embeddings = facts.of(FreezeOp)
+    assert encoder.value is False and encoder.effective and encoder.module.path == ("encoder",)
+    assert embeddings.module.path == ("embeddings",) and embeddings.form is FreezeForm.HELPER
+    assert not facts.of(OpaqueUse), "a known helper is not opaque any more"
+
+
+def test_options_reach_the_rules_through_the_facts():
+    code = "x = 1\n"
+    options = Options(target_transformers=4, markers=frozenset({"full-finetune"}))
+    facts = collect(Source("t.py", code), cst.parse_module(code), options)
+    assert facts.options.target_transformers == 4
+    assert facts.has_marker(facts.module.body[0], "full-finetune"), "a marker the configuration declares for the file"
+    assert collect(Source("t.py", code), cst.parse_module(code)).options.target_transformers == 5
 
 
 # --- order and scope (order-aware rules) ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +29,13 @@ def project(tmp_path_factory) -> Path:
     (repo / "bad.py").write_text((FIXTURES / "FRZ302" / "article_premise.py").read_text())
     (repo / "good.py").write_text((FIXTURES / "article" / "example3_requires_grad_method.py").read_text())
     (repo / "notes.txt").write_text("not python\n")
+    premise = (FIXTURES / "FRZ302" / "article_premise.py").read_text()
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": premise.splitlines(True)}
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# notes"]}, cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (repo / "nb.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
+    (repo / "legacy").mkdir()
+    (repo / "legacy" / "old.py").write_text(premise)
+    (repo / "pyproject.toml").write_text('[tool.freezelint]\nextend-exclude = ["legacy"]\n')
     git("add", ".", cwd=repo)
     return repo
 
@@ -58,3 +66,12 @@ def test_hook_passes_clean_files_and_fails_findings_at_the_fail_level(project):
     failing = try_repo(project, "bad.py", args=("--fail-on", "note"))
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "bad.py:4:1: FRZ302" in failing.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hook_covers_notebooks_and_honours_excludes(project):
+    # pre-commit names every staged file; the hook's --force-exclude keeps the configuration's excludes in force.
+    completed = try_repo(project, "nb.ipynb", "legacy/old.py", args=("--fail-on", "note"))
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "nb.ipynb:cell 2:4:1: FRZ302" in completed.stdout
+    assert "legacy" not in completed.stdout

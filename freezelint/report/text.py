@@ -1,20 +1,16 @@
-"""`path:row:col: CODE [level] message` lines, then a one-line summary."""
+"""Text for people: `concise` is one line per finding, `text` (the default) adds the source line with a caret under
+the finding. Both start each finding with `path:row:col: CODE [level] message`, and end with a one-line summary."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
-from freezelint.findings import FileResult, Level
+import click
 
+from freezelint.findings import Applicability, FileResult, Level
+from freezelint.report import ReportOptions, Shown, display_path, shown
 
-def display_path(path: str) -> str:
-    """Paths as the user would type them: relative to the working directory when below it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return os.path.normpath(path) if relative.startswith("..") else relative
+LEVEL_COLORS = {Level.ERROR: "red", Level.WARNING: "yellow", Level.NOTE: "cyan"}
 
 
 def plural(count: int, word: str) -> str:
@@ -25,24 +21,111 @@ def summary(results: list[FileResult], checked: int) -> str:
     findings = [finding for result in results for finding in result.findings]
     errors = [result.error for result in results if result.error is not None]
     unreadable = f"; {plural(len(errors), 'file')} could not be checked" if errors else ""
+    baselined = sum(result.baselined for result in results)
+    known = f"; {plural(baselined, 'known finding')} hidden by the baseline" if baselined else ""
     if not findings:
-        return f"No problems found ({plural(checked, 'file')} checked{unreadable})."
+        new = "new " if baselined else ""
+        return f"No {new}problems found ({plural(checked, 'file')} checked{unreadable}{known})."
     by_level = Counter(finding.level for finding in findings)
     levels = ", ".join(plural(by_level[level], str(level)) for level in sorted(by_level, reverse=True))
     files = len({finding.path for finding in findings})
-    return f"Found {plural(len(findings), 'problem')} ({levels}) in {plural(files, 'file')}{unreadable}."
+    return f"Found {plural(len(findings), 'problem')} ({levels}) in {plural(files, 'file')}{unreadable}{known}."
 
 
-def format_text(results: list[FileResult], checked: int) -> str:
-    lines = []
+def fixable_summary(results: list[FileResult]) -> str | None:
+    fixes = Counter(finding.fix.applicability for result in results for finding in result.findings if finding.fix)
+    if not fixes[Applicability.SAFE] and not fixes[Applicability.UNSAFE]:
+        return None
+    line = f"[*] {fixes[Applicability.SAFE]} fixable with the `--fix` option"
+    if fixes[Applicability.UNSAFE]:
+        line += f" ({fixes[Applicability.UNSAFE]} more with `--unsafe-fixes`)"
+    return line + "."
+
+
+def format_concise(results: list[FileResult], checked: int, options: ReportOptions = ReportOptions()) -> str:
+    lines = [_headline(item, options.color) for item in shown(results)]
+    if not options.quiet:
+        lines.append(summary(results, checked))
+    return "".join(line + "\n" for line in lines)
+
+
+def format_text(results: list[FileResult], checked: int, options: ReportOptions = ReportOptions()) -> str:
+    blocks = []
+    for item in shown(results):
+        block = [_headline(item, options.color), *_snippet(item, options.color)]
+        fix = item.finding.fix
+        if options.show_fixes and fix is not None:
+            block.append(f"  = fix ({fix.applicability.value}): {fix.message}")
+        blocks.append("\n".join(block) + "\n")
+    text = "\n".join(blocks)
+    if options.quiet:
+        return text
+    tail = [summary(results, checked)]
+    fixable = fixable_summary(results) if options.show_fixes else None
+    if fixable:
+        tail.append(fixable)
+    return text + ("\n" if blocks else "") + "".join(line + "\n" for line in tail)
+
+
+def _headline(item: Shown, color: bool) -> str:
+    finding = item.finding
+    if not color:
+        return item.line
+    return (
+        f"{click.style(item.where, bold=True)}: {click.style(finding.code, fg='red', bold=True)} "
+        f"[{click.style(str(finding.level), fg=LEVEL_COLORS[finding.level])}] {finding.message}"
+    )
+
+
+def _snippet(item: Shown, color: bool) -> list[str]:
+    """The finding's first line with a caret under it, in ruff's gutter style."""
+    line = item.finding.source_line
+    if not line.strip():
+        return []
+    start = item.start.column
+    end = item.end.column if item.end.row == item.start.row else len(line.rstrip()) + 1
+    shown_line = line.expandtabs(4)
+    left = len(line[: start - 1].expandtabs(4))
+    width = max(1, len(line[: max(end, start + 1) - 1].expandtabs(4)) - left)
+    number = str(item.start.row)
+    gutter = " " * len(number)
+    caret = " " * left + "^" * width
+    if color:
+        bar = click.style("|", fg="blue", bold=True)
+        return [
+            f"{gutter} {bar}",
+            f"{click.style(number, fg='blue', bold=True)} {bar} {shown_line}",
+            f"{gutter} {bar} {click.style(caret, fg='red', bold=True)}",
+            f"{gutter} {bar}",
+        ]
+    return [f"{gutter} |", f"{number} | {shown_line}".rstrip(), f"{gutter} | {caret}", f"{gutter} |"]
+
+
+def format_statistics(results: list[FileResult], checked: int, options: ReportOptions = ReportOptions()) -> str:
+    """`--statistics`: how many findings per code, most frequent first."""
+    rows = statistics(results)
+    if not rows:
+        return "" if options.quiet else summary(results, checked) + "\n"
+    width = max(len(str(row["count"])) for row in rows)
+    return "".join(
+        f"{row['count']:>{width}}\t{row['code']}\t{'[*] ' if row['fixable'] else ''}[{row['level']}] {row['name']}\n"
+        for row in rows
+    )
+
+
+def statistics(results: list[FileResult]) -> list[dict]:
+    counts: Counter = Counter()
+    fixable: Counter = Counter()
+    names: dict[str, tuple[str, str]] = {}
     for result in results:
         for finding in result.findings:
-            lines.append(
-                f"{display_path(finding.path)}:{finding.start.row}:{finding.start.column}: "
-                f"{finding.code} [{finding.level}] {finding.message}"
-            )
-    lines.append(summary(results, checked))
-    return "\n".join(lines) + "\n"
+            counts[finding.code] += 1
+            fixable[finding.code] += bool(finding.fix and finding.fix.applicability is not Applicability.DISPLAY)
+            names[finding.code] = (finding.name, str(finding.level))
+    return [
+        {"code": code, "name": names[code][0], "level": names[code][1], "count": count, "fixable": fixable[code] > 0}
+        for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
-__all__ = ["format_text", "summary", "display_path", "Level"]
+__all__ = ["format_text", "format_concise", "format_statistics", "summary", "display_path", "statistics"]

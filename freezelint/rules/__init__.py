@@ -57,6 +57,11 @@ class Rule:
     runtime_only: bool = False
 
     @property
+    def url(self) -> str:
+        """The rule's documentation page (generated from this module by `scripts/generate_rule_docs.py`)."""
+        return f"{DOCS_URL}/{self.code}.md"
+
+    @property
     def summary(self) -> str:
         """The first sentence of the "What it does" section."""
         match = re.search(r"## What it does\s+(.+?)(?:\n\n|\n##|$)", self.doc, re.S)
@@ -64,6 +69,7 @@ class Rule:
         return text.split(". ")[0].rstrip(".") + "."
 
 
+DOCS_URL = "https://github.com/freezelint/freezelint/blob/main/docs/rules"
 _REGISTRY: dict[str, Rule] = {}
 _CODE = re.compile(r"^FRZ\d{3}$")
 
@@ -112,27 +118,43 @@ def get_rule(code_or_name: str) -> Rule | None:
     return None
 
 
+def specificity(code: str, selectors: Iterable[str]) -> int:
+    """How specifically `selectors` name `code`: the length of the longest matching prefix, 0 for `ALL`, -1 for
+    none of them."""
+    return max(
+        (0 if s.upper() == "ALL" else len(s) for s in selectors if s.upper() == "ALL" or code.startswith(s.upper())),
+        default=-1,
+    )
+
+
 def select_rules(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
     extend_select: Iterable[str] = (),
+    base: set[str] | None = None,
 ) -> list[Rule]:
     """The rules chosen by code prefixes (`FRZ1`, `FRZ302`, `ALL`), as ruff's `--select`/`--ignore` do: the longest
-    matching prefix wins, so `--select FRZ1 --ignore FRZ108` keeps FRZ101 and drops FRZ108."""
-    chosen = list(select) if select is not None else ["ALL"]
-    chosen += list(extend_select)
-    ignored = list(ignore)
+    matching prefix wins, so `--select FRZ1 --ignore FRZ108` keeps FRZ101 and drops FRZ108.
 
-    def best(prefixes: list[str], code: str) -> int:
-        """How specifically a list of selectors names `code` (-1: not at all; `ALL` is least specific)."""
-        return max((0 if p.upper() == "ALL" else len(p) for p in prefixes if p.upper() == "ALL" or code.startswith(p.upper())), default=-1)
+    `base` is what an earlier layer chose (the configuration file, refined by command-line flags): without a
+    `select` of its own, a layer keeps the base except where its `extend_select`/`ignore` say otherwise."""
+    if select is None and base is None:
+        select = ["ALL"]
+    chosen = list(select) if select is not None else []
+    extended = list(extend_select)
+    ignored = list(ignore)
 
     result = []
     for candidate in all_rules():
         if candidate.runtime_only:
             continue
-        selected = best(chosen, candidate.code)
-        if selected >= 0 and selected > best(ignored, candidate.code):
+        positive = max(specificity(candidate.code, chosen), specificity(candidate.code, extended))
+        negative = specificity(candidate.code, ignored)
+        if positive < 0 and negative < 0:
+            keep = select is None and base is not None and candidate.code in base
+        else:
+            keep = positive > negative
+        if keep:
             result.append(candidate)
     return result
 
