@@ -130,7 +130,7 @@ def _message(facts: Facts, build: OptimizerBuild, op: FreezeOp) -> str:
         given = "only the parameters of " + ", ".join(f"`{s.module.describe()}`" for s in sets)
     lightning = build.where.callback_of is not None and build.where.callback_of.build.library == "lightning"
     remedy = (
-        "call `self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function` instead, or build the "
+        "call `self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function`, or build the "
         "optimizer over all parameters"
         if lightning
         else "build the optimizer over all parameters"

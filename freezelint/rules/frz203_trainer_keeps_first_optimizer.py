@@ -82,8 +82,9 @@ def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
                 f"`{facts.spelling(op)}` is unfrozen {where}, but {trainer.build.describe()} built its optimizer "
                 f"at the first `train()` (line {facts.line(own[0].node)}) from the parameters trainable then, and keeps "
                 "it: these layers will compute gradients and never change. Give the Trainer an optimizer over all "
-                f"parameters (`optimizers=(torch.optim.AdamW({_model_name(own)}.parameters(), lr=...), None)`), or set "
-                f"`{name}.optimizer = None` and `{name}.lr_scheduler = None` before the next `train()`.",
+                f"parameters (`optimizers=(torch.optim.AdamW({_model_name(own)}.parameters(), lr=...), None)`; frozen "
+                "ones are skipped while their `.grad` is None)"
+                + ("." if in_callback else f", or set `{name}.optimizer = None` and `{name}.lr_scheduler = None` before the next `train()`."),
             )
 
 

@@ -204,8 +204,8 @@ def _message(facts: Facts, op: FreezeOp, build: OptimizerBuild, zeroing: object,
     else:
         assert isinstance(zeroing, (ModuleCall, OptimizerCall))
         why = (
-            f"mid-training while `zero_grad(set_to_none=False)` (line {facts.line(zeroing.node)}) keeps their gradients "
-            "as zeros instead of None: momentum, Adam's moment estimates and weight decay keep moving them"
+            f"mid-training while `zero_grad(set_to_none=False)` (line {facts.line(zeroing.node)}) keeps the gradients "
+            "of its parameters as zeros instead of None: momentum, Adam's moment estimates and weight decay keep moving them"
         )
     return (
         f"`{facts.spelling(op)}` is frozen here {why}, so these frozen weights still change. Set `p.grad = None` "

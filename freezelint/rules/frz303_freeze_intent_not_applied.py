@@ -273,6 +273,6 @@ def _message(facts: Facts, option: OptionDefinition, reads: list[cst.CSTNode], h
     else:
         value = f"{holder}.{option.name}"
     return (
-        f"{what} {state}: setting it changes nothing, every layer still trains. Apply it where the model is built "
+        f"{what} {state}: setting it changes nothing, the model trains exactly as without it. Apply it where the model is built "
         f"(`if {value}: <layers to freeze>.requires_grad_(False)`), or remove it."
     )
