@@ -130,6 +130,12 @@ def main() -> None:
 )
 @click.option("--write-baseline", is_flag=True, help="Record every current finding in the baseline file, then exit 0.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes, rewriting the files; then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option(
+    "--diff", is_flag=True,
+    help="Print the changes --fix would make as a unified diff and write nothing (exit status 1 when there is one).",
+)
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -151,12 +157,16 @@ def check(
     baseline_file: str | None,
     write_baseline: bool,
     jobs: int | None,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
 ) -> None:
     """Lint Python files, notebooks and directories (default: the current directory)."""
     from freezelint.baseline import BaselineError, load, render
     from freezelint.config import ConfigError, RuleSelection, load_settings
     from freezelint.files import discover, is_force_excluded, write_atomically
     from freezelint.findings import FileResult, Level
+    from freezelint.fixes import FixMode
     from freezelint.linter import lint_bytes
     from freezelint.noqa import add_noqa_to_file
     from freezelint.report import ReportOptions, display_path, formatter
@@ -171,6 +181,11 @@ def check(
         raise click.UsageError("--isolated and --config cannot be used together")
     if add_noqa and use_stdin:
         raise click.UsageError("--add-noqa rewrites files; it cannot be used with standard input")
+    if fix and use_stdin:
+        raise click.UsageError("--fix rewrites files; it cannot be used with standard input (use --diff)")
+    if (fix or diff) and (add_noqa or write_baseline):
+        raise click.UsageError("--fix and --diff cannot be combined with --add-noqa or --write-baseline")
+    mode = FixMode(unsafe=unsafe_fixes, write=not diff) if (fix or diff) else None
     unknown = validate_codes(_split(select) + _split(ignore) + _split(extend_select))
     if unknown:
         raise click.UsageError(f"unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
@@ -215,17 +230,32 @@ def check(
         name = stdin_filename or "-"
         results: list[FileResult] = []
         if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
-            results = [lint_bytes(name, click.get_binary_stream("stdin").read(), rules, settings)]
+            data = click.get_binary_stream("stdin").read()
+            if mode is not None:
+                from freezelint.fixes import fix_file
+
+                results = [fix_file(name, data, rules, mode, settings)]
+            else:
+                results = [lint_bytes(name, data, rules, settings)]
         checked = len(results)
     else:
         discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
         checked = len(discovery.files)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
-        results += lint_files(discovery.files, rules, jobs, settings)
+        results += lint_files(discovery.files, rules, jobs, settings, fix=mode)
     for result in results:
         if result.error is not None:
             click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
+        if result.notice is not None:
+            click.echo(f"{display_path(result.path)}: notice: {result.notice}", err=True)
     failed_files = any(result.error is not None for result in results)
+    if diff:
+        from freezelint.report.text import diff_summary
+
+        click.echo("".join(result.diff for result in results if result.diff), nl=False)
+        if not quiet:
+            click.echo(diff_summary(results), err=True)
+        sys.exit(2 if failed_files else 1 if any(result.diff for result in results) else 0)
 
     if write_baseline:
         assert baseline_path is not None

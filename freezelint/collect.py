@@ -80,6 +80,7 @@ from freezelint.facts import (
     Value,
     Where,
     Wrap,
+    as_ref,
     one_of,
 )
 from freezelint.source import Source
@@ -329,7 +330,8 @@ class Collector:
                 with self.within(statement=small):
                     self.exec_small(small)
             return
-        if isinstance(node, cst.BaseSmallStatement):  # the body of a one-line suite: `for p in ps: p.x = 1`
+        if isinstance(node, cst.BaseSmallStatement):
+            # The body of a one-line compound statement: `for p in params: p.requires_grad = False`.
             with self.within(statement=node):
                 self.exec_small(node)
             return
@@ -389,7 +391,19 @@ class Collector:
             self._flow_depth -= 1
 
     def exec_expression_statement(self, expression: cst.BaseExpression) -> None:
-        value = self.eval(expression)
+        attempt = _attempted_freeze(expression)
+        if attempt is not None:
+            # `x.requires_grad == False` / `x.requires_grad_` as a statement: a freeze meant, nothing done.
+            receiver, form, value_node = attempt
+            flag = literal(value_node)
+            owner = self.eval(receiver)
+            if value_node is not None:
+                self.eval(value_node)
+            for option in owner.candidates():
+                self.freeze(expression, option, flag if isinstance(flag, bool) else None, form, "requires_grad", value_node)
+            value: Value = UNKNOWN
+        else:
+            value = self.eval(expression)
         if isinstance(expression, (cst.Comparison, cst.Attribute, cst.GeneratorExp)) or any(
             isinstance(option, LazyMap) for option in value.candidates()
         ):
@@ -623,6 +637,8 @@ class Collector:
             form = FreezeForm.METHOD_OVERWRITE
         if form is not None:
             flag = literal(value_node)
+            if isinstance(flag, bool) and attribute in kb.INVERTED_FREEZE_ATTRIBUTES:
+                flag = not flag  # `stop_gradient = True` means to freeze
             for option in owner.candidates():
                 self.freeze(target, option, flag if isinstance(flag, bool) else None, form, attribute, value_node)
             return
@@ -702,13 +718,18 @@ class Collector:
         )
 
     def filters_for(self, value: Value) -> tuple[Loop | None, tuple[Branch, ...]]:
-        """The loop that drew `value` from its parameter set, and the `if` tests inside that loop."""
-        source = value.source if isinstance(value, ParamRef) else None
-        if source is None:
+        """The loop that drew `value` from its parameter set (or from a module iteration: `named_modules()`, a
+        ModuleList), and the `if` tests inside that loop."""
+        if isinstance(value, ParamRef) and value.source is not None:
+            source = value.source
+            draws = lambda iterated: _draws_from(iterated, source)  # noqa: E731
+        elif isinstance(value, ModuleRef) and any(c in (ANY_CHILD, ANY_DESCENDANT) for c in value.path):
+            draws = lambda iterated: _yields_module(iterated, value)  # noqa: E731
+        else:
             return None, ()
         for index in range(len(self.context.loops) - 1, -1, -1):
             loop = self.context.loops[index]
-            if any(_draws_from(option, source) for option in loop.iterates.candidates()):
+            if any(draws(option) for option in loop.iterates.candidates()):
                 filters = tuple(b for b in self.context.branches if isinstance(b, Branch) and b.depth > index)
                 return loop, filters
         return None, ()
@@ -766,7 +787,9 @@ class Collector:
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)
-            if isinstance(option, ModuleRef):
+            if isinstance(option, ModuleRef) and _holds_parameters(option):
+                results.append(ParamRef(owner=replace(option, path=(*option.path, component), kind=Kind.PARAMETER), node=node))
+            elif isinstance(option, ModuleRef):
                 kind = option.kind if option.kind is not Kind.PARAMETER else Kind.UNKNOWN
                 results.append(replace(option, path=(*option.path, component), kind=kind))
             elif isinstance(option, (TupleValue, ListValue)) and isinstance(key, int):
@@ -776,6 +799,14 @@ class Collector:
                 results.append(option.entries.get(key, UNKNOWN))
             elif isinstance(option, ParamSet) and option.copies:
                 results.append(ParamRef(owner=option.module, source=option, copy=True, node=node))
+            elif isinstance(option, (ParamSet, ModuleIter)) and component != ANY_CHILD:
+                # `list(model.parameters())[:-2]`, `list(model.children())[0]`: a part of what iterating yields.
+                if isinstance(key, int):
+                    results.append(self.element_of(option))
+                elif isinstance(option, ParamSet):
+                    results.append(replace(option, node=node, name_filtered=True))
+                else:
+                    results.append(option)
             else:
                 results.append(UNKNOWN)
         return one_of(results)
@@ -900,6 +931,7 @@ class Collector:
         finally:
             self.frame, self.context = outer_frame, saved
         if derived is not None:
+            derived.lazy = lazy
             return derived
         return lazy if lazy is not None else UNKNOWN
 
@@ -986,7 +1018,10 @@ class Collector:
         if attribute in kb.UNWRAPPING_ATTRIBUTES and (ref.wrapper is not None or attribute == "_orig_mod"):
             return replace(ref, wrapper=None)
         if not ref.path:
-            if attribute in model.attrs:
+            # An in-file module's attribute assigned from code the analysis cannot see (`self.backbone =
+            # build_backbone(cfg)`) is judged by its name below, like one never assigned.
+            unseen = model.cls is not None and isinstance(model.attrs.get(attribute), Unknown)
+            if attribute in model.attrs and not unseen:
                 return _normalize(model.attrs[attribute], ModuleRef(model, (attribute,), Kind.PARAMETER, ref.wrapper))
             if model.cls is not None:
                 found = self.class_attribute(model.cls, attribute, ref)
@@ -996,6 +1031,9 @@ class Collector:
                 return ModuleRef(model, ("base_model",))
         if attribute in kb.MODULE_NON_MODULE_ATTRIBUTES:
             return UNKNOWN
+        if attribute == "data":
+            # Modules have no `.data`: the reference was a parameter or tensor, and this is a detached view of it.
+            return ParamRef(owner=replace(ref, kind=Kind.PARAMETER), copy=True)
         path = (*ref.path, attribute)
         if kb.PARAMETER_ATTRIBUTE.match(attribute):
             return ParamRef(owner=ModuleRef(model, path, Kind.PARAMETER, ref.wrapper))
@@ -1006,6 +1044,8 @@ class Collector:
     def classify(self, parent: ModuleRef, attribute: str) -> Kind:
         """Is `parent.attribute` a sub-module? Library models are made of modules; in-file classes need evidence."""
         model = parent.model
+        if attribute in kb.LIBRARY_TENSOR_NAMES:
+            return Kind.UNKNOWN  # an nn.Parameter in some architectures, a sub-module in others
         library_model = model.source is not ModelSource.CUSTOM or model.library is not None
         if parent.kind is Kind.MODULE and library_model:
             return Kind.MODULE
@@ -1148,6 +1188,9 @@ class Collector:
             return ModuleIter(ref, named=named, recursive=method in ("modules", "named_modules"))
         if method == "state_dict":
             return ParamSet(module=ref, node=node, named=True, one_shot=False, copies=True)
+        if method in kb.TENSOR_COPY_METHODS:
+            # Modules have no `detach()`/`clone()`: the reference was a parameter or tensor; this is a copy of it.
+            return ParamRef(owner=replace(ref, kind=Kind.PARAMETER), copy=True, node=node)
         if method == "requires_grad_":
             self.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return ref
@@ -1183,8 +1226,10 @@ class Collector:
         if method == "requires_grad_":
             self.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return ref
-        if method in ("detach", "clone", "detach_", "cpu", "numpy", "float", "half", "to", "contiguous"):
+        if method in kb.TENSOR_COPY_METHODS:
             return replace(ref, copy=True, node=node)
+        if method == "detach_":
+            return ref  # in place: on a leaf parameter it clears requires_grad of the parameter itself
         if method == "backward":
             self.emit(Backward(self.where(node)))
         self.emit(ModuleCall(self.where(node), receiver=ref, method=method, call=node, args=tuple(args), kwargs=kwargs))
@@ -1313,6 +1358,8 @@ class Collector:
             for option in first.candidates():
                 if isinstance(option, (ParamSet, ParamGroups)):
                     return replace(option, one_shot=False)
+                if isinstance(option, ModuleIter):
+                    return option  # `list(model.children())`: the same modules
             if isinstance(first, (TupleValue, ListValue)):
                 return ListValue(list(first.items), node)
             return UNKNOWN
@@ -1333,7 +1380,7 @@ class Collector:
         if name == "setattr" and len(args) == 3 and isinstance(args[1], Literal) and args[1].value == "requires_grad":
             flag = args[2].value if isinstance(args[2], Literal) and isinstance(args[2].value, bool) else None
             for option in first.candidates():
-                self.freeze(node, option, flag, FreezeForm.STORE)
+                self.freeze(node, option, flag, FreezeForm.STORE, "requires_grad", _argument(node, 2, "value"))
             return UNKNOWN
         if name == "super":
             cls = self.frame.cls
@@ -1400,6 +1447,14 @@ class Collector:
             return model
         if kb.PEFT_CONFIGS.match(qualname) or kb.TRAINING_ARGUMENTS.match(qualname):
             return Config(qualname, node, dict(kwargs))
+        if receiver is None and _is_transformers_model_class(qualname) and (args or kwargs):
+            # `BertForSequenceClassification(config)`: a model with random weights, built from its configuration.
+            built = self.new_model(
+                ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers",
+                num_layers=_layer_count(args, kwargs, None),
+            )
+            built.factory = last
+            return built
         if qualname in kb.FREEZE_FUNCTIONS or qualname in self.facts.options.freeze_helpers:
             form = FreezeForm.KBIT_PREPARE if "prepare_model_for" in qualname else FreezeForm.HELPER
             model = first if args else kwargs.get("model", kwargs.get("module", UNKNOWN))
@@ -1499,10 +1554,11 @@ class Collector:
             return None
         checkpoint = literal(_argument(node, 0, "pretrained_model_name_or_path"))
         source = ModelSource.PRETRAINED if how == "from_pretrained" else ModelSource.FROM_CONFIG
+        checkpoint = checkpoint if isinstance(checkpoint, str) else None
         model = self.new_model(
-            source, qualname, node, class_name=class_name,
-            checkpoint=checkpoint if isinstance(checkpoint, str) else None,
+            source, qualname, node, class_name=class_name, checkpoint=checkpoint,
             library=package if package in kb.MODEL_LIBRARIES else None,
+            num_layers=_layer_count(args, kwargs, checkpoint),
         )
         if class_qualname.startswith("unsloth."):
             return TupleValue((model, UNKNOWN))
@@ -1695,6 +1751,9 @@ class Collector:
                 component = ANY_DESCENDANT if option.recursive else ANY_CHILD
                 child = ModuleRef(option.module.model, (*option.module.path, component), Kind.MODULE, option.module.wrapper)
                 results.append(TupleValue((UNKNOWN, child)) if option.named else child)
+            elif isinstance(option, (Model, ModuleRef)) and _holds_parameters(as_ref(option)):
+                ref = as_ref(option)
+                results.append(ParamRef(owner=replace(ref, path=(*ref.path, ANY_CHILD), kind=Kind.PARAMETER)))
             elif isinstance(option, Model):
                 results.append(ModuleRef(option, (ANY_CHILD,)))
             elif isinstance(option, ModuleRef):
@@ -1716,6 +1775,8 @@ class Collector:
                 self.emit(Consumption(self.where(self.context.statement or option.node), value=option))
             if isinstance(option, LazyMap):
                 option.consumed = True
+            elif isinstance(option, ParamSet) and option.lazy is not None:
+                option.lazy.consumed = True
             elif isinstance(option, (TupleValue, ListValue)):
                 for item in option.items:
                     if isinstance(item, LazyMap):
@@ -1768,6 +1829,11 @@ def _subscript_items(node: cst.BaseExpression | None) -> list[cst.BaseExpression
     return [element.slice.value for element in node.slice if isinstance(element.slice, cst.Index)]
 
 
+def _holds_parameters(ref: ModuleRef | None) -> bool:
+    """`nn.ParameterList` / `nn.ParameterDict`: its items are parameters, not sub-modules."""
+    return ref is not None and not ref.path and ref.model.class_name in kb.PARAMETER_CONTAINERS
+
+
 def _holds_model(value: Value) -> bool:
     return any(isinstance(option, (Model, ModuleRef)) for option in value.candidates())
 
@@ -1805,8 +1871,41 @@ def _draws_from(iterated: Value, source: ParamSet) -> bool:
     if isinstance(iterated, ParamGroups):
         return any(part is source for part in iterated.sets())
     if isinstance(iterated, IterableOf):
-        return any(_draws_from(o, source) for item in _tuple_items(iterated.element, 2) for o in item.candidates())
+        # `enumerate(...)`, `zip(...)`, `d.items()`: the elements were drawn already (or are sets themselves).
+        return any(
+            _draws_from(leaf, source) or (isinstance(leaf, ParamRef) and leaf.source is source)
+            for leaf in _leaves(iterated.element)
+        )
     return False
+
+
+def _yields_module(iterated: Value, ref: ModuleRef) -> bool:
+    """True when iterating `iterated` (`m.named_modules()`, a ModuleList, `enumerate(...)` of those) yields the
+    sub-module that `ref` is, or contains."""
+    if isinstance(iterated, IterableOf):
+        return any(
+            isinstance(leaf, ModuleRef) and leaf.model is ref.model and ref.path[: len(leaf.path)] == leaf.path
+            for leaf in _leaves(iterated.element)
+        )
+    if isinstance(iterated, ModuleIter):
+        parent, step = iterated.module, ANY_DESCENDANT if iterated.recursive else ANY_CHILD
+    elif isinstance(iterated, Model):
+        parent, step = ModuleRef(iterated), ANY_CHILD
+    elif isinstance(iterated, ModuleRef):
+        parent, step = iterated, ANY_CHILD
+    else:
+        return False
+    return parent.model is ref.model and ref.path[: len(parent.path) + 1] == (*parent.path, step)
+
+
+def _leaves(value: Value, depth: int = 0) -> Iterator[Value]:
+    """The values inside (nested) tuples: the loop variables one iteration binds."""
+    for option in value.candidates():
+        if isinstance(option, (TupleValue, ListValue)) and depth < 4:
+            for item in option.items:
+                yield from _leaves(item, depth + 1)
+        else:
+            yield option
 
 
 def _tuple_items(value: Value, count: int) -> list[Value]:
@@ -1847,6 +1946,47 @@ def _argument(node: cst.Call, index: int, keyword: str) -> cst.BaseExpression | 
         if arg.keyword is not None and arg.keyword.value == keyword:
             return arg.value
     return positional[index].value if index < len(positional) else None
+
+
+def _attempted_freeze(expression: cst.BaseExpression) -> tuple[cst.BaseExpression, FreezeForm, cst.BaseExpression | None] | None:
+    """`x.requires_grad == v` (one `==`) or a bare `x.requires_grad_`: the receiver, the form and the value meant."""
+    if isinstance(expression, cst.Attribute) and expression.attr.value == "requires_grad_":
+        return expression.value, FreezeForm.UNCALLED, None
+    if (
+        isinstance(expression, cst.Comparison)
+        and len(expression.comparisons) == 1
+        and isinstance(expression.comparisons[0].operator, cst.Equal)
+        and isinstance(expression.left, cst.Attribute)
+        and expression.left.attr.value == "requires_grad"
+    ):
+        return expression.left.value, FreezeForm.COMPARISON, expression.comparisons[0].comparator
+    return None
+
+
+def _is_transformers_model_class(qualname: str) -> bool:
+    package, _, last = qualname.partition(".")
+    name = last.rsplit(".", 1)[-1]
+    return (
+        package == "transformers"
+        and bool(kb.MODEL_CLASS_NAME.search(name))
+        and not name.endswith(kb.NOT_A_MODEL_SUFFIXES)
+        and not name.startswith("Auto")
+    )
+
+
+def _layer_count(args: list[Value], kwargs: dict[str, Value], checkpoint: str | None) -> int | None:
+    """A model's number of stacked layers: a literal keyword (`num_hidden_layers=6`) of the call or of the
+    configuration it is given, else the known layer count of its checkpoint."""
+    sources = [kwargs]
+    for config in (kwargs.get("config"), args[0] if args else None):
+        if isinstance(config, Config):
+            sources.append(config.kwargs)
+    for values in sources:
+        for keyword in kb.LAYER_COUNT_KEYWORDS:
+            value = values.get(keyword)
+            if isinstance(value, Literal) and isinstance(value.value, int) and not isinstance(value.value, bool):
+                return value.value
+    return kb.layer_count(checkpoint)
 
 
 def _requires_grad_flag(node: cst.Call) -> bool | None:

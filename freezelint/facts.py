@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from freezelint import knowledge
+from freezelint import knowledge as kb
 
 if TYPE_CHECKING:
     from freezelint.source import Source
@@ -157,6 +157,7 @@ class Model(Value):
     inner: Model | None = None  # the model a PEFT wrapper wraps
     cls: InFileClass | None = None  # the in-file class of a CUSTOM model (or a custom from_pretrained class)
     abstract: bool = False  # `self` of a class walked without an instance (its methods seen standalone)
+    num_layers: int | None = None  # its number of stacked layers, when the code or a bundled config says
     attrs: dict[str, Value] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # variables and attributes it was bound to, in order
     id: int = field(default_factory=lambda: next(_ids))
@@ -172,6 +173,12 @@ class Model(Value):
     @property
     def pretrained(self) -> bool:
         return self.source in (ModelSource.PRETRAINED, ModelSource.FACTORY)
+
+    @property
+    def foreign(self) -> bool:
+        """A TensorFlow, Keras, Flax or PaddlePaddle model (`TFBertModel`, paddlenlp's `AutoModel`): not torch, so
+        `trainable` and `stop_gradient` are its real API and `requires_grad_` does not exist."""
+        return kb.is_foreign_model(self.qualname, self.class_name)
 
     def submodels(self) -> Iterator[tuple[tuple[str, ...], Model]]:
         """Models reachable through `attrs` (and a PEFT wrapper's inner model), with the path to each."""
@@ -302,6 +309,7 @@ class ParamSet(Value):
     `name_filtered`: filtered by parameter name or other conditions (a subset, frozen ones possibly included).
     `named`: iterating yields `(name, param)` pairs.  `one_shot`: a generator, empty after one pass.
     `copies`: detached copies (`state_dict()`), not the parameters themselves.
+    `lazy`: set for a generator expression (`(p.requires_grad_(False) for p in ...)`), whose code runs when consumed.
     """
 
     module: ModuleRef
@@ -311,6 +319,7 @@ class ParamSet(Value):
     name_filtered: bool = False
     one_shot: bool = True
     copies: bool = False
+    lazy: LazyMap | None = None  # a generator expression: its element code runs as it is consumed
     id: int = field(default_factory=lambda: next(_ids))
 
     def __repr__(self) -> str:
@@ -582,8 +591,16 @@ class FreezeForm(enum.Enum):
     CALL = "call"  # `x.requires_grad_(v)`
     MISSPELLED_STORE = "misspelled-store"  # `x.require_grad = v`, `x.trainable = v`
     METHOD_OVERWRITE = "method-overwrite"  # `x.requires_grad_ = v`
+    COMPARISON = "comparison"  # `x.requires_grad == v` as a statement: meant as a store, compares and discards
+    UNCALLED = "uncalled"  # `x.requires_grad_` as a statement: the method named, never called
     HELPER = "helper"  # a known freeze helper: `model.freeze_feature_encoder()`, `timm.utils.freeze(m)`
     KBIT_PREPARE = "kbit-prepare"  # `prepare_model_for_kbit_training(model)`: freezes every parameter
+
+
+# Forms that never change `requires_grad`, whatever they are applied to.
+NO_EFFECT_FORMS = frozenset(
+    {FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE, FreezeForm.COMPARISON, FreezeForm.UNCALLED}
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -609,7 +626,7 @@ class FreezeOp(Event):
         """True when this operation really changes `requires_grad` of some parameter (as far as the facts show)."""
         if self.where.lazy is not None and not self.where.lazy.consumed:
             return False
-        if self.form in (FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE):
+        if self.form in NO_EFFECT_FORMS:
             return False
         target = self.target
         if isinstance(target, ParamRef):
@@ -663,7 +680,9 @@ class FreezeOp(Event):
         if isinstance(target, ModuleRef):
             return target.kind is Kind.MODULE
         if isinstance(target, ParamRef):
-            return target.source is not None and not target.source.name_filtered and not target.source.only_trainable
+            # One parameter of a set is all of them only inside the loop that visits the whole set.
+            source = target.source
+            return self.loop is not None and source is not None and not source.name_filtered and not source.only_trainable
         return False
 
 
@@ -1083,6 +1102,36 @@ class Facts:
                 found.append(op)
         return found
 
+    def freezes_everything(self, op: FreezeOp) -> bool:
+        """True when `op`, were it effective, would leave a whole model with nothing trainable: it freezes every
+        parameter of a model that is not part of a bigger one, and nothing later gives that model trainable
+        parameters back (an unfreeze, PEFT, a new sub-module or parameter)."""
+        ref = op.module
+        if op.value is not False or not op.whole or ref is None:
+            return False
+        if any(component not in (ANY_CHILD, ANY_DESCENDANT) for component in ref.path):
+            return False
+        model = ref.model
+        if any(other is not model and any(sub is model for _, sub in other.submodels()) for other in self.models):
+            return False  # a backbone inside a model that has more (a head of its own)
+        whole = ModuleRef(model)
+
+        def touches(value: Value) -> bool:
+            return any((r := as_ref(option)) is not None and r.overlaps(whole) for option in value.candidates())
+
+        for event in self.events:
+            if event.order <= op.order:
+                continue
+            if isinstance(event, FreezeOp) and event.value is not False and event.module is not None:
+                if event.module.overlaps(whole):
+                    return False
+            elif isinstance(event, PeftApply) and (touches(event.model) or touches(event.result)):
+                return False
+            elif isinstance(event, AttributeAssign) and touches(event.owner):
+                if any(isinstance(o, (Model, ModuleRef)) or (isinstance(o, ParamRef) and o.new) for o in event.value.candidates()):
+                    return False
+        return True
+
     def training_of(self, model: Model, after: int = 0) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
         optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`.
@@ -1129,7 +1178,7 @@ def may_unfreeze(event: Event, ref: ModuleRef) -> bool:
     if isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
         place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute), Kind.UNKNOWN)
         return place.overlaps(ref) and any(isinstance(v, Unknown) or new_parameters(v) for v in event.value.candidates())
-    if isinstance(event, ModuleCall) and event.method in knowledge.NEW_PARAMETER_METHODS:
+    if isinstance(event, ModuleCall) and event.method in kb.NEW_PARAMETER_METHODS:
         return isinstance(event.receiver, ModuleRef) and event.receiver.overlaps(ref)
     return False
 
@@ -1140,7 +1189,7 @@ def new_parameters(value: Value) -> bool:
     if isinstance(value, ParamRef):
         return value.new
     if isinstance(value, Model):
-        return not (value.source is ModelSource.LAYER and value.class_name in knowledge.PARAMETER_FREE_LAYERS)
+        return not (value.source is ModelSource.LAYER and value.class_name in kb.PARAMETER_FREE_LAYERS)
     return False
 
 
@@ -1234,6 +1283,15 @@ class _ReferenceIndex(cst.CSTVisitor):
         value = node.evaluated_value
         if isinstance(value, str):
             self.add(value, node)
+
+
+def group_by_node(events: list[E]) -> list[list[E]]:
+    """Events grouped by the node they happened at, in first-seen order. One node can yield several events: a helper
+    walked from two call sites, a name bound to different values in the arms of an `if`."""
+    groups: dict[int, list[E]] = {}
+    for event in events:
+        groups.setdefault(id(event.node), []).append(event)
+    return list(groups.values())
 
 
 def as_ref(value: Value) -> ModuleRef | None:

@@ -564,7 +564,200 @@ def test_references_and_spelling():
     assert facts.spelling(op) == "trainer.model.encoder"
 
 
-def test_one_line_suites_are_walked():
+# --- what the no-op freeze rules read -------------------------------------------------------------------------------
+
+
+def test_comparison_and_uncalled_method_statements_are_attempted_freezes():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for p in model.encoder.parameters():
+            p.requires_grad == False
+        model.pooler.requires_grad_
+        assert model.pooler.dense.weight.requires_grad == False
+        """
+    )
+    comparison, uncalled = facts.of(FreezeOp)
+    assert comparison.form is FreezeForm.COMPARISON and comparison.value is False and not comparison.effective
+    assert isinstance(comparison.target, ParamRef) and comparison.whole and comparison.loop is not None
+    assert uncalled.form is FreezeForm.UNCALLED and uncalled.value is None and not uncalled.effective
+    assert uncalled.module.path == ("pooler",)
+
+
+def test_stop_gradient_true_is_an_attempted_freeze():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for p in model.parameters():
+            p.stop_gradient = True
+        """
+    )
+    (op,) = facts.of(FreezeOp)
+    assert op.form is FreezeForm.MISSPELLED_STORE and op.value is False and op.attribute == "stop_gradient"
+
+
+def test_only_detach_clone_and_data_are_copies():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        w = model.pooler.dense.weight
+        w.detach().requires_grad_(False)
+        w.clone().requires_grad_(False)
+        w.to("cuda").requires_grad_(False)
+        w.detach_().requires_grad_(False)
+        model.vit.embeddings.position_embeddings.data.requires_grad = False
+        """
+    )
+    detach, clone, moved, in_place, data = facts.of(FreezeOp)
+    assert detach.target.copy and clone.target.copy
+    assert not isinstance(moved.target, ParamRef), "`.to()` may return the parameter itself: unknown"
+    assert isinstance(in_place.target, ParamRef) and not in_place.target.copy and in_place.effective
+    assert isinstance(data.target, ParamRef) and data.target.copy, "only tensors have `.data`"
+
+
+def test_names_that_are_parameters_in_some_architectures_are_not_called_modules():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        model.embeddings.position_embeddings.requires_grad = False
+        model.embeddings.word_embeddings.requires_grad = False
+        """
+    )
+    ambiguous, module = facts.of(FreezeOp)
+    assert ambiguous.target.kind is Kind.UNKNOWN
+    assert module.target.kind is Kind.MODULE
+
+
+def test_module_loops_record_their_filters_and_partial_freezes_are_not_whole():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for name, module in model.named_modules():
+            if "layer.1" in name:
+                module.requires_grad_(False)
+        for i, layer in enumerate(model.encoder.layer):
+            if i < 8:
+                layer.requires_grad_(False)
+        for i, (name, p) in enumerate(model.named_parameters()):
+            if i < 3:
+                p.requires_grad = False
+        for child in list(model.children())[:-1]:
+            child.requires_grad_(False)
+        """
+    )
+    by_name, by_index, params, children = facts.of(FreezeOp)
+    for op, test in ((by_name, '"layer.1" in name'), (by_index, "i < 8"), (params, "i < 3")):
+        assert op.loop is not None and [facts.code(b.test) for b in op.filters] == [test]
+        assert not op.whole
+    assert children.module.model is facts.models[0] and children.whole
+
+
+def test_unconsumed_generator_of_freezes_stays_lazy_until_consumed():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        (p.requires_grad_(False) for p in model.encoder.parameters())
+        list(p.requires_grad_(False) for p in model.pooler.parameters())
+        """
+    )
+    lazy, consumed = facts.of(FreezeOp)
+    assert not lazy.effective and consumed.effective
+
+
+def test_model_built_from_a_config_and_its_layer_count():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, BertConfig, BertForSequenceClassification, BertTokenizer
+        config = BertConfig(num_hidden_layers=6)
+        small = BertForSequenceClassification(config)
+        tiny = AutoModel.from_pretrained("x", num_hidden_layers=2)
+        base = AutoModel.from_pretrained("google-bert/bert-base-uncased")
+        unknown = AutoModel.from_pretrained(path)
+        tokenizer = BertTokenizer("vocab.txt")
+        """
+    )
+    assert [(m.source, m.num_layers) for m in facts.models] == [
+        (ModelSource.FROM_CONFIG, 6),
+        (ModelSource.PRETRAINED, 2),
+        (ModelSource.PRETRAINED, 12),
+        (ModelSource.PRETRAINED, None),
+    ]
+
+
+def test_foreign_framework_models():
+    facts = facts_of(
+        """
+        from transformers import TFBertModel, BertModel
+        from paddlenlp.transformers import AutoModel
+        a = TFBertModel.from_pretrained("x")
+        b = AutoModel.from_pretrained("ernie")
+        c = BertModel.from_pretrained("x")
+        """
+    )
+    assert [m.foreign for m in facts.models] == [True, True, False]
+
+
+def test_freezes_everything_knows_heads_unfreezes_and_parts():
+    facts = facts_of(
+        """
+        from torch import nn
+        from transformers import AutoModel, AutoModelForSequenceClassification
+        a = AutoModel.from_pretrained("x")
+        a.requires_grad = False
+        b = AutoModel.from_pretrained("x")
+        b.requires_grad = False
+        b.pooler.requires_grad = True
+        c = AutoModel.from_pretrained("x")
+        for p in c.parameters():
+            p.require_grad = False
+        c.head = nn.Linear(768, 2)
+        d = AutoModelForSequenceClassification.from_pretrained("x")
+        d.bert.requires_grad = False
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = AutoModel.from_pretrained("x")
+                self.encoder.requires_grad = False
+                self.head = nn.Linear(768, 2)
+
+        net = Net()
+        """
+    )
+    a, b, _, c, d, inner = facts.of(FreezeOp)
+    assert facts.freezes_everything(a)
+    assert not facts.freezes_everything(b), "a part is unfrozen afterwards"
+    assert not facts.freezes_everything(c), "a new head is added afterwards"
+    assert not facts.freezes_everything(d), "the classifier stays"
+    assert not facts.freezes_everything(inner), "the encoder is part of a model with a head"
+
+
+def test_parameter_containers_hold_parameters():
+    facts = facts_of(
+        """
+        import torch
+        from torch import nn
+        scales = nn.ParameterDict({})
+        scales["a"] = nn.Parameter(torch.ones(1))
+        scales["a"].requires_grad = False
+        for p in nn.ParameterList([nn.Parameter(torch.ones(1))]):
+            p.requires_grad = False
+        blocks = nn.ModuleList([nn.Linear(2, 2)])
+        blocks[0].requires_grad = False
+        """
+    )
+    item, element, block = facts.of(FreezeOp)
+    assert isinstance(item.target, ParamRef) and isinstance(element.target, ParamRef)
+    assert isinstance(block.target, ModuleRef) and block.target.kind is Kind.MODULE
+
+
+def test_one_line_compound_statements_are_walked():
     facts = facts_of(
         """
         from transformers import AutoModel
@@ -573,7 +766,30 @@ def test_one_line_suites_are_walked():
         if True: model.pooler.requires_grad_(False)
         """
     )
-    assert [op.module.path for op in facts.of(FreezeOp)] == [("encoder",), ("pooler",)]
+    loop, branch = facts.of(FreezeOp)
+    assert loop.whole and loop.module.path == ("encoder",) and branch.module.path == ("pooler",)
+
+
+def test_attribute_built_by_unseen_code_is_judged_by_its_name_in_a_module_class():
+    facts = facts_of(
+        """
+        from torch import nn
+        from lib import build
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = build()
+                self.temperature = build()
+                self.backbone.requires_grad = False
+                self.temperature.requires_grad = False
+
+        Net()
+        """
+    )
+    backbone, temperature = facts.of(FreezeOp)
+    assert isinstance(backbone.target, ModuleRef) and backbone.target.kind is Kind.MODULE
+    assert isinstance(temperature.target, ParamRef)
 
 
 def test_a_transformers_task_model_built_from_a_config_is_a_model():

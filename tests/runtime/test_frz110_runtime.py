@@ -43,3 +43,12 @@ def test_requires_grad_false_keeps_it_frozen():
     start = weight.detach().clone()
     run(TRAIN, names)
     assert not weight.requires_grad and torch.equal(weight.detach(), start)
+
+
+def test_freezelints_unsafe_fix_keeps_the_weight_frozen():
+    from freezelint import fix_text
+
+    fixed = fix_text(SETUP.format(flag="") + TRAIN, unsafe=True)
+    assert "requires_grad=False" in fixed and "FRZ110" not in codes(fixed)
+    names = run(fixed, namespace())
+    assert not names["model"].bert.embeddings.word_embeddings.weight.requires_grad

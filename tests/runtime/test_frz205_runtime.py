@@ -53,3 +53,12 @@ def test_clipping_a_used_up_generator_clips_nothing():
     assert float(names["norm"]) > 1.0
     total = sum(float(p.grad.norm()) ** 2 for p in names["model"].parameters() if p.grad is not None) ** 0.5
     assert total == pytest.approx(1.0, rel=1e-3)
+
+
+def test_freezelints_fix_gives_the_optimizer_the_parameters():
+    from freezelint import fix_text
+
+    fixed = fix_text(COUNTED.format(params=GENERATOR))
+    assert "list(filter(" in fixed and "FRZ205" not in codes(fixed)
+    names = run(fixed, namespace())
+    assert len(names["optimizer"].param_groups[0]["params"]) == 2 and names["count"] > 0
