@@ -251,8 +251,15 @@ OPTIMIZER_NAME = re.compile(
 )
 # Factories that build an optimizer from a model (not from a parameter list): first argument is the model.
 OPTIMIZER_FROM_MODEL = frozenset({"timm.optim.create_optimizer_v2", "timm.optim.create_optimizer"})
-# Top-level packages a file must mention to build an optimizer the facts know (sound `tokens` for rules that need one).
-OPTIMIZER_PACKAGES = tuple(sorted({module.split(".", 1)[0] for module in (*OPTIMIZER_MODULES, *OPTIMIZER_FROM_MODEL, "deepspeed")}))
+# Strings a file must contain to build an optimizer the facts know (sound `tokens` for rules that need one): the
+# optimizer class names OPTIMIZER_NAME accepts (taken from its own alternatives), the model-based factories, deepspeed.
+OPTIMIZER_TOKENS = tuple(
+    sorted(
+        {re.sub(r"\\w[*+]|[\^$()]", "", alternative) for alternative in OPTIMIZER_NAME.pattern.split("|")}
+        | {name.rsplit(".", 1)[-1] for name in OPTIMIZER_FROM_MODEL}
+        | {"deepspeed"}
+    )
+)
 SCHEDULER_MODULES = ("torch.optim.lr_scheduler.",)
 SCHEDULER_FUNCTIONS = re.compile(r"^transformers\.(optimization\.)?(get_\w+_schedule\w*|get_scheduler)$")
 

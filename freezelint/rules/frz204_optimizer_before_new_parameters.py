@@ -43,7 +43,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_PACKAGES)
+@rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_TOKENS)
 def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
     for build in facts.of(OptimizerBuild):
         if build.where.standalone:
