@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from snippets import changed, codes, initial, namespace, run, snapshot
 
 CALLBACK = """
@@ -43,9 +44,12 @@ def layer_1_moved(model) -> bool:
     return any(name.startswith("bert.encoder.layer.1.") for name in changed(model, snapshot(initial())))
 
 
-def test_callback_unfreeze_is_ignored_by_the_trainers_optimizer():
-    assert "FRZ203" in codes(CALLBACK, DEFAULT_OPTIMIZER)
-    names = run(CALLBACK + DEFAULT_OPTIMIZER, namespace())
+@pytest.mark.parametrize("hook", ["on_epoch_begin", "on_train_begin"])
+def test_callback_unfreeze_is_ignored_by_the_trainers_optimizer(hook):
+    """Even `on_train_begin` runs after the Trainer built its optimizer."""
+    callback = CALLBACK.replace("on_epoch_begin", hook).replace("state.epoch >= 1", "True")
+    assert "FRZ203" in codes(callback, DEFAULT_OPTIMIZER)
+    names = run(callback + DEFAULT_OPTIMIZER, namespace())
     model, trainer = names["model"], names["trainer"]
     assert model.bert.encoder.layer[-1].output.dense.weight.requires_grad, "the callback did unfreeze"
     held = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
