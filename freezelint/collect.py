@@ -60,6 +60,7 @@ from freezelint.facts import (
     ModuleRef,
     OneOf,
     OpaqueUse,
+    OptionDefinition,
     Options,
     Optimizer,
     OptimizerBuild,
@@ -231,7 +232,7 @@ class Collector:
         self.context = _Context()
         self.frame = Frame(None, "")
         self.active_calls: list[cst.CSTNode] = []
-        self.functions: list[InFileFunction] = []  # every def seen, for the standalone walk
+        self.functions: list[InFileFunction] = self.facts.functions  # every def seen, for the standalone walk
         self.walked: set[int] = set()  # id() of FunctionDef nodes already walked
         self.abstract_selves: dict[int, Value] = {}
         self.trainer_values: dict[int, Trainer] = {}
@@ -346,6 +347,11 @@ class Collector:
             value = self.eval(node.value)
             for target in node.targets:
                 self.assign(target.target, value, node.value)
+            if isinstance(node.value, cst.Dict) and all(isinstance(t.target, cst.Name) for t in node.targets):
+                for element in node.value.elements:
+                    key = literal(element.key) if isinstance(element, cst.DictElement) else None
+                    if isinstance(key, str) and key.isidentifier():
+                        self.emit(OptionDefinition(self.where(element), name=key, kind="config key", spelled=f'"{key}"'))
         elif isinstance(node, cst.AnnAssign):
             if node.value is not None:
                 self.assign(node.target, self.eval(node.value), node.value)
@@ -454,10 +460,16 @@ class Collector:
     def exec_FunctionDef(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
             self.eval(decorator.decorator)
+            declares = self.called_name(decorator.decorator)
+            if declares in kb.CLI_OPTION_DECORATORS and isinstance(decorator.decorator, cst.Call):
+                self.define_option(decorator.decorator, declares.split(".", 1)[0], node)
         defaults: dict[str, Value] = {}
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
             if param.default is not None:
                 defaults[param.name.value] = self.eval(param.default)
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            if any(self.called_name(part) in kb.TYPER_PARAMETERS for part in (param.default, *_subscript_items(annotation))):
+                self.emit(OptionDefinition(self.where(param), name=param.name.value, kind="typer", spelled=param.name.value, scope=node))
         prefix = self.frame.qualname
         qualname = f"{prefix}.{node.name.value}" if prefix else node.name.value
         function = InFileFunction(node=node, qualname=qualname, closure=self.frame, defaults=defaults)
@@ -466,6 +478,13 @@ class Collector:
 
     def exec_ClassDef(self, node: cst.ClassDef) -> None:
         bases = tuple(self.eval(arg.value) for arg in node.bases if not arg.keyword)
+        if any(self.called_name(d.decorator, bare=True) in kb.DATACLASS_DECORATORS for d in node.decorators):
+            for statement in node.body.body:
+                if isinstance(statement, cst.SimpleStatementLine):
+                    for small in statement.body:
+                        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                            name = small.target.value
+                            self.emit(OptionDefinition(self.where(small), name=name, kind="dataclass field", spelled=name))
         prefix = self.frame.qualname
         qualname = f"{prefix}.{node.name.value}" if prefix else node.name.value
         cls = InFileClass(node=node, qualname=qualname, bases=bases, methods={}, class_attrs={})
@@ -641,6 +660,34 @@ class Collector:
             elif isinstance(option, (ParamRef, Trainer, Optimizer)):
                 self.emit(AttributeAssign(self.where(target), owner=option, attribute=attribute, value=value, value_node=value_node))
 
+    # --- options a user can set -----------------------------------------------------------------------------------
+
+    def called_name(self, node: cst.BaseExpression | None, bare: bool = False) -> str | None:
+        """The qualified name of the imported function `node` calls (with `bare`, also one it just names:
+        `@dataclass`), or None."""
+        if isinstance(node, cst.Call):
+            node = node.func
+        elif not bare:
+            return None
+        value = self.eval(node) if isinstance(node, (cst.Name, cst.Attribute)) else UNKNOWN
+        return value.qualname if isinstance(value, Imported) else None
+
+    def define_option(self, call: cst.Call, kind: str, scope: cst.FunctionDef | None) -> None:
+        """`add_argument("--freeze-encoder", ...)`, `@click.option("--freeze-encoder/--no-freeze-encoder")`: the
+        name code reads it by is the `dest=`, an undashed name, or the first long (else short) option, dashes made
+        underscores, as argparse and click derive it."""
+        spelled = [v for v in (literal(a.value) for a in call.args if a.keyword is None) if isinstance(v, str)]
+        dest = next((literal(a.value) for a in call.args if a.keyword is not None and a.keyword.value == "dest"), None)
+        names = [part for text in spelled for part in text.split("/")[:1]]
+        undashed = [n for n in names if not n.startswith("-")]
+        long = [n for n in names if n.startswith("--")]
+        short = [n for n in names if n.startswith("-") and not n.startswith("--")]
+        chosen = dest if isinstance(dest, str) else (undashed or long or short or [None])[0]
+        if chosen:
+            name = chosen.lstrip("-").replace("-", "_")
+            if name.isidentifier():
+                self.emit(OptionDefinition(self.where(call), name=name, kind=kind, spelled=spelled[0] if spelled else name, scope=scope))
+
     # --- freezing ------------------------------------------------------------------------------------------------
 
     def freeze(
@@ -651,6 +698,7 @@ class Collector:
         form: FreezeForm,
         attribute: str = "requires_grad",
         value_node: cst.BaseExpression | None = None,
+        partial: bool = False,
     ) -> None:
         if isinstance(target, Model):
             target = ModuleRef(target)
@@ -665,6 +713,7 @@ class Collector:
                 value_node=value_node,
                 filters=filters,
                 loop=loop,
+                partial=partial,
             )
         )
 
@@ -1009,6 +1058,8 @@ class Collector:
     def eval_Call(self, node: cst.Call) -> Value:
         func = node.func
         receiver: Value | None = None
+        if isinstance(func, cst.Attribute) and func.attr.value == "add_argument":
+            self.define_option(node, "argparse", None)
         if isinstance(func, cst.Attribute):
             receiver = self.eval(func.value)
         else:
@@ -1106,7 +1157,7 @@ class Collector:
             self.freeze(node, receiver, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return UNKNOWN
         if method in kb.FREEZE_METHODS and isinstance(receiver, Unknown):
-            self.freeze(node, receiver, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method)
+            self.freeze(node, receiver, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method, partial=True)
             return UNKNOWN
         if isinstance(receiver, Unknown):
             # A method of an object we do not track: a model handed to it may be changed there.
@@ -1144,7 +1195,7 @@ class Collector:
             self.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return ref
         if method in kb.FREEZE_METHODS:
-            self.freeze(node, ref, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method)
+            self.freeze(node, ref, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method, partial=True)
             return UNKNOWN
         if method in kb.PEFT_METHODS:
             config = args[0] if args else kwargs.get("adapter_config", kwargs.get("peft_config", UNKNOWN))
@@ -1205,34 +1256,55 @@ class Collector:
         return UNKNOWN
 
     def run_callbacks(self, trainer: Trainer, model: Value, node: cst.Call) -> None:
-        """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them."""
-        hooks: list[tuple[InFileFunction, Value]] = []
+        """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them.
+
+        Lightning runs set-up hooks (a `BaseFinetuning`'s `freeze_before_training`), then the module's
+        `configure_optimizers`, then the per-epoch hooks (`finetune_function` gets that optimizer). The HF Trainer
+        builds its optimizer before any hook. Per-epoch hooks are walked inside a loop: they run again and again.
+        """
+        lightning = trainer.build.library == "lightning"
+        setup: list[tuple[InFileFunction, Value]] = []
+        configure: list[tuple[InFileFunction, Value]] = []
+        epoch: list[tuple[InFileFunction, Value]] = []
         for callback in trainer.callbacks:
             for option in callback.candidates():
-                instance = option
-                if isinstance(option, InFileClass):
-                    instance = self.instantiate(option, [], {}, node)
-                if isinstance(instance, Instance):
-                    for cls in instance.cls.mro():
-                        for name, method in cls.methods.items():
-                            if name.startswith("on_") or name in ("freeze_before_training", "finetune_function"):
-                                hooks.append((method, instance))
-        if trainer.build.library == "lightning":
+                instance = self.instantiate(option, [], {}, node) if isinstance(option, InFileClass) else option
+                if not isinstance(instance, Instance):
+                    continue
+                finetuning = bool(set(instance.cls.library_bases()) & set(kb.LIGHTNING_CALLBACK_BASES))
+                for name, method in _methods(instance.cls):
+                    if lightning and (name in kb.LIGHTNING_SETUP_HOOKS or (name == "freeze_before_training" and finetuning)):
+                        setup.append((method, instance))
+                    elif name.startswith("on_") or name == "finetune_function":
+                        epoch.append((method, instance))
+        if lightning:
             for option in model.candidates():
                 target = option.model if isinstance(option, ModuleRef) else option
                 if isinstance(target, Model) and target.cls is not None:
-                    for name in ("configure_optimizers", "on_train_start", "on_train_epoch_start"):
-                        method = target.cls.find_method(name)
-                        if method is not None:
-                            hooks.append((method, ModuleRef(target)))
-        if not hooks:
+                    for name, method in _methods(target.cls):
+                        phase = setup if name in kb.LIGHTNING_SETUP_HOOKS else configure if name == "configure_optimizers" else (
+                            epoch if name in kb.LIGHTNING_MODULE_HOOKS else None
+                        )
+                        if phase is not None:
+                            phase.append((method, ModuleRef(target)))
+        if not (setup or configure or epoch):
             return
-        loop = Loop(node, UNKNOWN)
-        bindings = {"model": model, "pl_module": model, "optimizer": trainer.build.optimizer}
-        with self.within(loops=(*self.context.loops, loop), callback_of=trainer):
-            for method, self_value in hooks:
-                kwargs = {name: value for name, value in bindings.items() if _has_parameter(method.node, name)}
-                self.call_function(method, [], kwargs, node, self_value=self_value, extra_kwargs=DictValue(dict(bindings)))
+        bindings: dict[str, Value] = {"model": model, "pl_module": model, "optimizer": trainer.build.optimizer, "trainer": trainer}
+        with self.within(callback_of=trainer):
+            self.run_hooks(setup, bindings, node)
+            optimizers = [_optimizers_in(self.run_hooks([hook], bindings, node)) for hook in configure]
+            if optimizers:
+                bindings["optimizer"] = one_of(optimizers)
+            with self.within(loops=(*self.context.loops, Loop(node, UNKNOWN))):
+                self.run_hooks(epoch, bindings, node)
+
+    def run_hooks(self, hooks: list[tuple[InFileFunction, Value]], bindings: dict[str, Value], node: cst.Call) -> Value:
+        """Call each hook with the arguments it names; the value the last one returned."""
+        result: Value = UNKNOWN
+        for method, self_value in hooks:
+            kwargs = {name: value for name, value in bindings.items() if _has_parameter(method.node, name)}
+            result = self.call_function(method, [], kwargs, node, self_value=self_value, extra_kwargs=DictValue(dict(bindings)))
+        return result
 
     def object_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         if isinstance(receiver, Super):
@@ -1253,8 +1325,16 @@ class Collector:
             return self.call_function(defined, args, kwargs, node, self_value=self_value)
         bases = set(cls.library_bases())
         if method in kb.LIGHTNING_FINETUNING_METHODS and bases & set(kb.LIGHTNING_CALLBACK_BASES):
-            for target in (args[0] if args else UNKNOWN).candidates():
-                self.freeze(node, target, kb.LIGHTNING_FINETUNING_METHODS[method], FreezeForm.HELPER, method)
+            modules = args[0] if args else kwargs.get("modules", kwargs.get("module", UNKNOWN))
+            for target in _flatten([modules]):
+                for option in target.candidates():
+                    self.freeze(node, option, kb.LIGHTNING_FINETUNING_METHODS[method], FreezeForm.HELPER, method)
+            if method == "unfreeze_and_add_param_group":
+                # Lightning adds the unfrozen parameters to the optimizer it is given.
+                optimizer = args[1] if len(args) > 1 else kwargs.get("optimizer", UNKNOWN)
+                for option in optimizer.candidates():
+                    if isinstance(option, Optimizer):
+                        self.emit(OptimizerCall(self.where(node), optimizer=option, method="add_param_group", call=node))
             return UNKNOWN
         return UNKNOWN
 
@@ -1286,11 +1366,14 @@ class Collector:
         if name in ("iter", "reversed"):
             return first
         if name == "enumerate":
+            self.consume(first)
             return IterableOf(TupleValue((UNKNOWN, self.element_of(first))))
         if name == "zip":
+            for value in args:
+                self.consume(value)
             return IterableOf(TupleValue(tuple(self.element_of(a) for a in args)))
         if name == "next":
-            self.consume(first)
+            self.consume(first, partial=True)
             return self.element_of(first)
         if name == "getattr" and len(args) >= 2 and isinstance(args[1], Literal) and isinstance(args[1].value, str):
             return one_of([self.attribute_of(option, args[1].value) for option in first.candidates()])
@@ -1305,8 +1388,9 @@ class Collector:
             if cls is not None and self_value is not None:
                 return Super(cls, self_value)
             return UNKNOWN
-        for value in (*args, *kwargs.values()):
-            self.consume(value)
+        if name in kb.CONSUMING_BUILTINS:  # `print(params)` or `id(params)` does not iterate
+            for value in (*args, *kwargs.values()):
+                self.consume(value)
         return UNKNOWN
 
     def filtered(self, iterable: Value, predicate: Value, node: cst.Call) -> Value:
@@ -1374,8 +1458,10 @@ class Collector:
         if qualname in kb.FREEZE_FUNCTIONS or qualname in self.facts.options.freeze_helpers:
             form = FreezeForm.KBIT_PREPARE if "prepare_model_for" in qualname else FreezeForm.HELPER
             model = first if args else kwargs.get("model", kwargs.get("module", UNKNOWN))
+            # A project's own helper freezes some of its argument; which part, the configuration does not say.
+            partial = qualname not in kb.FREEZE_FUNCTIONS
             for option in model.candidates():
-                self.freeze(node, option, kb.FREEZE_FUNCTIONS.get(qualname, False), form, last)
+                self.freeze(node, option, kb.FREEZE_FUNCTIONS.get(qualname, False), form, last, partial=partial)
             return model
         if qualname in kb.WRAPPERS:
             return self.wrap(first, kb.WRAPPERS[qualname], node)
@@ -1440,6 +1526,9 @@ class Collector:
             return Scheduler(kwargs.get("optimizer", first), node, qualname)
         if qualname in kb.TRAINERS or kb.TRL_TRAINER.match(qualname):
             return self.build_trainer(qualname, kb.TRAINERS.get(qualname, "trl"), args, kwargs, node, None)
+        if receiver is None and qualname.split(".", 1)[0] == "transformers" and kb.TASK_HEAD.search(last):
+            # `BertForSequenceClassification(config)`: a task model with random weights.
+            return self.new_model(ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers")
         for value in (*args, *kwargs.values()):
             self.consume(value)
         package = qualname.split(".", 1)[0]
@@ -1534,6 +1623,7 @@ class Collector:
         build = TrainerBuild(
             self.where(node), qualname=qualname, library=library, model=model, args=named.get("args", UNKNOWN),
             optimizer=optimizer, callbacks=callbacks, model_init=model_init, peft_config=peft_config, call=node, cls=cls,
+            given=frozenset(named),
         )
         self.emit(build)
         trainer = Trainer(build, callbacks=list(callbacks), current_model=model)
@@ -1676,10 +1766,12 @@ class Collector:
                 results.append(UNKNOWN)
         return one_of(results)
 
-    def consume(self, value: Value) -> None:
-        """Mark generators as run (their freezes happen once something iterates them) and record one-shot uses."""
+    def consume(self, value: Value, partial: bool = False) -> None:
+        """Mark generators as run (their freezes happen once something iterates them) and record one-shot uses
+        (`partial`: `next()` takes one element and leaves the rest, which is not a use up)."""
         for option in value.candidates():
-            if isinstance(option, LazyMap) or (isinstance(option, (ParamSet, ParamGroups)) and option.one_shot):
+            one_shot = isinstance(option, LazyMap) or (isinstance(option, (ParamSet, ParamGroups)) and option.one_shot)
+            if one_shot and not partial:
                 self.emit(Consumption(self.where(self.context.statement or option.node), value=option))
             if isinstance(option, LazyMap):
                 option.consumed = True
@@ -1705,6 +1797,37 @@ class Collector:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
+
+def _methods(cls: InFileClass) -> Iterator[tuple[str, InFileFunction]]:
+    """The methods of an in-file class and its in-file bases, by name, the most derived definition first."""
+    seen: set[str] = set()
+    for klass in cls.mro():
+        for name, method in klass.methods.items():
+            if name not in seen:
+                seen.add(name)
+                yield name, method
+
+
+def _optimizers_in(value: Value) -> Value:
+    """The optimizers in what a Lightning `configure_optimizers` returns: one, a list, `([opts], [scheds])`, or a
+    dict with an "optimizer" key."""
+    found: list[Value] = []
+    for option in value.candidates():
+        if isinstance(option, Optimizer):
+            found.append(option)
+        elif isinstance(option, (TupleValue, ListValue)):
+            found.extend(o for item in option.items for o in _optimizers_in(item).candidates() if isinstance(o, Optimizer))
+        elif isinstance(option, DictValue):
+            found.extend(o for o in _optimizers_in(option.entries.get("optimizer", UNKNOWN)).candidates() if isinstance(o, Optimizer))
+    return one_of(found)
+
+
+def _subscript_items(node: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    """The elements of a subscript (`Annotated[bool, typer.Option()]`), or nothing."""
+    if not isinstance(node, cst.Subscript):
+        return []
+    return [element.slice.value for element in node.slice if isinstance(element.slice, cst.Index)]
+
 
 def _holds_parameters(ref: ModuleRef | None) -> bool:
     """`nn.ParameterList` / `nn.ParameterDict`: its items are parameters, not sub-modules."""

@@ -8,6 +8,8 @@ import libcst as cst
 
 from freezelint.collect import collect
 from freezelint.facts import (
+    AttributeAssign,
+    Consumption,
     Facts,
     FreezeForm,
     FreezeOp,
@@ -17,7 +19,10 @@ from freezelint.facts import (
     OpaqueUse,
     Options,
     OptimizerBuild,
+    OptimizerCall,
+    OptionDefinition,
     ParamRef,
+    ParamSet,
     PeftApply,
     TrainCall,
     TrainerBuild,
@@ -315,6 +320,250 @@ def test_options_reach_the_rules_through_the_facts():
     assert facts.options.target_transformers == 4
     assert facts.has_marker(facts.module.body[0], "full-finetune"), "a marker the configuration declares for the file"
     assert collect(Source("t.py", code), cst.parse_module(code)).options.target_transformers == 5
+
+
+# --- order and scope (order-aware rules) ------------------------------------------------------------------------------
+
+
+def test_lightning_runs_setup_then_configure_optimizers_then_epoch_hooks():
+    facts = facts_of(
+        """
+        import torch
+        import lightning.pytorch as pl
+        from lightning.pytorch.callbacks import BaseFinetuning
+
+        class Net(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.backbone = torch.nn.Linear(4, 4)
+
+            def configure_optimizers(self):
+                return [torch.optim.Adam(filter(lambda p: p.requires_grad, self.parameters()))], []
+
+        class Stages(BaseFinetuning):
+            def finetune_function(self, pl_module, epoch, optimizer):
+                self.unfreeze_and_add_param_group(modules=pl_module.backbone, optimizer=optimizer)
+
+            def freeze_before_training(self, pl_module):
+                self.freeze(pl_module.backbone)
+
+        pl.Trainer(callbacks=[Stages()]).fit(Net())
+        """
+    )
+    freeze, unfreeze = facts.of(FreezeOp)
+    (build,) = facts.of(OptimizerBuild)
+    (added,) = [c for c in facts.of(OptimizerCall) if c.method == "add_param_group"]
+    assert freeze.value is False and unfreeze.value is True
+    assert freeze.order < build.order < unfreeze.order < added.order
+    assert added.optimizer.build is build
+    assert unfreeze.where.in_loop() and not build.where.in_loop()
+    assert build.where.callback_of is unfreeze.where.callback_of is not None
+
+
+def test_only_iterating_builtins_use_up_a_generator():
+    facts = facts_of(
+        """
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        params = model.parameters()
+        print(params)
+        first = next(params)
+        for i, p in enumerate(params):
+            pass
+        """
+    )
+    uses = [c for c in facts.of(Consumption) if isinstance(c.value, ParamSet)]
+    assert [facts.code(u.where.statement) for u in uses] == ["for i, p in enumerate(params): pass"]
+
+
+def test_option_definitions_are_recorded_by_the_name_code_reads():
+    facts = facts_of(
+        """
+        import argparse, click, typer
+        from dataclasses import dataclass
+        from typing import Annotated
+        parser = argparse.ArgumentParser()
+        parser.add_argument("-f", "--freeze-encoder", action="store_true")
+        parser.add_argument("--x", dest="freeze_layers")
+        group = parser.add_argument_group("g")
+        group.add_argument("train_base")
+
+        @dataclass
+        class ModelArguments:
+            freeze_vision: bool = False
+
+        @click.command()
+        @click.option("--freeze-head/--no-freeze-head")
+        def main(freeze_head, frozen_text: Annotated[bool, typer.Option()] = False, n: int = typer.Option(1)):
+            pass
+
+        CONFIG = {"freeze_backbone": True, 3: "x"}
+        """
+    )
+    found = [(d.name, d.kind) for d in facts.of(OptionDefinition)]
+    assert found == [
+        ("freeze_encoder", "argparse"), ("freeze_layers", "argparse"), ("train_base", "argparse"),
+        ("freeze_vision", "dataclass field"), ("freeze_head", "click"), ("frozen_text", "typer"), ("n", "typer"),
+        ("freeze_backbone", "config key"),
+    ]
+    assert all(d.scope is not None for d in facts.of(OptionDefinition) if d.kind in ("click", "typer"))
+
+
+def test_trainer_records_which_arguments_were_given():
+    facts = facts_of(
+        """
+        from transformers import Trainer
+        t = Trainer(model, training_args, optimizers=(opt, None))
+        """
+    )
+    (build,) = facts.of(TrainerBuild)
+    assert build.given == {"model", "args", "optimizers"}
+
+
+def test_a_models_own_freeze_helper_is_partial():
+    facts = facts_of(
+        """
+        from transformers import AutoModelForCTC
+        model = AutoModelForCTC.from_pretrained("facebook/wav2vec2-base")
+        model.freeze_feature_encoder()
+        model.requires_grad_(False)
+        """
+    )
+    helper, whole = facts.of(FreezeOp)
+    assert helper.partial and not helper.whole
+    assert whole.whole and not whole.partial
+
+
+def test_frozen_at_follows_order_and_partial_unfreezes():
+    facts = facts_of(
+        """
+        import torch.nn as nn
+        import torchvision
+        model = torchvision.models.resnet18()
+        model.requires_grad_(False)
+        model.fc.requires_grad_(True)
+        model.layer4 = nn.Sequential()
+        model.requires_grad_(True)
+        """
+    )
+    model = facts.models[0]
+    freeze, head, unfreeze = facts.of(FreezeOp)
+    (assign,) = facts.of(AttributeAssign)
+    root, fc, layer4 = ModuleRef(model), ModuleRef(model, ("fc",)), ModuleRef(model, ("layer4",))
+    assert facts.frozen_at(root, head.order) is freeze
+    assert facts.frozen_at(root, assign.order) is freeze, "a partial unfreeze leaves the rest frozen"
+    assert facts.frozen_at(root, assign.order, whole=True) is None
+    assert facts.frozen_at(fc, assign.order) is None
+    assert facts.frozen_at(layer4, unfreeze.order) is None, "a new sub-module is not frozen"
+    assert facts.frozen_at(root, unfreeze.order + 1) is None
+
+
+def test_where_shared_loop_and_exclusive_arms():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for epoch in range(3):
+            if epoch == 0:
+                model.encoder.requires_grad_(False)
+            else:
+                model.encoder.requires_grad_(True)
+            for batch in loader:
+                model.pooler.requires_grad_(True)
+        model.requires_grad_(False)
+        """
+    )
+    first, second, inner, after = facts.of(FreezeOp)
+    assert first.where.exclusive(second.where) and not first.where.exclusive(inner.where)
+    assert first.where.shared_loop(inner.where) is first.where.loops[0]
+    assert after.where.shared_loop(first.where) is None
+
+
+def test_optimizer_use_after_a_place_and_what_it_holds():
+    facts = facts_of(
+        """
+        import torch
+        from transformers import AutoModelForSequenceClassification
+        model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+        head = torch.optim.SGD(model.classifier.parameters(), lr=0.1)
+        trainable = torch.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+        mixed = torch.optim.SGD([{"params": model.bert.parameters()}, {"params": [extra]}], lr=0.1)
+        for epoch in range(2):
+            model.bert.requires_grad_(True)
+            head.step()
+        """
+    )
+    head, trainable, mixed = facts.of(OptimizerBuild)
+    (unfreeze,) = facts.of(FreezeOp)
+    model = facts.models[0]
+    bert, classifier = ModuleRef(model, ("bert",)), ModuleRef(model, ("classifier",))
+    assert facts.optimizer_used_after(head, unfreeze.where) is not None, "the step runs again after it, in the loop"
+    assert facts.optimizer_used_after(trainable, unfreeze.where) is None
+    assert head.holds(classifier, frozen_then=False) is True and head.holds(bert, frozen_then=False) is False
+    assert trainable.holds(bert, frozen_then=True) is False and trainable.holds(bert, frozen_then=False) is True
+    assert mixed.holds(bert, frozen_then=False) is None, "an unknown part may hold anything"
+
+
+def test_training_after_a_position():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, Trainer
+        model = AutoModel.from_pretrained("x")
+        Trainer(model=model).train()
+        model.requires_grad_(False)
+        """
+    )
+    model = facts.models[0]
+    (op,) = facts.of(FreezeOp)
+    assert facts.training_of(model) is not None
+    assert facts.training_of(model, after=op.order) is None
+
+
+def test_name_filters_of_freeze_loops():
+    facts = facts_of(
+        """
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained("x")
+        for name, param in model.named_parameters():
+            if "classifier" not in name:
+                param.requires_grad = False
+        for n, p in model.named_parameters():
+            if n.startswith("score"):
+                p.requires_grad = True
+            else:
+                p.requires_grad = False
+        for n, p in model.named_parameters():
+            p.requires_grad = "head" in n
+        """
+    )
+    not_in, starts, other, assigned = facts.of(FreezeOp)
+    assert not_in.name_filter() == ("classifier", False)
+    assert starts.name_filter() == ("score", True) and other.name_filter() == ("score", False)
+    assert assigned.name_value() == ("head", True) and assigned.name_filter() is None
+
+
+def test_references_and_spelling():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, Trainer
+        def model_init():
+            return AutoModel.from_pretrained("x")
+        trainer = Trainer(model_init=model_init)
+        for p in trainer.model.encoder.parameters():
+            p.requires_grad = False
+        if args.freeze_encoder or cfg["freeze_encoder"]:
+            freeze_encoder = 1
+        def f(freeze_encoder=None):
+            pass
+        """
+    )
+    mentions = [facts.code(node) for node in facts.references("freeze_encoder")]
+    assert mentions == ["args.freeze_encoder", '"freeze_encoder"', "freeze_encoder"]
+    (op,) = facts.of(FreezeOp)
+    assert facts.spelling(op) == "trainer.model.encoder"
+
+
 # --- what the no-op freeze rules read -------------------------------------------------------------------------------
 
 
@@ -541,3 +790,14 @@ def test_attribute_built_by_unseen_code_is_judged_by_its_name_in_a_module_class(
     backbone, temperature = facts.of(FreezeOp)
     assert isinstance(backbone.target, ModuleRef) and backbone.target.kind is Kind.MODULE
     assert isinstance(temperature.target, ParamRef)
+
+
+def test_a_transformers_task_model_built_from_a_config_is_a_model():
+    facts = facts_of(
+        """
+        from transformers import BertConfig, BertForSequenceClassification
+        model = BertForSequenceClassification(BertConfig())
+        """
+    )
+    (model,) = facts.models
+    assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"

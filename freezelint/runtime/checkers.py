@@ -2,8 +2,8 @@
 
 A checker is a small function registered for one or more codes (`@checker("FRZ101")`): it reads the finding's place
 and the `State` and returns a `Verdict` ("confirmed", "refuted" or "not-checkable", with the evidence). A static
-finding whose code the runtime detectors also found on the same statement is confirmed by that detection without a
-checker. Codes with neither are "not-checkable". New static rules plug in by registering a checker here; several
+finding whose code the runtime detectors also found on the same statement (or inside the loop the detection covers)
+is confirmed by that detection without a checker. Codes with neither are "not-checkable". New static rules plug in by registering a checker here; several
 are registered ahead of their rules (FRZ101-FRZ105, FRZ108, FRZ202, FRZ301, FRZ503) and read only the runtime state.
 """
 
@@ -61,7 +61,8 @@ def checker(*codes: str) -> Callable[[Checker], Checker]:
 def verdict(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
     """The runtime status of one static finding."""
     for item in found:
-        if item.code == finding.code and not item.consumed and finding.row <= item.row <= max(finding.end_row, finding.row):
+        same_place = finding.row <= item.row <= max(finding.end_row, finding.row) or item.row <= finding.row <= item.end_row
+        if item.code == finding.code and not item.consumed and same_place:
             item.consumed = True
             return Verdict(CONFIRMED, item.evidence)
     check = CHECKERS.get(finding.code)

@@ -7,8 +7,8 @@ model.bert.requires_grad_(False)
 optimizer = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
 for epoch in range(3):
     if epoch == 1:
-        for param in model.bert.encoder.layer[-1].parameters():  # expect-runtime: FRZ202
-            param.requires_grad = True
+        for param in model.bert.encoder.layer[-1].parameters():
+            param.requires_grad = True  # expect-runtime: FRZ202 confirmed
     for batch in train_loader:
         model(**batch).loss.backward()
         optimizer.step()

@@ -4,6 +4,6 @@ from transformers import AutoModelForSequenceClassification, Trainer, TrainingAr
 model = AutoModelForSequenceClassification.from_pretrained("gpt2", num_labels=2)
 for name, param in model.named_parameters():
     if "classifier" not in name:  # expect-runtime: FRZ107
-        param.requires_grad = False
+        param.requires_grad = False  # expect-runtime: FRZ301 confirmed
 trainer = Trainer(model=model, args=TrainingArguments("out"))
-trainer.train()  # expect-runtime: FRZ301
+trainer.train()

@@ -6,8 +6,8 @@ from transformers import AutoModelForSequenceClassification
 model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
 model.classifier = nn.Linear(model.config.hidden_size, 5)
 for param in model.parameters():
-    param.requires_grad = False
-optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect-runtime: FRZ201 confirmed, FRZ301
+    param.requires_grad = False  # expect-runtime: FRZ301 confirmed
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)  # expect-runtime: FRZ201 confirmed
 for batch in train_loader:
     model(**batch).loss.backward()
     optimizer.step()

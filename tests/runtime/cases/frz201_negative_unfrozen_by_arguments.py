@@ -1,4 +1,5 @@
-"""Without --train-encoder the encoder stays frozen: the optimizer holds frozen parameters."""
+"""With --train-encoder the script unfreezes the encoder again before building the optimizer: no frozen parameter in it."""
+# runtime-args: --train-encoder
 import argparse
 
 import torch
@@ -12,7 +13,7 @@ for param in model.bert.parameters():
     param.requires_grad = False
 if args.train_encoder:
     model.bert.requires_grad_(True)
-optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)  # expect-runtime: FRZ201 confirmed
+optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
 for batch in train_loader:
     model(**batch).loss.backward()
     optimizer.step()
