@@ -219,8 +219,15 @@ def prefix_collision(finding: StaticFinding, state: State, found: list[Found]) -
 # --- whole model ------------------------------------------------------------------------------------------------
 
 
+def _incomplete(state: State) -> Verdict | None:
+    reason = state.incomplete()
+    return Verdict(NOT_CHECKABLE, reason) if reason is not None else None
+
+
 @checker("FRZ301")
 def nothing_trainable(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
+    if (verdict := _incomplete(state)) is not None:
+        return verdict
     top = _model_at(finding, state)
     if top is None:
         return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
@@ -235,6 +242,8 @@ def nothing_trainable(finding: StaticFinding, state: State, found: list[Found]) 
 
 @checker("FRZ302")
 def full_fine_tuning(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
+    if (verdict := _incomplete(state)) is not None:
+        return verdict
     start, end = state.statement_lines(finding.row)
     top = state.model_loaded_between(start, end)
     if top is None:
@@ -251,6 +260,8 @@ def full_fine_tuning(finding: StaticFinding, state: State, found: list[Found]) -
 
 @checker("FRZ503")
 def frozen_batchnorm(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
+    if (verdict := _incomplete(state)) is not None:
+        return verdict
     top = _model_at(finding, state)
     if top is None:
         return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
@@ -295,6 +306,8 @@ def optimizer_over_frozen(finding: StaticFinding, state: State, found: list[Foun
 
 @checker("FRZ202")
 def unfrozen_after_filtered_optimizer(finding: StaticFinding, state: State, found: list[Found]) -> Verdict:
+    if (verdict := _incomplete(state)) is not None:
+        return verdict
     if not state.harness.optimizers:
         return Verdict(NOT_CHECKABLE, "the replay built no optimizer of the script")
     missing = list(unfrozen_after_build(state))

@@ -47,9 +47,16 @@ def detector(code: str) -> Callable[[Detector], Detector]:
     return register
 
 
+# Conclusions about a model's final state; not drawn when the replay could not run all of its freezing.
+WHOLE_MODEL = frozenset({"FRZ301", "FRZ202", "FRZ201", "FRZ503", "FRZ304"})
+
+
 def detect(state: State) -> list[Found]:
     found: list[Found] = []
+    incomplete = state.incomplete() is not None
     for code, function in DETECTORS.items():
+        if incomplete and code in WHOLE_MODEL:
+            continue
         for item in function(state):
             if not any(f.code == item.code and f.row == item.row and f.message == item.message for f in found):
                 found.append(item)
@@ -105,6 +112,8 @@ def prefixes(names: list[str], limit: int = 4) -> str:
 
 @detector("FRZ301")
 def nothing_trainable(state: State) -> Iterator[Found]:
+    if state.unfrozen_in_callbacks():
+        return  # a callback unfreezes when training starts: the replay's state is not the one that trains
     for top in state.models:
         if top.trainable or not top.total:
             continue
@@ -286,7 +295,7 @@ def _filter_text(state: State, item: NameFilter) -> str:
 @detector("FRZ107")
 def filter_matches_nothing(state: State) -> Iterator[Found]:
     for item in name_filters(state):
-        if not state.ran(item.loop.lineno) or not any(state.ran(s.lineno) for s in item.loop.body):
+        if not state.ran(item.loop.lineno) or not any(state.ran(s.lineno) for s in state.plan.index.children(item.loop)):
             continue
         seen = iterated(state, item)
         if seen is None or not seen.names:
@@ -541,6 +550,8 @@ def unfrozen_after_build(state: State) -> Iterator[tuple[Any, TopModel, list[Any
     now, and are in no optimizer at all."""
     covered = {id(p) for record in state.harness.optimizers for p in record.parameters}
     for record in state.harness.optimizers:
+        if _rebuilt_where_unfrozen(state, record.line):
+            continue
         for top in state.models:
             if not any(top.owns(p) for p in record.parameters):
                 continue
@@ -576,6 +587,17 @@ def unfrozen_not_in_optimizer(state: State) -> Iterator[Found]:
         )
 
 
+def _rebuilt_where_unfrozen(state: State, line: int | None) -> bool:
+    """The optimizer is built inside a loop that also unfreezes (a new optimizer per stage): each stage's optimizer
+    gets what the previous stage unfroze."""
+    builds = [b for b in state.facts.of(F.OptimizerBuild) if state.facts.line(b.where.statement or b.node) == line]
+    for build in builds:
+        for op in state.facts.of(F.FreezeOp):
+            if op.value is not False and any(op.where.inside(loop) for loop in build.where.loops):
+                return True
+    return False
+
+
 def _unfreezes_later(state: State, line: int) -> bool:
     """The file unfreezes something after building this optimizer (gradual unfreezing: an optimizer over all
     parameters is then the right choice, as the static FRZ201 knows)."""
@@ -593,7 +615,10 @@ def optimizer_holds_frozen(state: State) -> Iterator[Found]:
         key for r in state.harness.probes.values() if r.probe.codes & {"freeze", "head"} for key in r.frozen
     }
     for record in state.harness.optimizers:
-        frozen = [p for p in record.parameters if not p.requires_grad and id(p) in frozen_here]
+        frozen = [
+            p for p in record.parameters
+            if not p.requires_grad and id(p) in frozen_here and id(p) in record.frozen_at_build
+        ]  # frozen before it was built: frozen later, mid-training, is FRZ206's concern
         if not frozen or record.line is None or _unfreezes_later(state, record.line):
             continue
         top = state.model_of(frozen[0])

@@ -78,6 +78,7 @@ class Plan:
     probes: list[Probe]
     statement_spans: dict[int, tuple[int, int, int, int]]  # line -> (row, col, end_row, end_col) of its statement
     kept_lines: set[int]
+    freezing_lines: set[int]  # lines of statements that change what trains (or call what does)
     index: Index
     exec_mode: bool = False
 
@@ -107,12 +108,15 @@ class Index:
         self.scope_parent: dict[int, ScopeNode | None] = {id(tree): None}
         self.scope_node_of: dict[int, Node | None] = {id(tree): None}  # id(scope) -> the Node of its def/class
         self.globals: dict[int, set[str]] = {}
+        self._children: dict[int, list[ast.stmt]] = {}  # id(stmt) -> its own statements, before instrumentation
         self._walk_body(tree.body, None, tree, 0)
 
     def _walk_body(self, body: list[ast.stmt], parent: Node | None, scope: ScopeNode, depth: int) -> None:
         for stmt in body:
             node = Node(stmt, parent, scope, depth)
             self.nodes[id(stmt)] = node
+            if parent is not None:
+                self._children.setdefault(id(parent.stmt), []).append(stmt)
             for name in _bound_names(stmt):
                 self.bindings.setdefault(id(scope), {}).setdefault(name, []).append(stmt)
             if isinstance(stmt, ast.Global):
@@ -132,6 +136,11 @@ class Index:
 
     def node(self, stmt: ast.stmt) -> Node:
         return self.nodes[id(stmt)]
+
+    def children(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """The statements directly inside a compound statement, as the script wrote them (the replayed program
+        rewrites bodies in place)."""
+        return self._children.get(id(stmt), [])
 
     def statements(self) -> Iterator[ast.stmt]:
         return (node.stmt for node in self.nodes.values())
@@ -325,6 +334,7 @@ class Slicer:
         self.never_run: dict[int, str] = {}  # id(stmt) -> why it is never replayed
         self.criteria: list[ast.stmt] = []
         self.probe_regions: dict[int, set[str]] = {}  # id(stmt) -> event kinds
+        self.freezing: set[int] = set()  # statements that change what trains, and the call sites leading to them
         self.required: set[int] = set()
         self.optional: set[int] = set()
         self.stmt_by_id: dict[int, ast.stmt] = {id(s): s for s in self.index.statements()}
@@ -385,10 +395,13 @@ class Slicer:
             self.criteria.append(stmt)
             if kind is not None:
                 self.probe_regions.setdefault(id(stmt), set()).add(kind)
+                self.freezing.add(id(stmt))
             for call in where.calls:
                 site = self.stmt_of(call)
                 if site is not None:
                     self.criteria.append(site)
+                    if kind is not None:
+                        self.freezing.add(id(site))
 
         for model in self.facts.models:
             if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
@@ -761,6 +774,7 @@ def plan(facts: F.Facts, text: str, path: str, exec_mode: bool = False) -> Plan:
         probes=list(probes.values()),
         statement_spans=spans,
         kept_lines={slicer.stmt_by_id[i].lineno for i in kept_ids},
+        freezing_lines={slicer.stmt_by_id[i].lineno for i in slicer.freezing},
         index=index,
         exec_mode=exec_mode,
     )

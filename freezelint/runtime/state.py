@@ -259,6 +259,23 @@ class State:
     def ran(self, row: int) -> bool:
         return self.harness.ran(row)
 
+    def incomplete(self) -> str | None:
+        """Why the final trainable state may not be the script's (a statement that changes what trains failed or
+        was left out), or None. Whole-model conclusions are not drawn from an incomplete state."""
+        for failure in self.harness.failures:
+            if failure.line in self.plan.freezing_lines:
+                return f"line {failure.line}, which changes what trains, failed in the replay ({failure.describe()})"
+        for line in sorted(self.plan.blockers):
+            if line in self.plan.freezing_lines:
+                return self.why_not_run(line)
+        return None
+
+    def unfrozen_in_callbacks(self) -> bool:
+        """A trainer callback unfreezes parameters: at train start the state changes after the replay's."""
+        return any(
+            op.where.callback_of is not None and op.value is not False for op in self.facts.of(F.FreezeOp)
+        )
+
     def why_not_run(self, row: int) -> str:
         """Why the statement at a line has no runtime evidence."""
         blocker = self.plan.blockers.get(row)
@@ -285,7 +302,7 @@ class State:
             return "its branch was not taken, or its function never called"
         for ancestor in index.ancestors(stmt):
             if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if not any(self.ran(s.lineno) for s in ancestor.body):
+                if not any(self.ran(s.lineno) for s in index.children(ancestor)):
                     return f"nothing calls `{ancestor.name}` (line {ancestor.lineno})"
             if isinstance(ancestor, (ast.If, ast.While)) and self.ran(ancestor.lineno):
                 return f"the condition at line {ancestor.lineno} was false"

@@ -164,3 +164,9 @@ def test_checkers_exist_ahead_of_their_static_rules(code):
     from freezelint.runtime.checkers import CHECKERS
 
     assert code in CHECKERS
+
+
+def test_a_finding_in_a_function_nothing_calls_says_so(tmp_path, tiny):
+    body = "def freeze(m):\n    m.bert.requires_grad = False\n" + TRAIN
+    verdict = verdict_at(tmp_path, tiny, body, "FRZ101", "requires_grad =")
+    assert verdict == {"status": "not-checkable", "evidence": "line 6 did not run in the replay: nothing calls `freeze` (line 5)"}
