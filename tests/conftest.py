@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from figures import pytest_terminal_summary  # noqa: F401 - prints what the reliability tests tried
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
