@@ -42,7 +42,9 @@ class Source:
             raise SourceError("binary file (it contains NUL bytes)")
         bom = data.startswith(codecs.BOM_UTF8)
         try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            # Python ends a line at a lone `\r` too (old Mac files); `detect_encoding` reads lines split at `\n` only.
+            head = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
         except SyntaxError:
             # detect_encoding also fails on undecodable first lines; say which it is.
             head = b"\n".join(data.splitlines()[:2])

@@ -1,0 +1,94 @@
+"""Fix properties on programs built from the fixtures (mutated, reordered, nested, renamed; see `programs.py`),
+written in every file style (line endings, BOM, latin-1 with a cookie, tabs):
+
+* the analysis of a valid program never fails;
+* every fixed program parses and compiles;
+* fixing twice equals fixing once;
+* nothing outside the fixed nodes changes, and what a fix adds follows the file's line endings and indentation;
+* the BOM and the encoding survive.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from figures import count, scaled
+from hypothesis import HealthCheck, given, settings, strategies as st
+from programs import FileStyle, file_styles, fixture_programs
+
+from freezelint.findings import FileResult
+from freezelint.fixes import applies, fix_source
+from freezelint.rules import select_rules
+from freezelint.source import Source
+
+RULES = select_rules()
+PROPERTY_SETTINGS = settings(
+    max_examples=scaled(60),
+    deadline=None,
+    database=None,  # no .hypothesis/ directory in the checkout
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+
+
+def edited_spans(source: Source, result: FileResult, unsafe: bool) -> list[tuple[int, int]]:
+    """The text ranges (offsets into `source.text`) of every edit of every fix that this mode applies."""
+    spans = []
+    for finding in result.findings:
+        if applies(finding.fix, unsafe):
+            for edit in finding.fix.edits:
+                start = source.offset(edit.start.row, edit.start.column - 1)
+                end = source.offset(edit.end.row, edit.end.column - 1)
+                spans.append((start, end))
+    return sorted(spans)
+
+
+def kept_outside(before: str, spans: list[tuple[int, int]], after: str) -> bool:
+    """True when `after` is `before` with only the given ranges replaced: the text between the ranges appears in
+    `after` in order, the first piece at its start and the last at its end."""
+    pieces, position = [], 0
+    for start, end in spans:
+        pieces.append(before[position:max(position, start)])
+        position = max(position, end)
+    pieces.append(before[position:])
+    if not after.startswith(pieces[0]) or not after.endswith(pieces[-1]):
+        return False
+    cursor = len(pieces[0])
+    for piece in pieces[1:-1]:
+        found = after.find(piece, cursor)
+        if found < 0:
+            return False
+        cursor = found + len(piece)
+    return cursor <= len(after) - len(pieces[-1]) if len(pieces) > 1 else after == before
+
+
+def added_lines(before: str, after: str) -> list[str]:
+    old = set(before.splitlines())
+    return [line for line in after.splitlines() if line not in old]
+
+
+@PROPERTY_SETTINGS
+@given(program=fixture_programs(), style=file_styles(), unsafe=st.booleans())
+def test_fixes_parse_compile_converge_and_touch_nothing_else(program: str, style: FileStyle, unsafe: bool) -> None:
+    data = style.encode(program)
+    source = Source.from_bytes("program.py", data)
+    outcome = fix_source(source, RULES, unsafe)
+    count("programs built from the fixtures, linted and fixed (no analysis error)")
+    assert outcome.initial.error is None, outcome.initial.error
+
+    fixed = outcome.source.encode()
+    compile(fixed, "program.py", "exec")  # bytes: compile() honours the BOM and the coding cookie itself
+    again = fix_source(Source.from_bytes("program.py", fixed), RULES, unsafe)
+    assert again.source.encode() == fixed, "fixing twice changed more than fixing once"
+
+    assert kept_outside(source.text, edited_spans(source, outcome.initial, unsafe), outcome.text)
+    assert fixed.startswith(codecs.BOM_UTF8) == data.startswith(codecs.BOM_UTF8)
+    assert Source.from_bytes("program.py", fixed).encoding == source.encoding
+    if outcome.applied:
+        count("fixes applied to them", outcome.applied)
+        count("fixed programs compiled, fixed again unchanged, unchanged outside the fixed nodes")
+        new = added_lines(source.text, outcome.text)
+        if style.newline in ("\r\n", "\r"):
+            assert "\n" not in outcome.text.replace("\r\n", ""), "a fix brought a line ending the file does not use"
+        for line in new:
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            assert indent == style.indent * (len(indent) // len(style.indent)), f"indentation of {line!r}"
