@@ -65,6 +65,16 @@ class DefaultCommandGroup(click.Group):
             args = args[:split]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as error:  # Ctrl-C or `kill`: the run wound down (see runner.stop_on_signals)
+            import signal
+
+            number = getattr(error, "number", signal.SIGINT)
+            click.echo(f"freezelint: stopped by {signal.Signals(number).name}", err=True)
+            sys.exit(128 + number)
+
 
 @click.group(
     cls=DefaultCommandGroup,
@@ -193,9 +203,10 @@ def check(
     from freezelint.noqa import add_noqa_to_file
     from freezelint.report import ReportOptions, display_path, formatter
     from freezelint.rules import validate_codes
-    from freezelint.runner import lint_files
+    from freezelint.runner import lint_files, stop_on_signals
     from freezelint.source import SourceError
 
+    stop_on_signals()
     use_stdin = paths == ("-",) or (not paths and stdin_filename is not None)
     if "-" in paths and not use_stdin:
         raise click.UsageError("`-` (standard input) cannot be combined with other paths")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
+import signal
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from freezelint.findings import FileError
 
@@ -61,7 +65,8 @@ def write_atomically(path: str, data: bytes, expected: bytes | None = None) -> N
     """Replace a file's content all at once (a temporary file beside it, then a rename), keeping its permissions and
     owner, through a symbolic link (the link stays a link). A file without its owner's write permission is refused
     (`WriteRefused`), even for root, whom the permission bits do not stop; so is one whose content is no longer
-    `expected` (changed by someone else since it was read). Nothing is left behind when the write fails."""
+    `expected` (changed by someone else since it was read). Nothing is left behind when the write fails, and an
+    interrupting signal (Ctrl-C, `kill`) waits until the file is either still old or wholly new."""
     target = os.path.realpath(path)
     info = os.stat(target)
     if not info.st_mode & stat.S_IWUSR:
@@ -71,22 +76,63 @@ def write_atomically(path: str, data: bytes, expected: bytes | None = None) -> N
             if current.read() != expected:
                 raise WriteRefused("the file changed while it was being checked")
     directory, name = os.path.split(target)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".freezelint", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+    with signals_deferred():
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".freezelint", dir=directory)
         try:
-            os.chown(temporary, info.st_uid, info.st_gid)
-        except OSError:
-            pass  # not allowed to give it away: only the owner's own files are written then anyway
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temporary, stat.S_IMODE(info.st_mode))
+            try:
+                os.chown(temporary, info.st_uid, info.st_gid)
+            except OSError:
+                pass  # not allowed to give it away: only the owner's own files are written then anyway
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        _sync_directory(directory)
+
+
+# Signals that end a run: held back while a file is being replaced, delivered right after.
+INTERRUPTING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C and termination signals for the duration of the block, then deliver them as they would have
+    been (a handler runs, an ignored signal stays ignored, a default action ends the process). Only the main thread
+    can set signal handlers; elsewhere the block runs unprotected."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in INTERRUPTING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
+
+
+def _sync_directory(directory: str) -> None:
+    """Make a rename durable (a crash of the machine right after it keeps the new name)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the rename itself is still atomic
+    finally:
+        os.close(descriptor)
 
 
 def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = False, root: str | None = None) -> Discovery:
@@ -141,3 +187,4 @@ def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: 
                     errors.append(FileError(path, "dangling symbolic link"))
                 continue
             found.setdefault(path, None)
+
