@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import os
 import signal
@@ -150,7 +151,7 @@ def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = 
         if os.path.isdir(given):
             _walk(given, excludes, found, errors)
         elif not os.path.exists(given):
-            errors.append(FileError(given, "dangling symbolic link"))
+            errors.append(FileError(given, _broken_link(given)))
         else:
             found.setdefault(given, None)
     return Discovery(sorted(found), errors)
@@ -184,7 +185,16 @@ def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: 
                 continue
             if not Path(path).is_file():
                 if os.path.islink(path) and not os.path.exists(path):
-                    errors.append(FileError(path, "dangling symbolic link"))
+                    errors.append(FileError(path, _broken_link(path)))
                 continue
             found.setdefault(path, None)
 
+
+def _broken_link(path: str) -> str:
+    """Why a symbolic link leads nowhere."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return "dangling symbolic link"

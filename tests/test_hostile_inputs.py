@@ -155,6 +155,26 @@ def test_python_2_syntax(tmp_path, statement, line, words):
     assert errors["py2.py"].startswith(f"syntax error at line {line}, column ") and words in errors["py2.py"]
 
 
+def test_symbolic_link_loops_and_dangling_links(tmp_path):
+    (tmp_path / "loop_a.py").symlink_to("loop_b.py")
+    (tmp_path / "loop_b.py").symlink_to("loop_a.py")
+    (tmp_path / "self.py").symlink_to("self.py")
+    (tmp_path / "dangling.py").symlink_to("gone.py")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "up").symlink_to("..")  # a directory loop
+    (tmp_path / "sub" / "inner.py").write_text(BUGGY)
+    errors, findings = lint_next_to_a_good_file(tmp_path)
+    assert errors == {
+        "dangling.py": "dangling symbolic link",
+        "loop_a.py": "symbolic link loop",
+        "loop_b.py": "symbolic link loop",
+        "self.py": "symbolic link loop",
+    }
+    assert codes_of(findings, "inner.py") == [("FRZ101", 5)], "linted once, not once per trip round the loop"
+    named, _ = lint_next_to_a_good_file(tmp_path, "loop_a.py", "dangling.py", "good.py")
+    assert named == {"loop_a.py": "symbolic link loop", "dangling.py": "dangling symbolic link"}
+
+
 def test_a_directory_named_like_a_file_and_a_fifo(tmp_path):
     (tmp_path / "x.py").mkdir()
     (tmp_path / "x.py" / "inner.py").write_text(BUGGY)
