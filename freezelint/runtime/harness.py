@@ -304,29 +304,34 @@ def _recording(original: Any, method: str, path: str, calls: dict[int, list[tupl
     return wrapper
 
 
-@contextmanager
-def _network_off() -> Iterator[None]:
-    """No network during a replay: connections to internet addresses fail at once."""
+# Python's socket module reports every connection, datagram and name lookup to audit hooks, whichever way a script
+# reaches it (urllib, requests, a socket captured before the replay, `_socket` itself): refusing there leaves no way
+# round. A hook cannot be removed, so it is installed once and only acts while a replay has the network off.
+_RESOLVING = frozenset(
+    {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr", "socket.getnameinfo"}
+)
+_SENDING = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
+_refusing = False  # a replay has the network off
+_hooked = False
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
+
+def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
+    if not _refusing:
+        return
+    if event in _RESOLVING or (event in _SENDING and getattr(args[0], "family", None) in (socket.AF_INET, socket.AF_INET6)):
         raise OSError("network access is off during freezelint's runtime check")
 
-    originals = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection)
 
-    def connect(sock: socket.socket, address: Any) -> Any:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            refuse()
-        return originals[0](sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> Any:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            refuse()
-        return originals[1](sock, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    socket.create_connection = refuse  # type: ignore[assignment]
+@contextmanager
+def _network_off() -> Iterator[None]:
+    """No network during a replay: connections and datagrams to internet addresses, and name lookups, fail at once
+    (local sockets still work)."""
+    global _hooked, _refusing
+    if not _hooked:
+        sys.addaudithook(_refuse_network)
+        _hooked = True
+    previous, _refusing = _refusing, True
     try:
         yield
     finally:
-        socket.socket.connect, socket.socket.connect_ex, socket.create_connection = originals  # type: ignore[method-assign]
+        _refusing = previous
