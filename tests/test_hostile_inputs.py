@@ -103,6 +103,11 @@ def test_very_long_lines(tmp_path):
     assert codes_of(findings, "long_list.py") == [("FRZ101", 5)]
     line_finding = next(f for f in findings if f["filename"].endswith("long_line.py"))
     assert line_finding["location"]["column"] == len("x = '" + "a" * 1_000_000 + "'; ") + 1
+    # The text output shows a window of the line, not a megabyte of it, with the caret under the finding.
+    text = run_cli("long_line.py", cwd=tmp_path).stdout.splitlines()
+    source, caret = text[2], text[3]
+    assert source.startswith("3 | ...aaa") and source.endswith("'; model.requires_grad = False") and len(source) < 300
+    assert caret.index("^") == source.index("model.requires_grad") and caret.count("^") == len("model.requires_grad = False")
 
 
 def test_nul_bytes_in_a_file_and_in_a_notebook(tmp_path):

@@ -95,6 +95,11 @@ def _headline(item: Shown, color: bool) -> str:
     )
 
 
+# Columns of a source line shown around a finding: generated or minified lines can run to megabytes.
+SNIPPET_WIDTH = 200
+_ELLIPSIS = "..."
+
+
 def _snippet(item: Shown, color: bool) -> list[str]:
     """The finding's first line with a caret under it, in ruff's gutter style."""
     line = item.finding.source_line
@@ -102,6 +107,13 @@ def _snippet(item: Shown, color: bool) -> list[str]:
         return []
     start = item.start.column
     end = item.end.column if item.end.row == item.start.row else len(line.rstrip()) + 1
+    if len(line) > SNIPPET_WIDTH:  # a window of the line, starting a little before the finding
+        first = max(0, start - 1 - SNIPPET_WIDTH // 5)
+        window = line[first:first + SNIPPET_WIDTH]
+        prefix = _ELLIPSIS if first else ""
+        line = prefix + window + (_ELLIPSIS if first + SNIPPET_WIDTH < len(item.finding.source_line) else "")
+        start += len(prefix) - first
+        end = max(start + 1, min(end + len(prefix) - first, len(prefix) + len(window) + 1))
     shown_line = line.expandtabs(4)
     left = len(line[: start - 1].expandtabs(4))
     width = max(1, len(line[: max(end, start + 1) - 1].expandtabs(4)) - left)
