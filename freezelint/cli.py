@@ -307,8 +307,10 @@ def check(
     if write_baseline:
         assert baseline_path is not None
         text, count = render(baseline_path, results)
-        with open(baseline_path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            write_atomically(baseline_path, text.encode("utf-8"), create=True)
+        except OSError as error:
+            _fail(baseline_path, f"cannot write the baseline: {error.strerror or error}")
         if not quiet:
             click.echo(f"Wrote {count} known finding{'s' if count != 1 else ''} to {display_path(baseline_path)}.")
         sys.exit(2 if failed_files else 0)

@@ -62,15 +62,21 @@ class WriteRefused(OSError):
     """A file left alone on purpose: without its owner's write permission, or changed since it was read."""
 
 
-def write_atomically(path: str, data: bytes, expected: bytes | None = None) -> None:
+def write_atomically(path: str, data: bytes, expected: bytes | None = None, create: bool = False) -> None:
     """Replace a file's content all at once (a temporary file beside it, then a rename), keeping its permissions and
     owner, through a symbolic link (the link stays a link). A file without its owner's write permission is refused
     (`WriteRefused`), even for root, whom the permission bits do not stop; so is one whose content is no longer
-    `expected` (changed by someone else since it was read). Nothing is left behind when the write fails, and an
-    interrupting signal (Ctrl-C, `kill`) waits until the file is either still old or wholly new."""
+    `expected` (changed by someone else since it was read). A missing file is an error (it was deleted meanwhile),
+    unless `create`. Nothing is left behind when the write fails, and an interrupting signal (Ctrl-C, `kill`) waits
+    until the file is either still old or wholly new."""
     target = os.path.realpath(path)
-    info = os.stat(target)
-    if not info.st_mode & stat.S_IWUSR:
+    try:
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        if not create:
+            raise
+        info = None
+    if info is not None and not info.st_mode & stat.S_IWUSR:
         raise WriteRefused("the file is read-only (no owner write permission)")
     if expected is not None:
         with open(target, "rb") as current:
@@ -84,11 +90,16 @@ def write_atomically(path: str, data: bytes, expected: bytes | None = None) -> N
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(temporary, stat.S_IMODE(info.st_mode))
-            try:
-                os.chown(temporary, info.st_uid, info.st_gid)
-            except OSError:
-                pass  # not allowed to give it away: only the owner's own files are written then anyway
+            if info is None:  # a new file: the permissions any new file gets here
+                mask = os.umask(0)
+                os.umask(mask)
+                os.chmod(temporary, 0o666 & ~mask)
+            else:
+                os.chmod(temporary, stat.S_IMODE(info.st_mode))
+                try:
+                    os.chown(temporary, info.st_uid, info.st_gid)
+                except OSError:
+                    pass  # not allowed to give it away: only the owner's own files are written then anyway
             os.replace(temporary, target)
         except BaseException:
             if os.path.exists(temporary):

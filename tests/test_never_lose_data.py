@@ -241,3 +241,27 @@ def test_two_fix_runs_at_once_end_with_every_file_fixed(tmp_path, reference):
         assert snapshot(root) == after, "every file valid and fixed, modes kept"
         assert not [p for p in root.rglob("*") if p.name.endswith(".freezelint")]
         count("concurrent --fix pairs on one tree (every file fixed)")
+
+
+def test_the_baseline_is_written_whole_or_not_at_all(tmp_path):
+    """`--write-baseline` replaces the baseline like a fix replaces a file: never a truncated baseline, its mode kept;
+    a new one gets the usual permissions; a read-only one is a one-line error."""
+    (tmp_path / "train.py").write_text(BUGGY)
+    baseline = tmp_path / "baseline.json"
+    mask = os.umask(0)
+    os.umask(mask)
+    command = [sys.executable, "-m", "freezelint", ".", "--baseline", "baseline.json", "--write-baseline"]
+    first = subprocess.run(command, cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o666 & ~mask
+    os.chmod(baseline, 0o640)
+    (tmp_path / "other.py").write_text(BUGGY)
+    second = subprocess.run(command, cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and "Wrote 2 known findings" in second.stdout
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o640 and len(json.loads(baseline.read_text())["findings"]) == 2
+    os.chmod(baseline, 0o440)
+    refused = subprocess.run(command, cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and refused.stderr == (
+        "baseline.json: error: cannot write the baseline: the file is read-only (no owner write permission)\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["baseline.json", "other.py", "train.py"], "no temporary file"
