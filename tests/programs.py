@@ -12,6 +12,7 @@ indentation), and `mutated_bytes()`: real files broken the ways files get broken
 from __future__ import annotations
 
 import codecs
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,13 @@ def fixture_statements() -> tuple[tuple[cst.BaseStatement, ...], ...]:
     for path in sorted(FIXTURES.rglob("*.py")):
         modules.append(tuple(cst.parse_module(path.read_text(encoding="utf-8")).body))
     return tuple(modules)
+
+
+@lru_cache(maxsize=None)
+def fixable_fixtures() -> tuple[int, ...]:
+    """Indices (into `fixture_statements()`) of the fixtures of rules that offer fixes: drawn more often."""
+    paths = sorted(FIXTURES.rglob("*.py"))
+    return tuple(index for index, path in enumerate(paths) if path.parent.name.startswith("FRZ1"))
 
 
 @lru_cache(maxsize=None)
@@ -216,7 +224,8 @@ MUTATIONS = (_reorder, _nest, _rename, _swap_attribute, _flip_constant, _uncall,
 def fixture_programs(draw) -> str:
     """A valid program made of one to three fixtures' statements, changed by up to eight mutations."""
     sources = fixture_statements()
-    chosen = draw(st.lists(st.integers(0, len(sources) - 1), min_size=1, max_size=3, unique=True))
+    pool = draw(st.sampled_from([fixable_fixtures(), fixable_fixtures(), tuple(range(len(sources)))]))
+    chosen = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
     body = [statement for index in chosen for statement in sources[index]]
     for mutation in draw(st.lists(st.sampled_from(MUTATIONS), max_size=8)):
         body = draw(mutation(body))
@@ -299,3 +308,28 @@ def mutated_bytes(draw) -> tuple[str, bytes, str]:
         at = draw(st.integers(0, len(data)))
         data = data[:at] + piece + data[at:]
     return name, data, how
+
+
+@st.composite
+def notebooks(draw, program: str) -> bytes:
+    """`program` as a Jupyter notebook: its statements split into code cells (some with IPython syntax, some with
+    outputs) between markdown cells, written in one of the JSON formattings notebooks come in."""
+    body = list(cst.parse_module(program).body)
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(body) - 1)), max_size=4))) if len(body) > 1 else []
+    pieces = [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)])]
+    cells: list[dict] = [{"cell_type": "markdown", "metadata": {}, "source": ["# Fine-tuning\n", "Freeze the encoder."]}]
+    for index, piece in enumerate(pieces):
+        code = cst.Module(body=piece).code.rstrip("\n")
+        magic = draw(st.sampled_from(["", "%pip install -q transformers\n", "!nvidia-smi\n", "%%time\n"]))
+        source = magic + code
+        cell = {"cell_type": "code", "execution_count": index + 1 if draw(st.booleans()) else None, "metadata": {},
+                "outputs": [{"name": "stdout", "output_type": "stream", "text": ["done\n"]}] if draw(st.booleans()) else [],
+                "source": source.splitlines(keepends=True) if draw(st.booleans()) else source}
+        cells.append(cell)
+        if draw(st.booleans()):
+            cells.append({"cell_type": "markdown", "metadata": {}, "source": "Next step."})
+    raw = {"cells": cells, "metadata": {"kernelspec": {"language": "python", "name": "python3"}}, "nbformat": 4,
+           "nbformat_minor": 5}
+    indent, ensure_ascii = draw(st.sampled_from([(1, False), (2, True), (4, False)]))
+    text = json.dumps(raw, indent=indent, ensure_ascii=ensure_ascii) + "\n"
+    return text.replace("\n", "\r\n").encode() if draw(st.booleans()) else text.encode()

@@ -5,21 +5,27 @@ written in every file style (line endings, BOM, latin-1 with a cookie, tabs):
 * every fixed program parses and compiles;
 * fixing twice equals fixing once;
 * nothing outside the fixed nodes changes, and what a fix adds follows the file's line endings and indentation;
-* the BOM and the encoding survive.
+* the BOM and the encoding survive;
+* in a notebook (the program split into cells, with IPython syntax, outputs and markdown), only code cells' sources
+  change, in the notebook's own JSON formatting.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
+import re
+from unittest import mock
 
 from figures import count, scaled
 from hypothesis import HealthCheck, given, settings, strategies as st
-from programs import FileStyle, file_styles, fixture_programs
+from programs import FileStyle, file_styles, fixture_programs, notebooks
 
 from freezelint.findings import FileResult
+from freezelint import fixes
 from freezelint.fixes import applies, fix_source
 from freezelint.rules import select_rules
-from freezelint.source import Source
+from freezelint.source import Source, decode
 
 RULES = select_rules()
 PROPERTY_SETTINGS = settings(
@@ -61,6 +67,20 @@ def kept_outside(before: str, spans: list[tuple[int, int]], after: str) -> bool:
     return cursor <= len(after) - len(pieces[-1]) if len(pieces) > 1 else after == before
 
 
+def fixed_pass_by_pass(source: Source, unsafe: bool) -> Source:
+    """Fix one pass at a time, checking that each pass changes nothing outside the nodes its fixes replace (a fix can
+    reveal another, fixed in the next pass)."""
+    passes, limit = 0, fixes.MAX_PASSES
+    with mock.patch.object(fixes, "MAX_PASSES", 1):
+        while True:
+            step = fix_source(source, RULES, unsafe)
+            if step.text == source.text:
+                return source
+            assert kept_outside(source.text, edited_spans(source, step.initial, unsafe), step.text), "changed outside"
+            source, passes = step.source, passes + 1
+            assert passes <= limit
+
+
 def added_lines(before: str, after: str) -> list[str]:
     old = set(before.splitlines())
     return [line for line in after.splitlines() if line not in old]
@@ -80,7 +100,7 @@ def test_fixes_parse_compile_converge_and_touch_nothing_else(program: str, style
     again = fix_source(Source.from_bytes("program.py", fixed), RULES, unsafe)
     assert again.source.encode() == fixed, "fixing twice changed more than fixing once"
 
-    assert kept_outside(source.text, edited_spans(source, outcome.initial, unsafe), outcome.text)
+    assert fixed_pass_by_pass(source, unsafe).text == outcome.text
     assert fixed.startswith(codecs.BOM_UTF8) == data.startswith(codecs.BOM_UTF8)
     assert Source.from_bytes("program.py", fixed).encoding == source.encoding
     if outcome.applied:
@@ -92,3 +112,25 @@ def test_fixes_parse_compile_converge_and_touch_nothing_else(program: str, style
         for line in new:
             indent = line[: len(line) - len(line.lstrip(" \t"))]
             assert indent == style.indent * (len(indent) // len(style.indent)), f"indentation of {line!r}"
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), program=fixture_programs(), unsafe=st.booleans())
+def test_notebook_fixes_change_only_code_cell_sources(data, program: str, unsafe: bool) -> None:
+    notebook = data.draw(notebooks(program))
+    outcome = fix_source(decode("program.ipynb", notebook), RULES, unsafe)
+    count("notebooks built from the fixtures, linted and fixed (no analysis error)")
+    assert outcome.initial.error is None, outcome.initial.error
+    fixed = outcome.source.encode()
+    before, after = json.loads(notebook), json.loads(fixed)
+    for old, new in zip(before["cells"], after["cells"]):
+        if old["cell_type"] == "code":
+            old.pop("source"), new.pop("source")
+    assert after == before, "only code cells' sources change"
+    compile(decode("program.ipynb", fixed).text, "program.ipynb", "exec")
+    again = fix_source(decode("program.ipynb", fixed), RULES, unsafe)
+    assert again.source.encode() == fixed, "fixing twice changed more than fixing once"
+    if outcome.applied:
+        indent = re.compile(rb"\{\r?\n( *)")
+        assert (b"\r\n" in fixed) == (b"\r\n" in notebook) and indent.match(fixed)[1] == indent.match(notebook)[1]
+        count("notebook fixes applied (outputs, metadata, markdown, formatting kept; fixed twice unchanged)", outcome.applied)
