@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from freezelint import knowledge as kb
@@ -514,6 +515,15 @@ class Loop:
     iterates: Value  # the iterated value for `for` loops, UNKNOWN for `while`
     id: int = field(default_factory=lambda: next(_ids))
 
+    def changing_names(self) -> set[str]:
+        """Names the loop changes from pass to pass: its targets, and names it increments (`global_step += 1`)."""
+        names: set[str] = set()
+        node = self.node
+        if isinstance(node, (cst.For, cst.CompFor)):
+            names.update(n.value for n in m.findall(node.target, m.Name()))  # type: ignore[union-attr]
+        names.update(n.value for aug in m.findall(node, m.AugAssign(target=m.Name())) for n in [aug.target])  # type: ignore[union-attr]
+        return names
+
 
 @dataclass(frozen=True, eq=False)
 class Branch:
@@ -569,6 +579,11 @@ class Where:
         return any(
             mine.node is theirs.node and mine.arm != theirs.arm for mine in self.branches for theirs in other.branches
         )
+
+    def runs_after(self, other: Where) -> bool:
+        """True when this may run after `other` in some pass: later in the walk, or in a loop both run in (its next
+        iteration), and not in the other arm of an `if`."""
+        return (self.order > other.order or self.shared_loop(other) is not None) and not self.exclusive(other)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1068,6 +1083,21 @@ class Facts:
                     return None  # all of `ref` is new: a replaced head is not frozen
         return last
 
+    def partly_frozen_at(self, ref: ModuleRef, order: int) -> FreezeOp | None:
+        """A freeze that leaves some parameters at `ref` frozen at walk position `order`: the last one of `frozen_at`,
+        or a later freeze of the parameters a name filter or a model's own helper picks (`if "lora" not in name:
+        p.requires_grad = False`) with nothing in between that may make all of them trainable again."""
+        found = self.frozen_at(ref, order)
+        for op in self.of(FreezeOp):
+            if op.value is not False or op.where.standalone or not op.effective or op.whole or op.order >= order:
+                continue
+            target = op.module
+            if target is None or not target.overlaps(ref) or (found is not None and op.order < found.order):
+                continue
+            if not any(_undoes(event, target) for event in self.events if op.order < event.order < order and not event.where.standalone):
+                found = op
+        return found
+
     def unfrozen_between(self, ref: ModuleRef, start: int, end: int) -> list[FreezeOp]:
         """Unfreezes of (parts of) `ref` between two walk positions."""
         return [
@@ -1183,6 +1213,16 @@ def may_unfreeze(event: Event, ref: ModuleRef) -> bool:
     return False
 
 
+def _undoes(event: Event, frozen: ModuleRef) -> bool:
+    """True when `event` may make every parameter a filtered freeze of `frozen` picked trainable again: an unfreeze of
+    all of `frozen` (or of something unknown), or a change the facts cannot see into."""
+    if not may_unfreeze(event, frozen):
+        return False
+    if isinstance(event, FreezeOp):
+        return event.module is None or (event.whole and event.module.contains(frozen))
+    return True
+
+
 def new_parameters(value: Value) -> bool:
     """True when `value`, assigned into a module, brings parameters of its own: a model or layer (not a parameter-free
     `nn.Identity()`, `nn.Dropout()`...), or a new `nn.Parameter(...)`."""
@@ -1191,6 +1231,11 @@ def new_parameters(value: Value) -> bool:
     if isinstance(value, Model):
         return not (value.source is ModelSource.LAYER and value.class_name in kb.PARAMETER_FREE_LAYERS)
     return False
+
+
+def mentions(node: cst.CSTNode, names: set[str]) -> bool:
+    """True when the expression or statement uses one of these names."""
+    return any(n.value in names for n in m.findall(node, m.Name()))  # type: ignore[union-attr]
 
 
 def name_test(test: cst.BaseExpression | None) -> tuple[str, str, bool] | None:

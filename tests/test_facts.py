@@ -9,11 +9,14 @@ import libcst as cst
 from freezelint.collect import collect
 from freezelint.facts import (
     AttributeAssign,
+    UNKNOWN,
     Consumption,
     Facts,
+    Forward,
     FreezeForm,
     FreezeOp,
     Kind,
+    Loop,
     ModelSource,
     ModuleRef,
     OpaqueUse,
@@ -27,6 +30,7 @@ from freezelint.facts import (
     TrainCall,
     TrainerBuild,
     Wrap,
+    mentions,
 )
 from freezelint.source import Source
 
@@ -801,3 +805,91 @@ def test_a_transformers_task_model_built_from_a_config_is_a_model():
     )
     (model,) = facts.models
     assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"
+
+
+def test_calling_an_assigned_sub_module_is_its_forward_with_the_grad_context():
+    facts = facts_of(
+        """
+        import torch
+        import torch.nn as nn
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+
+            def forward(self, x):
+                return self.proj(x)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = Encoder()
+                self.head = nn.Linear(4, 1)
+
+            def forward(self, x):
+                with torch.no_grad():
+                    h = self.encoder(x)
+                return self.head(h)
+
+        net = Net()
+        net(torch.zeros(1, 4))
+        """
+    )
+    net, encoder, proj, head = facts.models
+    forwards = [(f.module.model, f.where.no_grad, f.where.standalone) for f in facts.of(Forward)]
+    # The in-file sub-module's own forward is walked at its call, with the caller's grad context.
+    assert forwards == [(net, False, False), (encoder, True, False), (proj, True, False), (head, False, False)]
+
+
+def test_runs_after_follows_order_and_loops_but_not_the_other_arm():
+    facts = facts_of(
+        """
+        import torch
+        model = torch.nn.Linear(2, 2)
+        model.requires_grad_(False)
+        for epoch in range(3):
+            model.weight.requires_grad_(True)
+            if epoch:
+                model.bias.requires_grad_(True)
+            else:
+                model.bias.requires_grad_(False)
+        """
+    )
+    first, in_loop, body, orelse = facts.of(FreezeOp)
+    assert in_loop.where.runs_after(first.where) and not first.where.runs_after(in_loop.where)
+    assert in_loop.where.runs_after(body.where), "the next pass of the loop"
+    assert not body.where.runs_after(orelse.where) and not orelse.where.runs_after(body.where)
+
+
+def test_partly_frozen_at_sees_name_filtered_freezes_until_undone():
+    facts = facts_of(
+        """
+        from transformers import AutoModelForCausalLM
+        model = AutoModelForCausalLM.from_pretrained("gpt2")
+        for name, param in model.named_parameters():
+            if "lora" not in name:
+                param.requires_grad = False
+        checkpoint_a = 1
+        for param in model.parameters():
+            param.requires_grad = True
+        checkpoint_b = 2
+        model.transformer.requires_grad_(False)
+        checkpoint_c = 3
+        """
+    )
+    filtered, unfreeze, whole = facts.of(FreezeOp)
+    root = ModuleRef(facts.models[0])
+    assert not filtered.whole
+    assert facts.partly_frozen_at(root, unfreeze.order) is filtered
+    assert facts.partly_frozen_at(root, whole.order) is None, "all of it unfrozen again"
+    assert facts.partly_frozen_at(root, whole.order + 1) is whole
+    assert facts.frozen_at(root, unfreeze.order) is None, "frozen_at only knows whole freezes"
+
+
+def test_loop_changing_names_and_mentions():
+    module = cst.parse_module("for epoch, batch in enumerate(loader):\n    step += 1\n    x = layer[-epoch]\n")
+    loop = Loop(module.body[0], UNKNOWN)
+    assert loop.changing_names() == {"epoch", "batch", "step"}
+    assign = module.body[0].body.body[1]
+    assert mentions(assign, {"epoch"}) and not mentions(assign, {"batch"})
