@@ -765,3 +765,23 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
             if kind == model_type and entry_task == task:
                 return name, heads, frozenset(words)
     return None
+
+
+# --- distributed training and compilation (FRZ504-FRZ508) -------------------------------------------------------------
+
+# Wrap kinds (WRAPPERS, PREPARE_METHODS) that put a model in DistributedDataParallel: `DDP(...)` itself, and
+# `accelerator.prepare` / `fabric.setup` when the script is launched on several processes.
+DDP_WRAP_KINDS = frozenset({"ddp", "accelerate", "fabric"})
+# Keyword arguments (of DDP, accelerate's `DistributedDataParallelKwargs`, Lightning's `DDPStrategy`) under which DDP
+# tolerates a parameter that requires grad and gets no gradient: measured on torch 2.13, DDP with either one trains
+# a model frozen after the wrap, or run partly under `no_grad`, without the reduction error.
+DDP_UNUSED_TOLERANT_KEYWORDS = ("find_unused_parameters", "static_graph")
+# Lightning strategy names that turn `find_unused_parameters` on (`"ddp_find_unused_parameters_true"`,
+# `"ddp_spawn_find_unused_parameters_true"`...) contain this.
+DDP_UNUSED_TOLERANT_STRATEGY = "find_unused_parameters_true"
+DDP_UNUSED_ERROR = "RuntimeError: Expected to have finished reduction in the prior iteration before starting a new one"
+# FullyShardedDataParallel (FSDP1) flattens each wrapped unit into one FlatParameter unless `use_orig_params=True`.
+FSDP1_MIXED_ERROR = "ValueError: Must flatten tensors with uniform requires_grad when use_orig_params=False"
+# `torch._dynamo.config.recompile_limit` (torch 2.13): distinct compiled versions of one frame before dynamo stops
+# compiling it and runs it eagerly.
+COMPILE_RECOMPILE_LIMIT = 8
