@@ -1181,11 +1181,6 @@ class Collector:
             defined = model.cls.find_method(method)
             if defined is not None:
                 return self.call_function(defined, args, kwargs, node, self_value=ref)
-        if not ref.path and method in model.attrs:
-            # `self.backbone(x)`: calling a sub-module the file assigned runs its forward.
-            subs = [sub for option in model.attrs[method].candidates() if (sub := as_ref(option)) is not None]
-            if subs:
-                return one_of([self.forward(sub, args, kwargs, node) for sub in subs])
         if method in kb.PARAMETER_ITERATORS:
             return ParamSet(module=ref, node=node, named=kb.PARAMETER_ITERATORS[method])
         if method in kb.MODULE_ITERATORS:

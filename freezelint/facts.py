@@ -830,6 +830,14 @@ class ModuleCall(Event):
     args: tuple[Value, ...]
     kwargs: dict[str, Value]
 
+    def submodules(self) -> list[ModuleRef]:
+        """The sub-modules the call runs when it calls an attribute the file assigned a module to (`self.backbone(x)`
+        in a model's `forward`): their forward, under this call's grad context. Empty for a method call."""
+        receiver = self.receiver
+        if not isinstance(receiver, ModuleRef) or receiver.path or self.method not in receiver.model.attrs:
+            return []
+        return [ref for option in receiver.model.attrs[self.method].candidates() if (ref := as_ref(option)) is not None]
+
 
 @dataclass(frozen=True, eq=False)
 class LibraryCall(Event):

@@ -18,6 +18,7 @@ from freezelint.facts import (
     Kind,
     Loop,
     ModelSource,
+    ModuleCall,
     ModuleRef,
     OpaqueUse,
     Options,
@@ -807,39 +808,33 @@ def test_a_transformers_task_model_built_from_a_config_is_a_model():
     assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"
 
 
-def test_calling_an_assigned_sub_module_is_its_forward_with_the_grad_context():
+def test_a_call_of_an_assigned_sub_module_names_it_with_its_grad_context():
     facts = facts_of(
         """
         import torch
         import torch.nn as nn
 
-        class Encoder(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.proj = nn.Linear(4, 4)
-
-            def forward(self, x):
-                return self.proj(x)
-
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.encoder = Encoder()
+                self.backbone = nn.Linear(4, 4)
                 self.head = nn.Linear(4, 1)
 
             def forward(self, x):
                 with torch.no_grad():
-                    h = self.encoder(x)
-                return self.head(h)
+                    h = self.backbone(x)
+                return self.head(h) + self.extra(x)
+
+            def extra(self, x):
+                return x
 
         net = Net()
         net(torch.zeros(1, 4))
         """
     )
-    net, encoder, proj, head = facts.models
-    forwards = [(f.module.model, f.where.no_grad, f.where.standalone) for f in facts.of(Forward)]
-    # The in-file sub-module's own forward is walked at its call, with the caller's grad context.
-    assert forwards == [(net, False, False), (encoder, True, False), (proj, True, False), (head, False, False)]
+    net, backbone, head = facts.models
+    calls = [(c.method, [ref.model for ref in c.submodules()], c.where.no_grad) for c in facts.of(ModuleCall)]
+    assert calls == [("backbone", [backbone], True), ("head", [head], False), ("extra", [], False)]
 
 
 def test_runs_after_follows_order_and_loops_but_not_the_other_arm():
