@@ -13,11 +13,15 @@ def ddp_wraps(facts: Facts) -> list[Wrap]:
 
 
 def wrap_name(facts: Facts, wrap: Wrap) -> str:
-    """How a message names the wrap: `DistributedDataParallel(...)` (line 12), `accelerator.prepare(...)` (line 12)."""
+    """How a message names the wrap: "DistributedDataParallel (line 12)", or "`accelerator.prepare(...)` (line 12),
+    which wraps it in DistributedDataParallel when launched on several processes"."""
     if wrap.kind == "ddp":
         return f"DistributedDataParallel (line {facts.line(wrap.node)})"
     call = facts.code(wrap.call.func)
-    return f"`{call}(...)` (line {facts.line(wrap.node)}), which wraps it in DistributedDataParallel when launched on several processes"
+    return (
+        f"`{call}(...)` (line {facts.line(wrap.node)}), which wraps it in DistributedDataParallel when launched on "
+        "several processes"
+    )
 
 
 def tolerates_unused(facts: Facts, wrap: Wrap) -> bool:

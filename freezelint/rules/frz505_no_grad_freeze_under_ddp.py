@@ -130,7 +130,8 @@ def _frozen_somewhere(facts: Facts, sub: ModuleRef) -> bool:
         elif isinstance(event, OpaqueUse) and event.module.overlaps(sub):
             return True
         elif isinstance(event, PeftApply):
-            if any((ref := as_ref(v)) is not None and ref.overlaps(sub) for v in (*event.model.candidates(), *event.result.candidates())):
+            values = (*event.model.candidates(), *event.result.candidates())
+            if any((ref := as_ref(value)) is not None and ref.overlaps(sub) for value in values):
                 return True
     return False
 

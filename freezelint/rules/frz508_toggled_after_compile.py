@@ -43,7 +43,19 @@ from __future__ import annotations
 from typing import Iterator
 
 from freezelint import knowledge
-from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Event, Facts, Forward, FreezeOp, Loop, ModuleCall, ModuleRef, group_by_node, mentions
+from freezelint.facts import (
+    ANY_CHILD,
+    ANY_DESCENDANT,
+    Event,
+    Facts,
+    Forward,
+    FreezeOp,
+    Loop,
+    ModuleCall,
+    ModuleRef,
+    group_by_node,
+    mentions,
+)
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
@@ -93,9 +105,11 @@ def _compiled_calls(facts: Facts) -> list[Forward]:
     for forward in facts.of(Forward):
         if forward.where.standalone or forward.where.no_grad:
             continue
-        if forward.module.wrapper == "compile" or any(
-            forward.module.model is call.receiver.model and forward.where.runs_after(call.where) for call in in_place  # type: ignore[union-attr]
-        ):
+        compiled_in_place = any(
+            forward.module.model is call.receiver.model and forward.where.runs_after(call.where)  # type: ignore[union-attr]
+            for call in in_place
+        )
+        if forward.module.wrapper == "compile" or compiled_in_place:
             found.append(forward)
     return found
 

@@ -37,7 +37,9 @@ result = {"moved": (weight - start).abs().max().item(), "apart": (copies[0] - co
 """
 START = "start = model[0].weight.detach().clone()\n"
 
-FREEZE_AFTER_WRAP = DDP_SETUP + "ddp_model = DistributedDataParallel(model{options})\nmodel[0].requires_grad_(False)\n" + START + TRAIN
+FREEZE_AFTER_WRAP = (
+    DDP_SETUP + "ddp_model = DistributedDataParallel(model{options})\nmodel[0].requires_grad_(False)\n" + START + TRAIN
+)
 FREEZE_BEFORE_WRAP = DDP_SETUP + "model[0].requires_grad_(False)\nddp_model = DistributedDataParallel(model)\n" + START + TRAIN
 UNFREEZE_AFTER_WRAP = (
     DDP_SETUP + "model[0].requires_grad_(False)\nddp_model = DistributedDataParallel(model{options})\n"
