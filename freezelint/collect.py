@@ -57,6 +57,7 @@ from freezelint.facts import (
     ModelSource,
     ModuleCall,
     ModuleIter,
+    ModuleOutput,
     ModuleRef,
     OneOf,
     OpaqueUse,
@@ -1150,6 +1151,9 @@ class Collector:
             return UNKNOWN
         if isinstance(receiver, InFileFunction):
             return UNKNOWN
+        if isinstance(receiver, ModuleOutput) and method != "backward":
+            # `self.backbone(x).detach()`: what is done with a module's output (gradients cut off after it).
+            self.emit(ModuleCall(self.where(node), receiver=receiver, method=method, call=node, args=tuple(args), kwargs=kwargs))
         if method == "backward":
             self.emit(Backward(self.where(node)))
             return UNKNOWN
@@ -1171,10 +1175,14 @@ class Collector:
             method = model.cls.find_method("forward")
             if method is not None:
                 return self.call_function(method, args, kwargs, node, self_value=ref)
-        return UNKNOWN
+        return ModuleOutput(ref, (*args, *kwargs.values()))
 
     def module_method(self, ref: ModuleRef, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         model = ref.model
+        held = [as_ref(option) for option in model.attrs[method].candidates()] if not ref.path and method in model.attrs else []
+        if held and all(sub is not None for sub in held):
+            # `self.encoder(x)`: a sub-module assigned in this file, called on inputs.
+            return one_of([self.forward(sub, args, kwargs, node) for sub in held if sub is not None])
         self.emit(ModuleCall(self.where(node), receiver=ref, method=method, call=node, args=tuple(args), kwargs=kwargs))
         # A method the file defines on its own class runs its body.
         if not ref.path and model.cls is not None:

@@ -104,7 +104,7 @@ class Settings:
             how = specificity(rule.code, (selector,))
             if how > best:
                 best, level = how, configured
-        return rule if level == rule.level else dataclasses.replace(rule, level=level)
+        return rule if best < 0 else dataclasses.replace(rule, level=level, level_configured=True)
 
     def rules_for(self, path: str, rules: list[Rule]) -> list[Rule]:
         """`rules` without the ones `per-file-ignores` turns off for this file."""

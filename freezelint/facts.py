@@ -180,6 +180,27 @@ class Model(Value):
         `trainable` and `stop_gradient` are its real API and `requires_grad_` does not exist."""
         return kb.is_foreign_model(self.qualname, self.class_name)
 
+    @property
+    def model_type(self) -> str | None:
+        """The HF model type of a transformers model (`bert`, `llama`, `vit`), when its class or checkpoint says."""
+        if self.library != "transformers" or self.cls is not None:
+            return None
+        return kb.model_type(self.class_name, self.checkpoint)
+
+    def backbone_paths(self, part: str = "") -> list[tuple[str, ...]]:
+        """Where this HF model keeps its backbone (or a `part` of it: "embeddings", its input embedding block;
+        "layers", its stack of layers), in each spelling a file may use: `model.bert`, `model.base_model`; at the root
+        for a base model class (`BertModel`). Empty when `knowledge.BACKBONES` does not know the architecture."""
+        entry = kb.BACKBONES.get(self.model_type or "")
+        if entry is None:
+            return []
+        prefix, embeddings, layers, _ = entry
+        below = {"": "", "embeddings": embeddings, "layers": layers}[part]
+        if below is None:
+            return []
+        roots: list[tuple[str, ...]] = [()] if kb.is_base_model_class(self.class_name) else [(prefix,), ("base_model",)]
+        return [(*root, below) if below else root for root in roots]
+
     def submodels(self) -> Iterator[tuple[tuple[str, ...], Model]]:
         """Models reachable through `attrs` (and a PEFT wrapper's inner model), with the path to each."""
         seen: set[int] = {self.id}
@@ -285,6 +306,19 @@ class ModuleRef(Value):
         """True when every parameter under `other` is under `self`."""
         a, b = _common_root(self, other)
         return a is not None and b is not None and path_contains(a, b)
+
+
+@dataclass(eq=False, repr=False)
+class ModuleOutput(Unknown):
+    """What calling a module returns (`h = self.embed(x)`): tensors the analysis does not model, known to come from
+    `module` applied to `inputs`. It is UNKNOWN to everything else; rules that follow activations read where they came
+    from (does the input of a checkpointed block require grad?)."""
+
+    module: ModuleRef
+    inputs: tuple[Value, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"ModuleOutput({self.module!r})"
 
 
 def _common_root(x: ModuleRef, y: ModuleRef) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
@@ -845,6 +879,16 @@ class PeftApply(Event):
     config: Value | None
     call: cst.Call | None
 
+    def touches(self, ref: ModuleRef) -> bool:
+        """True when the model it wraps (or the wrapper it made) may share parameters with `ref`."""
+        return any(r is not None and r.overlaps(ref) for v in (self.model, self.result) for r in map(as_ref, v.candidates()))
+
+    @property
+    def wrapper(self) -> Model | None:
+        """The PeftModel it made (`get_peft_model`, `PeftModel.from_pretrained`), None for in-place ones."""
+        result = self.result
+        return result if isinstance(result, Model) and result.source is ModelSource.PEFT else None
+
 
 @dataclass(frozen=True, eq=False)
 class Wrap(Event):
@@ -1132,11 +1176,12 @@ class Facts:
                     return False
         return True
 
-    def training_of(self, model: Model, after: int = 0) -> Training | None:
+    def training_of(self, model: Model | ModuleRef, after: int = 0) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
         optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`.
-        With `after`, only evidence later than that walk position counts."""
-        ref = ModuleRef(model)
+        Given a sub-module (`model.bert`), only training that reaches its parameters counts (an optimizer over the
+        head alone does not train the backbone). With `after`, only evidence later than that walk position counts."""
+        ref = model if isinstance(model, ModuleRef) else ModuleRef(model)
         for call in self.of(TrainCall):
             if call.order <= after:
                 continue
