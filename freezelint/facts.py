@@ -1070,7 +1070,9 @@ class Facts:
 
     # -- relations between events and models -----------------------------------------------------------------------
 
-    def frozen_at(self, ref: ModuleRef, order: int, whole: bool = False, loop_of: Where | None = None) -> FreezeOp | None:
+    def frozen_at(
+        self, ref: ModuleRef, order: int, whole: bool = False, loop_of: Where | None = None, standalone: bool = False
+    ) -> FreezeOp | None:
         """The freeze that keeps parameters at `ref` frozen at walk position `order`, if the facts show one.
 
         With `whole`: the last effective, unfiltered freeze before `order` of a module containing all of `ref`, with
@@ -1078,11 +1080,15 @@ class Facts:
         unknown target, a hand-off to code the analysis cannot see, PEFT, a new sub-module or parameter).
         Without: the last such freeze of a module overlapping `ref`, with nothing in between that may make all of
         what it froze there trainable again (an unfreeze of only a part leaves the rest frozen).
-        With `loop_of`, what runs later in a loop shared with that place counts as in between too.
+        With `loop_of`, what runs later in a loop shared with that place counts as in between too. With `standalone`,
+        for a place itself walked without a call site, what was walked standalone before it counts too (a class's
+        `__init__` seen from its `forward`).
         """
         last: FreezeOp | None = None
         for op in self.of(FreezeOp):
-            if op.value is not False or op.where.standalone or not op.effective or op.order >= order or not op.whole:
+            if op.where.standalone and not standalone:
+                continue
+            if op.value is not False or not op.effective or op.order >= order or not op.whole:
                 continue
             target = op.module
             if target is None or not (target.contains(ref) if whole else target.overlaps(ref)):
@@ -1094,7 +1100,7 @@ class Facts:
         frozen = last.module
         assert frozen is not None
         for event in self.events:
-            if event.where.standalone or event.order <= last.order:
+            if (event.where.standalone and not standalone) or event.order <= last.order:
                 continue
             if event.order >= order and (loop_of is None or event.where.shared_loop(loop_of) is None):
                 continue
@@ -1174,7 +1180,57 @@ class Facts:
             elif isinstance(event, AttributeAssign) and touches(event.owner):
                 if any(isinstance(o, (Model, ModuleRef)) or (isinstance(o, ParamRef) and o.new) for o in event.value.candidates()):
                     return False
+            elif isinstance(event, ModuleCall) and event.method in kb.NEW_PARAMETER_METHODS and touches(event.receiver):
+                return False  # `add_module(...)`, `register_parameter(...)`: new trainable parameters
         return True
+
+    def checkpointing(self) -> list[Checkpointing]:
+        """Where activation (gradient) checkpointing is turned on for a model, with the `use_reentrant` it was given:
+        `model.gradient_checkpointing_enable(...)` (or `activation_checkpointing_enable`), or a trainer trained with
+        `TrainingArguments(gradient_checkpointing=True, ...)`. Settings the analysis cannot read are left out."""
+        found: list[Checkpointing] = []
+        for call in self.of(ModuleCall):
+            ref = call.receiver
+            if call.method not in kb.CHECKPOINTING_METHODS or not isinstance(ref, ModuleRef) or ref.path or call.where.standalone:
+                continue
+            given = next((call.kwargs[k] for k in kb.CHECKPOINTING_KWARGS if k in call.kwargs), call.args[0] if call.args else None)
+            reentrant = _use_reentrant(given)
+            if reentrant is not UNKNOWN:
+                found.append(Checkpointing(ref.model, call.where.statement or call.call, call, reentrant))  # type: ignore[arg-type]
+        for train in self.of(TrainCall):
+            args = train.trainer.build.args
+            if not isinstance(args, Config) or train.where.standalone:
+                continue
+            switch = next((args.kwargs[k] for k in kb.CHECKPOINTING_ARGUMENTS if k in args.kwargs), None)
+            if not (isinstance(switch, Literal) and switch.value is True):
+                continue
+            reentrant = _use_reentrant(next((args.kwargs[k] for k in kb.CHECKPOINTING_KWARGS if k in args.kwargs), None))
+            if reentrant is UNKNOWN:
+                continue
+            for option in train.model.candidates():
+                trained = as_ref(option)
+                if trained is not None and not trained.path:
+                    found.append(Checkpointing(trained.model, args.node, train, reentrant))  # type: ignore[arg-type]
+        return found
+
+    def managed_elsewhere(self, ref: ModuleRef, until: int, methods: frozenset[str] = frozenset()) -> bool:
+        """True when, before walk position `until`, something other than the file's own freezes may decide what of
+        `ref` trains or requires grad: PEFT applied to it, k-bit preparation, a hand-off to code the analysis cannot
+        see, or a call of one of `methods` on it (`enable_input_require_grads`)."""
+        for event in self.events:
+            if event.where.standalone or event.order >= until:
+                continue
+            if isinstance(event, ModuleCall) and event.method in methods:
+                if isinstance(event.receiver, ModuleRef) and event.receiver.overlaps(ref):
+                    return True
+            elif isinstance(event, PeftApply) and event.touches(ref):
+                return True
+            elif isinstance(event, OpaqueUse) and event.module.overlaps(ref):
+                return True
+            elif isinstance(event, FreezeOp) and event.form is FreezeForm.KBIT_PREPARE:
+                if event.module is not None and event.module.overlaps(ref):
+                    return True
+        return False
 
     def training_of(self, model: Model | ModuleRef, after: int = 0) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
@@ -1346,6 +1402,31 @@ def as_ref(value: Value) -> ModuleRef | None:
     if isinstance(value, ModuleRef):
         return value
     return None
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Activation checkpointing turned on for `model` (at `node`, by `event`: the enabling call, or the `train()` of a
+    trainer whose arguments ask for it). `use_reentrant` is the value given, None when not given (the default of the
+    transformers version the code runs on)."""
+
+    model: Model
+    node: cst.CSTNode
+    event: Event
+    use_reentrant: bool | None
+
+
+def _use_reentrant(kwargs: Value | None) -> bool | None | Unknown:
+    """The `use_reentrant` of checkpointing keyword arguments: True/False, None when not given, UNKNOWN when the
+    analysis cannot read it."""
+    if kwargs is None or (isinstance(kwargs, Literal) and kwargs.value is None):
+        return None
+    if not isinstance(kwargs, DictValue):
+        return UNKNOWN
+    value = kwargs.entries.get("use_reentrant")
+    if value is None:
+        return None
+    return value.value if isinstance(value, Literal) and isinstance(value.value, bool) else UNKNOWN
 
 
 @dataclass(frozen=True)

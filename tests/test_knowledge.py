@@ -43,3 +43,15 @@ def test_freeze_option_names():
         assert kb.FREEZE_OPTION_NAME.search(name), name
     for name in ("lr", "antifreeze", "output_dir", "train_batch_size"):
         assert not kb.FREEZE_OPTION_NAME.search(name), name
+
+
+def test_model_types_by_class_and_by_checkpoint():
+    from freezelint.knowledge import is_base_model_class, model_type
+
+    assert model_type("BertForSequenceClassification", None) == "bert"
+    assert model_type("ViTModel", None) == "vit" and is_base_model_class("ViTModel")
+    assert model_type("MobileNetV2ForImageClassification", None) == "mobilenet_v2"
+    assert model_type("AutoModelForImageClassification", "microsoft/resnet-50") == "resnet"
+    assert model_type("AutoModelForImageClassification", "facebook/dinov2-small") == "dinov2"
+    assert model_type("AutoModel", None) is None and model_type("MyNet", None) is None
+    assert not is_base_model_class("BertForMaskedLM")

@@ -50,7 +50,6 @@ from freezelint.facts import (
     Backward,
     Facts,
     Forward,
-    FreezeOp,
     Literal,
     Model,
     ModuleCall,

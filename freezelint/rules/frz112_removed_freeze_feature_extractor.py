@@ -90,4 +90,3 @@ def _wav2vec2_family(facts: Facts, op: FreezeOp) -> bool:
             for qualname in facts.imports
         )
     return False
-

@@ -126,4 +126,3 @@ def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> st
         "freezes it with the base model, so it stays random for the whole training while the adapters learn around it "
         f"(poor metrics, no error). To train the head, {remedy}."
     )
-
