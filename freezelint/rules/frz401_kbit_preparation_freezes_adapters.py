@@ -7,8 +7,9 @@ with no adapters added before the model is trained.
 `prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of the model it is given (peft
 0.21.2, `utils/other.py`), quantized or not. After `get_peft_model` that includes the LoRA weights: nothing is left to
 train. The Trainer then fails at the first step with "element 0 of tensors does not require grad and does not have a
-grad_fn"; with gradient checkpointing (which makes the loss require grad) training runs, logs a loss and a
-`grad_norm` of 0, and changes nothing. Without PEFT afterwards the whole model stays frozen the same way.
+grad_fn"; with gradient checkpointing on in the training arguments (which makes the loss require grad), training runs,
+logs a loss (and a `grad_norm` of 0), and changes nothing. Without PEFT afterwards the whole model stays frozen the
+same way.
 
 ## Example
 ```python
@@ -82,8 +83,9 @@ def _after_peft(facts: Facts, name: str, apply: PeftApply) -> str:
     return (
         f"`prepare_model_for_kbit_training` runs here on `{name}` after {how} added the adapters at line "
         f"{facts.line(apply.node)}: it sets `requires_grad=False` on every parameter, the adapters included, so nothing "
-        "is left to train (the Trainer fails with \"element 0 of tensors does not require grad\", or, with gradient "
-        f"checkpointing, trains nothing while logging a loss). Call it before {how}."
+        "is left to train (the first `backward()` fails with \"element 0 of tensors does not require grad\"; with "
+        f"gradient checkpointing on in the training arguments, training runs, logs a loss and changes nothing). Call it "
+        f"before {how}."
     )
 
 
@@ -91,8 +93,8 @@ def _without_peft(facts: Facts, name: str, how: str, node: cst.CSTNode) -> str:
     return (
         f"`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of `{name}`, and no adapters "
         f"are added before {how} trains it at line {facts.line(node)}: there is nothing to train (the first "
-        "`backward()` fails with \"element 0 of tensors does not require grad\", or, with gradient checkpointing, "
-        "training changes nothing). Add the adapters after it (`model = get_peft_model(model, config)`), or drop the "
+        "`backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on in the "
+        "training arguments, training runs, logs a loss and changes nothing). Add the adapters after it (`model = get_peft_model(model, config)`), or drop the "
         "call to train the model itself."
     )
 

@@ -23,7 +23,7 @@ Trainer(model=model, args=args, train_dataset=train).train()
 
 Use instead, keep the frozen BatchNorm layers in eval mode whenever the model is put in training mode:
 ```python
-class FrozenBackboneResNet(ResNetForImageClassification):
+class FrozenBackboneResNetForImageClassification(ResNetForImageClassification):
     def train(self, mode=True):
         super().train(mode)
         self.resnet.eval()
