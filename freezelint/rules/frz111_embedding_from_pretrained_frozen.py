@@ -48,7 +48,8 @@ def embedding_from_pretrained_frozen(facts: Facts) -> Iterator[Report]:
     for group in group_by_node(calls):
         call = group[0].call
         positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-        if len(positional) > 1 or any(arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "freeze") for arg in call.args):
+        given = [arg.keyword.value for arg in call.args if arg.keyword is not None]
+        if len(positional) > 1 or "freeze" in given or any(arg.star == "**" for arg in call.args):
             continue
         made = [model for model in facts.models if model.node is call]
         if any(facts.freezes_touching(ModuleRef(model)) for model in made):

@@ -52,7 +52,9 @@ def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
     for group in group_by_node(calls):
         op = group[0]
         call = op.node
-        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute) or not all(_wav2vec2_family(facts, o) for o in group):
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+            continue
+        if not all(_wav2vec2_family(facts, o) for o in group):
             continue
         replacement, removed_in = knowledge.REMOVED_METHODS[op.attribute]
         receiver = facts.code(call.func.value)
@@ -83,7 +85,8 @@ def _wav2vec2_family(facts: Facts, op: FreezeOp) -> bool:
             return False
         if knowledge.WAV2VEC2_FAMILY.match(name):
             return True
-        return name in knowledge.WAV2VEC2_AUTO_CLASSES and bool(model.checkpoint and knowledge.WAV2VEC2_CHECKPOINT.search(model.checkpoint))
+        checkpoint = model.checkpoint or ""
+        return name in knowledge.WAV2VEC2_AUTO_CLASSES and bool(knowledge.WAV2VEC2_CHECKPOINT.search(checkpoint))
     if isinstance(target, Unknown):
         return any(
             qualname.startswith("transformers.") and knowledge.WAV2VEC2_FAMILY.match(qualname.rsplit(".", 1)[-1])

@@ -94,13 +94,15 @@ def _without_peft(facts: Facts, name: str, how: str, node: cst.CSTNode) -> str:
         f"`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of `{name}`, and no adapters "
         f"are added before {how} trains it at line {facts.line(node)}: there is nothing to train (the first "
         "`backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on in the "
-        "training arguments, training runs, logs a loss and changes nothing). Add the adapters after it (`model = get_peft_model(model, config)`), or drop the "
+        "training arguments, training runs, logs a loss and changes nothing). Add the adapters after it "
+        "(`model = get_peft_model(model, config)`), or drop the "
         "call to train the model itself."
     )
 
 
 def _peft_spelling(apply: PeftApply) -> str:
-    return f"`{apply.how}(...)`" if "." in apply.how or apply.how in ("get_peft_model", "inject_adapter_in_model") else f"`.{apply.how}(...)`"
+    function = "." in apply.how or apply.how in ("get_peft_model", "inject_adapter_in_model")
+    return f"`{apply.how}(...)`" if function else f"`.{apply.how}(...)`"
 
 
 def _move_before(facts: Facts, op: FreezeOp, apply: PeftApply) -> FixProposal | None:

@@ -106,5 +106,6 @@ def _message(facts: Facts, apply: PeftApply, training: Training) -> str:
 def _fix(call: cst.Call, given: cst.BaseExpression | None) -> FixProposal:
     true = cst.Name("True")
     if given is None:
-        return FixProposal(Applicability.SAFE, "Add `is_trainable=True`", (Replacement(call, edits.with_keyword(call, "is_trainable", true)),))
+        added = edits.with_keyword(call, "is_trainable", true)
+        return FixProposal(Applicability.SAFE, "Add `is_trainable=True`", (Replacement(call, added),))
     return FixProposal(Applicability.UNSAFE, "Pass `is_trainable=True`", (Replacement(given, true),))

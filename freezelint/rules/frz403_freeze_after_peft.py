@@ -132,7 +132,8 @@ def _places(apply: PeftApply) -> list[Place]:
             if path:
                 places.append(Place(ModuleRef(base, path), False))
                 if wrapper is not None:
-                    places += [Place(ModuleRef(wrapper, path), False), Place(ModuleRef(wrapper, ("base_model", "model", *path)), False)]
+                    places.append(Place(ModuleRef(wrapper, path), False))
+                    places.append(Place(ModuleRef(wrapper, ("base_model", "model", *path)), False))
     return places
 
 
@@ -231,7 +232,10 @@ def _freeze_message(facts: Facts, op: FreezeOp, apply: PeftApply, place: Place, 
             f"Every parameter of `{facts.spelling(op)}` is frozen here, after {peft} added the adapters, and the adapters "
             "sit in it: they are frozen too, and only what lies outside it (the task head) will train"
         )
-    return f"{what}. PEFT already froze the base model: delete this freeze, and list extra modules to train in the config's `modules_to_save`."
+    return (
+        f"{what}. PEFT already froze the base model: delete this freeze, and list extra modules to train in the config's "
+        "`modules_to_save`."
+    )
 
 
 def _unfreeze_message(facts: Facts, op: FreezeOp, apply: PeftApply) -> str:

@@ -120,7 +120,8 @@ def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> st
         how = "the config has no `task_type` and no `modules_to_save`"
         remedy = f"add `modules_to_save=[{save_list}]` to the config"
     config = apply.config
-    at = f" (line {facts.line(config.node)})" if isinstance(config, Config) and facts.line(config.node) != facts.line(apply.call) else ""  # type: ignore[arg-type]
+    config_line = facts.line(config.node) if isinstance(config, Config) else 0
+    at = f" (line {config_line})" if config_line and apply.call is not None and config_line != facts.line(apply.call) else ""
     return (
         f"`{model.name}` ({model.class_name}) has a new, randomly initialised head ({head_text}), and {how}{at}: PEFT "
         "freezes it with the base model, so it stays random for the whole training while the adapters learn around it "

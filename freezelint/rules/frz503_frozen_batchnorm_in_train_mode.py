@@ -133,7 +133,8 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
         return training.how, event, undone
     if not isinstance(event, OptimizerBuild):
         return None
-    step = next((c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step" and not c.where.standalone), None)
+    steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step" and not c.where.standalone]
+    step = steps[0] if steps else None
     if step is None or not step.where.loops:
         return None
     calls = [c for c in _mode_calls(facts, frozen) if c.order < step.order or step.where.shared_loop(c.where)]
@@ -182,7 +183,8 @@ def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: M
     else:
         runs = f"the training loop runs it in training mode (`{facts.code(moment.node)}` at line {facts.line(moment.node)})"
     return (
-        f"`{name}` is frozen here, but it contains BatchNorm layers and {runs}: `requires_grad=False` does not stop BatchNorm from updating its running mean and "
+        f"`{name}` is frozen here, but it contains BatchNorm layers and {runs}: `requires_grad=False` does not stop "
+        "BatchNorm from updating its running mean and "
         f"variance on every batch, so the frozen `{name}` keeps changing its outputs.{undo} Keep its BatchNorm layers in "
         "eval mode while training (re-apply `.eval()` after every `model.train()`, e.g. in an overridden `train()`), or "
         "replace them with `torchvision.ops.FrozenBatchNorm2d`."

@@ -174,5 +174,3 @@ def test_frz112_freeze_feature_extractor_is_gone_and_the_renamed_call_freezes_th
     model = run(fixed, {"WAV2VEC2": checkpoint})["model"]
     assert not any(param.requires_grad for param in model.wav2vec2.feature_extractor.parameters())
     assert all(param.requires_grad for param in model.wav2vec2.encoder.parameters())
-
-
