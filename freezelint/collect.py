@@ -1258,10 +1258,29 @@ class Collector:
                 model = trainer.current_model
             self.emit(TrainCall(self.where(node), trainer=trainer, model=model))
             self.run_callbacks(trainer, model, node)
+            self.run_training_steps(build.library, model, node)
             return UNKNOWN
         if method == "create_optimizer":
             return UNKNOWN
         return UNKNOWN
+
+    def run_training_steps(self, library: str, model: Value, node: cst.Call) -> None:
+        """A trainer runs the model's own code on every batch: `forward` (HF and other trainers), `training_step`
+        (Lightning). Walk it once, inside a loop, so what it does (a backbone under `no_grad`) is on record."""
+        step = "training_step" if library == "lightning" else "forward"
+        loop = Loop(node, UNKNOWN)
+        for option in model.candidates():
+            ref = as_ref(option)
+            if ref is None or ref.path or ref.model.cls is None:
+                continue
+            method = ref.model.cls.find_method(step)
+            if method is None:
+                continue
+            with self.within(loops=(*self.context.loops, loop)):
+                if step == "forward":
+                    self.forward(ref, [UNKNOWN], {}, node)
+                else:
+                    self.call_function(method, [UNKNOWN, UNKNOWN], {}, node, self_value=ref)
 
     def run_callbacks(self, trainer: Trainer, model: Value, node: cst.Call) -> None:
         """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them.

@@ -1232,11 +1232,13 @@ class Facts:
                     return True
         return False
 
-    def training_of(self, model: Model | ModuleRef, after: int = 0) -> Training | None:
+    def training_of(self, model: Model | ModuleRef, after: int = 0, covering: bool = False) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
         optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`.
         Given a sub-module (`model.bert`), only training that reaches its parameters counts (an optimizer over the
-        head alone does not train the backbone). With `after`, only evidence later than that walk position counts."""
+        head alone does not train the backbone). With `covering`, an optimizer counts only when it holds every
+        parameter of `model` (one over the head alone trains the model, but not all of it). With `after`, only
+        evidence later than that walk position counts."""
         ref = model if isinstance(model, ModuleRef) else ModuleRef(model)
         for call in self.of(TrainCall):
             if call.order <= after:
@@ -1258,7 +1260,8 @@ class Facts:
         for build in self.of(OptimizerBuild):
             in_callback = build.where.callback_of is not None and build.order > after
             used = id(build) in stepped or id(build) in handed or in_callback or backward
-            if used and any(s.module.overlaps(ref) for s in build.param_sets() if not s.copies):
+            reaches = (lambda s: s.module.contains(ref)) if covering else (lambda s: s.module.overlaps(ref))
+            if used and any(reaches(s) for s in build.param_sets() if not s.copies):
                 return Training(f"optimizer `{build.name}`", build)
         return None
 
