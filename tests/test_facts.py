@@ -8,17 +8,15 @@ import libcst as cst
 
 from freezelint.collect import collect
 from freezelint.facts import (
-    AttributeAssign,
     UNKNOWN,
+    AttributeAssign,
     Consumption,
     Facts,
-    Forward,
     FreezeForm,
     FreezeOp,
     Kind,
     Loop,
     ModelSource,
-    ModuleCall,
     ModuleRef,
     OpaqueUse,
     Options,
@@ -808,33 +806,143 @@ def test_a_transformers_task_model_built_from_a_config_is_a_model():
     assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"
 
 
-def test_a_call_of_an_assigned_sub_module_names_it_with_its_grad_context():
+def test_module_outputs_remember_the_module_and_sub_module_calls_are_forwards():
     facts = facts_of(
         """
-        import torch
         import torch.nn as nn
+        from torch.utils.checkpoint import checkpoint
 
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.backbone = nn.Linear(4, 4)
-                self.head = nn.Linear(4, 1)
+                self.embed = nn.Embedding(10, 4)
+                self.block = nn.Linear(4, 4)
 
-            def forward(self, x):
-                with torch.no_grad():
-                    h = self.backbone(x)
-                return self.head(h) + self.extra(x)
-
-            def extra(self, x):
-                return x
+            def forward(self, tokens):
+                hidden = self.embed(tokens)
+                return checkpoint(self.block, hidden.detach(), use_reentrant=False)
 
         net = Net()
-        net(torch.zeros(1, 4))
+        net(tokens)
         """
     )
-    net, backbone, head = facts.models
-    calls = [(c.method, [ref.model for ref in c.submodules()], c.where.no_grad) for c in facts.of(ModuleCall)]
-    assert calls == [("backbone", [backbone], True), ("head", [head], False), ("extra", [], False)]
+    from freezelint.facts import Forward, LibraryCall, ModuleCall, ModuleOutput
+
+    forwards = [e.module.model.class_name for e in facts.of(Forward)]
+    assert forwards == ["Net", "Embedding"], "`self.embed(tokens)` runs the embedding, it is no method call"
+    detach = next(c for c in facts.of(ModuleCall) if c.method == "detach")
+    assert isinstance(detach.receiver, ModuleOutput) and detach.receiver.module.model.class_name == "Embedding"
+    [call] = [c for c in facts.of(LibraryCall) if c.qualname == "torch.utils.checkpoint.checkpoint"]
+    assert call.args[0].model.class_name == "Linear"  # type: ignore[union-attr]
+
+
+def test_training_of_a_sub_module_needs_training_that_reaches_it():
+    facts = facts_of(
+        """
+        import torch
+        import torchvision
+        net = torchvision.models.resnet18()
+        optimizer = torch.optim.SGD(net.fc.parameters(), lr=0.1)
+        for x in loader:
+            net(x).sum().backward()
+            optimizer.step()
+        """
+    )
+    [net] = facts.models
+    assert facts.training_of(ModuleRef(net, ("fc",))) is not None
+    assert facts.training_of(ModuleRef(net, ("layer4",))) is None
+    assert facts.training_of(net) is not None
+
+
+def test_backbone_paths_of_known_architectures():
+    facts = facts_of(
+        """
+        from transformers import AutoModelForCausalLM, BertForSequenceClassification, BertModel, GPT2LMHeadModel
+        a = BertForSequenceClassification.from_pretrained("bert-base-uncased")
+        b = BertModel.from_pretrained("bert-base-uncased")
+        c = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")
+        d = GPT2LMHeadModel.from_pretrained("gpt2")
+        """
+    )
+    a, b, c, d = facts.models
+    assert a.backbone_paths() == [("bert",), ("base_model",)]
+    assert a.backbone_paths("embeddings") == [("bert", "embeddings"), ("base_model", "embeddings")]
+    assert b.backbone_paths("layers") == [("encoder",)]
+    assert c.model_type == "llama" and c.backbone_paths("embeddings")[0] == ("model", "embed_tokens")
+    assert d.backbone_paths("embeddings") == [], "GPT-2 adds learned positions to its token embeddings: no one block"
+
+
+def test_checkpointing_settings_are_read_where_they_are_given():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, Trainer, TrainingArguments
+        a = AutoModel.from_pretrained("bert-base-uncased")
+        a.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        b = AutoModel.from_pretrained("bert-base-uncased")
+        b.activation_checkpointing_enable()
+        c = AutoModel.from_pretrained("bert-base-uncased")
+        c.gradient_checkpointing_enable(gradient_checkpointing_kwargs=settings)
+        d = AutoModel.from_pretrained("bert-base-uncased")
+        Trainer(model=d, args=TrainingArguments("out", gradient_checkpointing=True)).train()
+        e = AutoModel.from_pretrained("bert-base-uncased")
+        Trainer(model=e, args=TrainingArguments("out", gradient_checkpointing=False)).train()
+        """
+    )
+    found = {(c.model.name, c.use_reentrant) for c in facts.checkpointing()}
+    assert found == {("a", True), ("b", None), ("d", None)}, "unreadable or switched-off settings are left out"
+
+
+def test_managed_elsewhere_sees_peft_hooks_and_hand_offs():
+    facts = facts_of(
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModel
+        from helpers import tune
+        a = AutoModel.from_pretrained("bert-base-uncased")
+        a = get_peft_model(a, LoraConfig(r=8))
+        b = AutoModel.from_pretrained("bert-base-uncased")
+        b.enable_input_require_grads()
+        c = AutoModel.from_pretrained("bert-base-uncased")
+        tune(c)
+        d = AutoModel.from_pretrained("bert-base-uncased")
+        """
+    )
+    a, _, b, c, d = facts.models
+    end = 10**6
+    hooks = frozenset({"enable_input_require_grads"})
+    assert [facts.managed_elsewhere(ModuleRef(m), end, hooks) for m in (a, b, c, d)] == [True, True, True, False]
+    assert not facts.managed_elsewhere(ModuleRef(b), end), "a method counts only when asked for"
+
+
+def test_new_parameters_after_a_freeze_all_mean_something_trains():
+    facts = facts_of(
+        """
+        import torch.nn as nn
+        import torchvision
+        a = torchvision.models.resnet18()
+        a.requires_grad_(False)
+        a.add_module("probe", nn.Linear(1000, 2))
+        b = torchvision.models.resnet18()
+        b.requires_grad_(False)
+        """
+    )
+    first, second = [op for op in facts.of(FreezeOp)]
+    assert not facts.freezes_everything(first) and facts.freezes_everything(second)
+
+
+def test_peft_apply_knows_its_wrapper():
+    facts = facts_of(
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModel
+        base = AutoModel.from_pretrained("bert-base-uncased")
+        model = get_peft_model(base, LoraConfig(r=8))
+        base.add_adapter(LoraConfig(r=8))
+        """
+    )
+    wrapped, in_place = facts.of(PeftApply)
+    assert wrapped.wrapper is not None and wrapped.wrapper.inner is facts.models[0]
+    assert in_place.wrapper is None and in_place.touches(ModuleRef(facts.models[0], ("encoder",)))
 
 
 def test_runs_after_follows_order_and_loops_but_not_the_other_arm():

@@ -61,3 +61,15 @@ def test_distributed_rule_tokens_cover_every_wrap_they_read():
         if kind == "compile":
             assert any(token in name for token in get_rule("FRZ508").tokens), name
     assert any(token in kb.DEEPSPEED_INITIALIZE for token in get_rule("FRZ507").tokens)
+
+
+def test_model_types_by_class_and_by_checkpoint():
+    from freezelint.knowledge import is_base_model_class, model_type
+
+    assert model_type("BertForSequenceClassification", None) == "bert"
+    assert model_type("ViTModel", None) == "vit" and is_base_model_class("ViTModel")
+    assert model_type("MobileNetV2ForImageClassification", None) == "mobilenet_v2"
+    assert model_type("AutoModelForImageClassification", "microsoft/resnet-50") == "resnet"
+    assert model_type("AutoModelForImageClassification", "facebook/dinov2-small") == "dinov2"
+    assert model_type("AutoModel", None) is None and model_type("MyNet", None) is None
+    assert not is_base_model_class("BertForMaskedLM")

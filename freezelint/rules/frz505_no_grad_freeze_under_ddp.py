@@ -52,7 +52,6 @@ from freezelint.facts import (
     Facts,
     Forward,
     FreezeOp,
-    ModuleCall,
     ModelSource,
     ModuleRef,
     OpaqueUse,
@@ -70,44 +69,44 @@ def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:
         return
+    forwards = facts.of(Forward)
     through_ddp = [
-        forward for forward in facts.of(Forward)
+        forward for forward in forwards
         if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad and not forward.where.standalone
     ]
     reported: set[int] = set()
-    for call in facts.of(ModuleCall):
-        outer = next((d for d in through_ddp if any(site is d.node for site in call.where.calls)), None)
-        if outer is None or id(call.node) in reported or not _without_gradients(call):
+    for forward in forwards:
+        outer = next((d for d in through_ddp if any(site is d.node for site in forward.where.calls)), None)
+        if outer is None or id(forward.node) in reported or not _without_gradients(forward):
             continue
-        inside = [c for c in facts.of(ModuleCall) if any(site is outer.node for site in c.where.calls)]
-        for sub in call.submodules():
-            if not ModuleRef(outer.module.model).contains(sub) or not _has_parameters(sub) or _frozen_somewhere(facts, sub):
-                continue
-            if any(not _without_gradients(other) for other in inside for ref in other.submodules() if ref.overlaps(sub)):
-                continue  # also run with gradients in the same forward (a siamese branch, the other arm of an `if`)
-            wrap = next((w for w in wraps if w.kind == outer.module.wrapper and w.module.overlaps(outer.module)), None)
-            if wrap is None or tolerates_unused(facts, wrap):
-                continue
-            reported.add(id(call.node))
-            yield Report(call.node, _message(facts, call, wrap))
-            break
+        sub = forward.module
+        if not ModuleRef(outer.module.model).contains(sub) or not _has_parameters(sub) or _frozen_somewhere(facts, sub):
+            continue
+        inside = [f for f in forwards if any(site is outer.node for site in f.where.calls)]
+        if any(other.module.overlaps(sub) and not _without_gradients(other) for other in inside):
+            continue  # also run with gradients in the same forward (a siamese branch, the other arm of an `if`)
+        wrap = next((w for w in wraps if w.kind == outer.module.wrapper and w.module.overlaps(outer.module)), None)
+        if wrap is None or tolerates_unused(facts, wrap):
+            continue
+        reported.add(id(forward.node))
+        yield Report(forward.node, _message(facts, forward, wrap))
 
 
-def _without_gradients(call: ModuleCall) -> bool:
-    return call.where.no_grad or _detached(call) is not None
+def _without_gradients(forward: Forward) -> bool:
+    return forward.where.no_grad or _detached(forward) is not None
 
 
-def _detached(call: ModuleCall) -> cst.Call | None:
+def _detached(forward: Forward) -> cst.Call | None:
     """The `.detach()` of the output of `self.backbone(x)` (`self.backbone(x).detach()`, `self.encoder(...)
     .last_hidden_state.detach()`, `self.backbone(x)[0].detach()`) in the same statement, if there is one."""
-    statement = call.where.statement
+    statement = forward.where.statement
     if statement is None:
         return None
     for detach in m.findall(statement, m.Call(func=m.Attribute(attr=m.Name("detach")))):
         value = detach.func.value  # type: ignore[union-attr]
-        while isinstance(value, (cst.Attribute, cst.Subscript)) and value is not call.node:
+        while isinstance(value, (cst.Attribute, cst.Subscript)) and value is not forward.node:
             value = value.value
-        if value is call.node:
+        if value is forward.node:
             return detach  # type: ignore[return-value]
     return None
 
@@ -149,10 +148,11 @@ def _same_attribute(frozen: ModuleRef, sub: ModuleRef) -> bool:
     return any(name.rsplit(".", 1)[-1] == attribute for name in sub.model.names)
 
 
-def _message(facts: Facts, call: ModuleCall, wrap: Wrap) -> str:
-    sub = facts.code(call.call.func)
-    how = "under `torch.no_grad()`" if call.where.no_grad else "with its output detached"
-    function = call.where.function or "forward"
+def _message(facts: Facts, forward: Forward, wrap: Wrap) -> str:
+    call = forward.node
+    sub = facts.code(call.func) if isinstance(call, cst.Call) else forward.module.describe()
+    how = "under `torch.no_grad()`" if forward.where.no_grad else "with its output detached"
+    function = forward.where.function or "forward"
     return (
         f"`{sub}` runs {how} in `{function}`, as if frozen, but its parameters still require grad, and "
         f"`{wrap.module.describe()}` trains through {wrap_name(facts, wrap)}: DDP waits for a gradient of every "
