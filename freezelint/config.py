@@ -99,8 +99,10 @@ class Settings:
         return [self._with_level(rule) for rule in selected]
 
     def _with_level(self, rule: Rule) -> Rule:
-        level = self.level_for(rule.code, rule.level)
-        return rule if level == rule.level else dataclasses.replace(rule, level=level)
+        if not any(specificity(rule.code, (selector,)) >= 0 for selector, _ in self.levels):
+            return rule
+        # Configured: this level wins over a finding's own (version-dependent) level too.
+        return dataclasses.replace(rule, level=self.level_for(rule.code, rule.level), level_configured=True)
 
     def level_for(self, code: str, default: Level) -> Level:
         """The configured level of a code (the most specific `levels` entry), or `default`."""

@@ -698,9 +698,10 @@ def layer_count(checkpoint: str | None) -> int | None:
 
 # A parameter-name pattern that ends in a layer index (`"encoder.layer.1"`, `"model.layers.3"`, `"transformer.h.2"`):
 # as a substring or prefix it also matches the layers whose index starts with the same digits (10-19). A container
-# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long.
+# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long. CNN and
+# Swin `stages` are not listed: they have four or five entries, so `stage.1` never meets a `stage.10`.
 LAYER_INDEX_PATTERN = re.compile(
-    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|stage|stages|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
+    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
 )
 
 # Tensor methods that always return a new tensor object: `requires_grad` set on the result never reaches the parameter.
@@ -902,3 +903,193 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
             if kind == model_type and entry_task == task:
                 return name, heads, frozenset(words)
     return None
+
+
+# --- distributed training and compilation (FRZ504-FRZ508) -------------------------------------------------------------
+
+# Wrap kinds (WRAPPERS, PREPARE_METHODS) that put a model in DistributedDataParallel: `DDP(...)` itself, and
+# `accelerator.prepare` / `fabric.setup` when the script is launched on several processes.
+DDP_WRAP_KINDS = frozenset({"ddp", "accelerate", "fabric"})
+# Keyword arguments (of DDP, accelerate's `DistributedDataParallelKwargs`, Lightning's `DDPStrategy`) under which DDP
+# tolerates a parameter that requires grad and gets no gradient: measured on torch 2.13, DDP with either one trains
+# a model frozen after the wrap, or run partly under `no_grad`, without the reduction error.
+DDP_UNUSED_TOLERANT_KEYWORDS = ("find_unused_parameters", "static_graph")
+# Lightning strategy names that turn `find_unused_parameters` on (`"ddp_find_unused_parameters_true"`,
+# `"ddp_spawn_find_unused_parameters_true"`...) contain this.
+DDP_UNUSED_TOLERANT_STRATEGY = "find_unused_parameters_true"
+DDP_UNUSED_ERROR = "RuntimeError: Expected to have finished reduction in the prior iteration before starting a new one"
+# FullyShardedDataParallel (FSDP1) flattens each wrapped unit into one FlatParameter unless `use_orig_params=True`.
+FSDP1_MIXED_ERROR = "ValueError: Must flatten tensors with uniform requires_grad when use_orig_params=False"
+# `torch._dynamo.config.recompile_limit` (torch 2.13): distinct compiled versions of one frame before dynamo stops
+# compiling it and runs it eagerly.
+COMPILE_RECOMPILE_LIMIT = 8
+
+
+# --- PEFT and library interactions (issue 9a: FRZ401-FRZ404, FRZ501-FRZ503, FRZ106, FRZ111, FRZ112) ---------------
+
+# PEFT configurations whose adapters are layers injected into the base model (LoRA and its relatives): freezing the
+# base model after wrapping freezes them too. Prompt-learning configurations (PromptTuningConfig, PrefixTuningConfig,
+# PromptEncoderConfig...) keep their trainable prompt encoder outside `base_model`.
+PEFT_INJECTED_CONFIGS = frozenset(
+    {
+        "LoraConfig", "LoHaConfig", "LoKrConfig", "AdaLoraConfig", "IA3Config", "OFTConfig", "BOFTConfig",
+        "VeraConfig", "FourierFTConfig", "HRAConfig", "VBLoRAConfig", "LNTuningConfig", "BoneConfig", "MissConfig",
+        "RandLoraConfig", "C3AConfig", "ShiraConfig", "RoadConfig", "WaveFTConfig", "DeloraConfig", "OSFConfig",
+    }
+)
+# PEFT calls that put adapters into the model they are given (in place), so the model itself then holds them.
+PEFT_IN_PLACE_HOWS = frozenset({"add_adapter", "inject_adapter_in_model"})
+# `task_type` values whose PeftModel subclass adds the task head to `modules_to_save` itself (peft 0.21.2
+# peft_model.py: PeftModelForSequenceClassification / ForTokenClassification add "classifier" and "score",
+# PeftModelForQuestionAnswering adds "qa_outputs").
+PEFT_TASK_TYPE_SAVES = {
+    "SEQ_CLS": ("classifier", "score"),
+    "TOKEN_CLS": ("classifier", "score"),
+    "QUESTION_ANS": ("qa_outputs",),
+}
+# The `task_type` to suggest for a task model, by its class-name ending.
+PEFT_TASK_TYPE_OF = {
+    "ForSequenceClassification": "SEQ_CLS",
+    "ForTokenClassification": "TOKEN_CLS",
+    "ForQuestionAnswering": "QUESTION_ANS",
+}
+# Task models whose head is new and randomly initialised when loaded from a base checkpoint: text task heads always
+# (unless the checkpoint is already fine-tuned for the task), vision and audio classifiers when given new labels.
+NEW_HEAD_TEXT_TASK = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|MultipleChoice)$")
+NEW_HEAD_WITH_LABELS_TASK = re.compile(r"For(ImageClassification|AudioClassification|AudioFrameClassification)$")
+NEW_LABELS_KEYWORDS = ("num_labels", "id2label", "label2id", "ignore_mismatched_sizes")
+# Checkpoint names that say the task head is already trained (`distilbert-base-uncased-finetuned-sst-2-english`).
+FINETUNED_CHECKPOINT = re.compile(r"finetuned|fine-tuned|sst-?2|mnli|squad|conll|emotion|sentiment|imdb|ner\b", re.I)
+
+# HF backbones, by model type: (the attribute task models keep it in, i.e. `base_model_prefix`; its input embedding
+# block, whose output feeds the first stacked layer and has nothing trainable beside it; its stack of layers, which
+# activation checkpointing wraps; the main input: "text" models take `input_ids`, and transformers 5 hooks their input
+# embeddings when checkpointing is enabled). None where the architecture has no such single block (GPT-2 adds a
+# learned `wpe` to `wte`) or no checkpointing. Derived from transformers 5.24 (`base_model_prefix`, `named_children()`,
+# `get_input_embeddings()`, `main_input_name`); tests/runtime/test_backbones_runtime.py re-derives it.
+BACKBONES: dict[str, tuple[str, str | None, str | None, str]] = {
+    "bert": ("bert", "embeddings", "encoder", "text"),
+    "roberta": ("roberta", "embeddings", "encoder", "text"),
+    "xlm-roberta": ("roberta", "embeddings", "encoder", "text"),
+    "distilbert": ("distilbert", "embeddings", "transformer", "text"),
+    "deberta": ("deberta", "embeddings", "encoder", "text"),
+    "deberta-v2": ("deberta", "embeddings", "encoder", "text"),
+    "gptj": ("transformer", "wte", "h", "text"),
+    "falcon": ("transformer", "word_embeddings", "h", "text"),
+    "llama": ("model", "embed_tokens", "layers", "text"),
+    "mistral": ("model", "embed_tokens", "layers", "text"),
+    "mixtral": ("model", "embed_tokens", "layers", "text"),
+    "qwen2": ("model", "embed_tokens", "layers", "text"),
+    "qwen3": ("model", "embed_tokens", "layers", "text"),
+    "gemma": ("model", "embed_tokens", "layers", "text"),
+    "gemma2": ("model", "embed_tokens", "layers", "text"),
+    "phi": ("model", "embed_tokens", "layers", "text"),
+    "phi3": ("model", "embed_tokens", "layers", "text"),
+    "vit": ("vit", "embeddings", "layers", "vision"),
+    "deit": ("deit", "embeddings", "layers", "vision"),
+    "dinov2": ("dinov2", "embeddings", "encoder", "vision"),
+    "swin": ("swin", "embeddings", "encoder", "vision"),
+    "resnet": ("resnet", None, None, "vision"),
+    "regnet": ("regnet", None, None, "vision"),
+    "mobilenet_v1": ("mobilenet_v1", None, None, "vision"),
+    "mobilenet_v2": ("mobilenet_v2", None, None, "vision"),
+    "efficientnet": ("efficientnet", None, None, "vision"),
+}
+# Class-name stems of those model types (`ViTForImageClassification` -> vit), and checkpoint names beyond
+# CHECKPOINT_MODEL_TYPES, for `AutoModel*.from_pretrained("<literal>")`.
+ARCHITECTURE_STEMS = {
+    "Bert": "bert", "Roberta": "roberta", "XLMRoberta": "xlm-roberta", "DistilBert": "distilbert",
+    "Deberta": "deberta", "DebertaV2": "deberta-v2", "GPTJ": "gptj", "Falcon": "falcon", "Llama": "llama",
+    "Mistral": "mistral", "Mixtral": "mixtral", "Qwen2": "qwen2", "Qwen3": "qwen3", "Gemma": "gemma", "Gemma2": "gemma2",
+    "Phi": "phi", "Phi3": "phi3", "ViT": "vit", "DeiT": "deit", "Dinov2": "dinov2", "Swin": "swin", "ResNet": "resnet",
+    "RegNet": "regnet", "MobileNetV1": "mobilenet_v1", "MobileNetV2": "mobilenet_v2", "EfficientNet": "efficientnet",
+}
+MORE_CHECKPOINT_MODEL_TYPES = (
+    (re.compile(r"(^|/)deit-", re.I), "deit"),
+    (re.compile(r"dinov2", re.I), "dinov2"),
+    (re.compile(r"(^|/)regnet-", re.I), "regnet"),
+    (re.compile(r"mobilenet_v1", re.I), "mobilenet_v1"),
+    (re.compile(r"mobilenet_v2", re.I), "mobilenet_v2"),
+    (re.compile(r"efficientnet", re.I), "efficientnet"),
+)
+_ARCHITECTURE_CLASS = re.compile(r"^(?P<stem>[A-Z]\w*?)(Model|For[A-Z]\w*|LMHeadModel)$")
+
+
+def model_type(class_name: str | None, checkpoint: str | None) -> str | None:
+    """The HF model type of a model class (`BertForSequenceClassification` -> bert), or of an `AutoModel*` class by
+    its checkpoint's name; None when unknown."""
+    if not class_name:
+        return None
+    if class_name.startswith("Auto"):
+        if not checkpoint:
+            return None
+        for pattern, kind in (*CHECKPOINT_MODEL_TYPES, *MORE_CHECKPOINT_MODEL_TYPES):
+            if pattern.search(checkpoint):
+                return kind
+        return None
+    if class_name in TASK_HEADS:
+        return TASK_HEADS[class_name][0]
+    match = _ARCHITECTURE_CLASS.match(class_name)
+    return ARCHITECTURE_STEMS.get(match.group("stem")) if match else None
+
+
+def is_base_model_class(class_name: str | None) -> bool:
+    """`BertModel`, `AutoModel`: the backbone itself, without a task head (its parts sit at its root)."""
+    return bool(class_name) and class_name.endswith("Model") and not has_task_head(class_name)  # type: ignore[union-attr]
+
+
+# Method names and TrainingArguments fields that turn on activation (gradient) checkpointing, and their keyword
+# arguments (transformers 5 renamed `gradient_checkpointing*` to `activation_checkpointing*`, keeping the old names).
+CHECKPOINTING_METHODS = frozenset({"gradient_checkpointing_enable", "activation_checkpointing_enable"})
+CHECKPOINTING_ARGUMENTS = ("gradient_checkpointing", "activation_checkpointing")
+CHECKPOINTING_KWARGS = ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")
+# Raw torch checkpointing; without `use_reentrant` torch 2.13 warns and uses the reentrant variant.
+TORCH_CHECKPOINT = frozenset(
+    {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"}
+)
+# transformers majors whose `gradient_checkpointing_enable()` defaults to the reentrant variant (4.35-4.57:
+# `{"use_reentrant": True}`; 5.x: `{"use_reentrant": False}`).
+REENTRANT_BY_DEFAULT = frozenset({4})
+# Calls that make the input embeddings' output require grad (what reentrant checkpointing of frozen inputs needs).
+INPUT_GRAD_METHODS = frozenset({"enable_input_require_grads"})
+# Strings that make the FRZ501/FRZ502 rules relevant to a file.
+CHECKPOINTING_TOKENS = ("checkpoint",)
+
+# BatchNorm-bearing vision models: torchvision and timm factories (by name), HF model types. Detection models
+# (`fasterrcnn_resnet50_fpn`) use FrozenBatchNorm2d in their backbones, and ViT, ConvNeXt, Swin and BiT have none.
+BATCHNORM_TORCHVISION = re.compile(
+    r"^(resnet\d+|resnext\d+_\w+|wide_resnet\d+_\d|vgg\d+_bn|densenet\d+|mobilenet_v[23]\w*|efficientnet_\w+|regnet_\w+"
+    r"|shufflenet_\w+|mnasnet\w+|inception_v3|googlenet)$"
+)
+BATCHNORM_TIMM = re.compile(
+    r"^(resnet\d+[a-d]?|resnext\d+\w*|wide_resnet\d+\w*|seresnet\w*|efficientnet\w*|tf_efficientnet\w*|mobilenetv[23]\w*"
+    r"|regnet\w*|densenet\w*|mixnet\w*|inception\w*)(\.|$)"
+)
+BATCHNORM_MODEL_TYPES = frozenset({"resnet", "regnet", "mobilenet_v1", "mobilenet_v2", "efficientnet"})
+# Top-level parts of torchvision/timm CNNs that hold BatchNorm layers (a freeze of one of them freezes BatchNorm).
+BATCHNORM_PARTS = frozenset({"layer1", "layer2", "layer3", "layer4", "features", "bn1", "blocks", "stem", "trunk_output"})
+# A file that mentions any of these deals with BatchNorm itself (FrozenBatchNorm2d, `freeze_batch_norm_2d`, an
+# `isinstance(m, nn.BatchNorm2d)` loop, `track_running_stats`): FRZ503 leaves it alone.
+BATCHNORM_HANDLING = ("BatchNorm", "batch_norm", "batchnorm", "FrozenBN", "track_running_stats", "bn.eval", "norm_layer")
+
+# `nn.Embedding.from_pretrained` and `nn.EmbeddingBag.from_pretrained` (torch 2.13: `freeze=True` by default).
+EMBEDDING_FROM_PRETRAINED = frozenset(
+    {
+        "torch.nn.Embedding.from_pretrained",
+        "torch.nn.EmbeddingBag.from_pretrained",
+        "torch.nn.modules.sparse.Embedding.from_pretrained",
+        "torch.nn.modules.sparse.EmbeddingBag.from_pretrained",
+    }
+)
+
+# Methods removed from transformers, by the major version that removed them: {name: (replacement, removed in)}.
+# wav2vec2-family models (Wav2Vec2, Hubert, WavLM, Data2VecAudio, SEW, SEW-D, UniSpeech, UniSpeechSat,
+# Wav2Vec2Conformer) deprecated `freeze_feature_extractor()` in 4.x and transformers 5 removed it.
+REMOVED_METHODS = {"freeze_feature_extractor": ("freeze_feature_encoder", 5)}
+# Class-name stems of those models (evidence that an untracked receiver is one of them when the file imports one).
+WAV2VEC2_FAMILY = re.compile(r"^(Wav2Vec2|Hubert|WavLM|Data2VecAudio|SEW|SEWD|UniSpeech|UniSpeechSat|Wav2Vec2Conformer)(Model|For\w+)$")
+# `AutoModel*` classes that load those models, and their checkpoint names (`facebook/wav2vec2-base`).
+WAV2VEC2_AUTO_CLASSES = frozenset(
+    {"AutoModelForCTC", "AutoModelForAudioClassification", "AutoModelForAudioFrameClassification", "AutoModelForAudioXVector", "AutoModelForPreTraining"}
+)
+WAV2VEC2_CHECKPOINT = re.compile(r"wav2vec2|hubert|wavlm|data2vec-audio|unispeech|(^|/)sew", re.I)

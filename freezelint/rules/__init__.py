@@ -40,6 +40,7 @@ class Report:
     node: cst.CSTNode
     message: str
     fix: FixProposal | None = None
+    level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
 
 
 Check = Callable[[Facts], Iterable[Report]]
@@ -55,6 +56,7 @@ class Rule:
     fix: Applicability | None = None  # the best fix it can offer, for the rule table
     tokens: tuple[str, ...] = ()  # the rule can only fire in files that contain one of these strings
     runtime_only: bool = False
+    level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
 
     @property
     def url(self) -> str:

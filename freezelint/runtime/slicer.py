@@ -362,7 +362,8 @@ class Slicer:
                 mark(event.node, "trains the model")
             elif isinstance(event, F.Backward):
                 mark(event.node, "runs a backward pass")
-            elif isinstance(event, F.Forward):
+            elif isinstance(event, F.Forward) and not _in_constructor(event.where):
+                # A call in `__init__` (`self.features(torch.zeros(...)).shape`) is a size probe: part of building.
                 mark(event.node, "runs the model on data")
             elif isinstance(event, F.OptimizerCall) and event.method in ("step", "zero_grad", "load_state_dict"):
                 mark(event.node, f"runs `{event.method}()` of an optimizer")
@@ -784,3 +785,7 @@ def _regions(slicer: Slicer, kept: set[int]) -> dict[int, set[str]]:
     """Probe regions that are replayed. A freeze statement inside the loop over the parameters is measured twice: the
     loop as a whole (cheap: once per loop), and the statement itself (once per iteration, within a budget)."""
     return {i: kinds for i, kinds in slicer.probe_regions.items() if i in kept}
+
+
+def _in_constructor(where: F.Where) -> bool:
+    return where.function.rsplit(".", 1)[-1] == "__init__"

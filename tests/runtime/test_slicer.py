@@ -136,3 +136,26 @@ def test_the_program_keeps_the_script_line_numbers():
 
     lines = {i.positions.lineno for i in dis.get_instructions(program.code) if i.positions and i.positions.lineno}
     assert {3, 6} <= lines
+
+
+def test_a_size_probe_in_init_is_part_of_building_the_model():
+    lines = kept('''
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.features = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())
+                with torch.no_grad():
+                    size = self.features(torch.zeros(1, 3, 16, 16)).shape[1]
+                self.classifier = nn.Linear(size, 10)
+
+        model = Net()
+        model.features.requires_grad_(False)
+        for x in loader:
+            model(x).sum().backward()
+    ''')
+    assert "size = self.features(torch.zeros(1, 3, 16, 16)).shape[1]" in lines
+    assert "self.classifier = nn.Linear(size, 10)" in lines
+    assert "model(x).sum().backward()" not in lines
