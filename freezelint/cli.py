@@ -130,6 +130,7 @@ def main() -> None:
 )
 @click.option("--write-baseline", is_flag=True, help="Record every current finding in the baseline file, then exit 0.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file, even one no rule can fire in (to check the pre-filter).")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -151,6 +152,7 @@ def check(
     baseline_file: str | None,
     write_baseline: bool,
     jobs: int | None,
+    no_prefilter: bool,
 ) -> None:
     """Lint Python files, notebooks and directories (default: the current directory)."""
     from freezelint.baseline import BaselineError, load, render
@@ -191,6 +193,8 @@ def check(
     for name, value in (("force_exclude", force_exclude), ("show_fixes", show_fixes)):
         if value:
             changes[name] = True
+    if no_prefilter:
+        changes["prefilter"] = False
     if fail_on is not None:
         changes["fail_on"] = Level.parse(fail_on)
     if output_format is not None:

@@ -408,3 +408,52 @@ def parameter_count(checkpoint: str | None, class_name: str | None, num_labels: 
 # The major versions of transformers whose behaviour the rules know. `target-transformers` must be one of them; when a
 # project declares none, the newest is assumed (a fresh `pip install transformers` gets it).
 TRANSFORMERS_MAJORS = (4, 5)
+
+# --- pre-filter tokens (`tokens=` of rules, `freezelint.prefilter`) --------------------------------------------------
+
+# Strings a file's code must contain for the facts to hold an event of some kind. They are derived from the tables
+# above, so a name added there is covered here; `tests/test_prefilter.py` checks them.
+
+
+def literal_tokens(pattern: str) -> tuple[str, ...]:
+    """One string each alternative of `^(A|B\\w*|\\w+C)$` must contain (its longest literal run). An alternative of
+    another shape gives the empty string, which every text contains: a doubt never makes a token unsound."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    if body.startswith("(") and body.endswith(")"):
+        body = body[1:-1]
+    tokens = []
+    for alternative in body.split("|"):
+        pieces = re.split(r"\\w[*+]", alternative)
+        literal = all(re.fullmatch(r"[A-Za-z0-9_]*", piece) for piece in pieces)
+        tokens.append(max(pieces, key=len) if literal else "")
+    return tuple(tokens)
+
+
+def minimal_tokens(tokens: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The tokens without those that contain another one (`freeze_encoder` is implied by `freeze`)."""
+    return tuple(sorted(t for t in set(tokens) if not any(o != t and o in t for o in tokens)))
+
+
+def _last(qualname: str) -> str:
+    return qualname.rsplit(".", 1)[-1]
+
+
+# Any freeze or unfreeze the facts record (`FreezeOp`), effective or not. A project's own `freeze-helpers` come on top
+# (the linter treats their names as matching every rule).
+FREEZE_TOKENS = minimal_tokens(
+    {
+        "requires_grad",
+        *FREEZE_METHODS,
+        *map(_last, FREEZE_FUNCTIONS),
+        *LIGHTNING_FINETUNING_METHODS,
+        *MISSPELLED_REQUIRES_GRAD,
+        *FOREIGN_FREEZE_ATTRIBUTES,
+    }
+)
+# An optimizer built (`OptimizerBuild`): a class whose name OPTIMIZER_NAME accepts, a factory that builds one from a
+# model, or `deepspeed.initialize(model_parameters=...)`.
+OPTIMIZER_TOKENS = minimal_tokens({*literal_tokens(OPTIMIZER_NAME.pattern), *map(_last, OPTIMIZER_FROM_MODEL), "model_parameters"})
+# A trainer built (`TrainerBuild`, so `TrainCall`): a known trainer class, a TRL `*Trainer`, or a subclass of one.
+TRAINER_TOKENS = minimal_tokens({*map(_last, TRAINERS), "Trainer"})  # TRL_TRAINER's class names end in `Trainer`
+# A model trained (`Facts.training_of`): by a trainer, or by an optimizer that steps or sits beside `backward()`.
+TRAINING_TOKENS = minimal_tokens({*TRAINER_TOKENS, *OPTIMIZER_TOKENS})

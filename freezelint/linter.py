@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 import libcst as cst
 
-from freezelint import noqa
+from freezelint import noqa, prefilter
 from freezelint.collect import collect
 from freezelint.config import Settings
 from freezelint.facts import Options
@@ -57,9 +57,17 @@ def run_with_deep_stack(function: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def needs_parsing(text: str, rules: list[Rule]) -> bool:
-    """A file is parsed only when it contains a token some selected rule needs (a rule with no tokens always runs)."""
-    return any(not rule.tokens or any(token in text for token in rule.tokens) for rule in rules)
+def needs_parsing(text: str, rules: list[Rule], settings: Settings | None = None) -> bool:
+    """A file is parsed only when its code has the tokens of some selected rule (a rule without tokens always runs)."""
+    return bool(_relevant(text, rules, settings or Settings()))
+
+
+def _relevant(text: str, rules: list[Rule], settings: Settings) -> list[Rule]:
+    if not settings.prefilter:
+        return rules
+    # A project's own freeze helper freezes without any token: where one is named, every rule may fire.
+    helpers = [name.rsplit(".", 1)[-1] for name in settings.freeze_helpers]
+    return prefilter.relevant_rules(text, rules, helpers)
 
 
 def check_syntax(source: Source) -> None:
@@ -97,7 +105,7 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
     if directives.skip:
         return result
     rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
-    relevant = [rule for rule in rules if not rule.tokens or any(token in source.text for token in rule.tokens)]
+    relevant = _relevant(source.text, rules, settings)
     if not relevant:
         return result
     options = settings.options_for(source.path)

@@ -37,12 +37,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from freezelint import knowledge
 from freezelint.facts import Facts, FreezeOp, ModuleCall, OptimizerBuild, OptimizerCall, Wrap
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=("requires_grad", "freeze"))
+@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
 def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
     if _harm_reported_elsewhere(facts):
         return
