@@ -130,6 +130,14 @@ def main() -> None:
 )
 @click.option("--write-baseline", is_flag=True, help="Record every current finding in the baseline file, then exit 0.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option(
+    "--no-cache", is_flag=True, envvar="FREEZELINT_NO_CACHE",
+    help="Analyse every file again: do not read or write .freezelint_cache/ (env FREEZELINT_NO_CACHE).",
+)
+@click.option(
+    "--cache-dir", type=click.Path(file_okay=False), default=None, metavar="PATH", envvar="FREEZELINT_CACHE_DIR",
+    help="Where the cache lives (default: .freezelint_cache/ in the project root; env FREEZELINT_CACHE_DIR).",
+)
 @click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file, even one no rule can fire in (to check the pre-filter).")
 def check(
     paths: tuple[str, ...],
@@ -152,6 +160,8 @@ def check(
     baseline_file: str | None,
     write_baseline: bool,
     jobs: int | None,
+    no_cache: bool,
+    cache_dir: str | None,
     no_prefilter: bool,
 ) -> None:
     """Lint Python files, notebooks and directories (default: the current directory)."""
@@ -159,7 +169,6 @@ def check(
     from freezelint.config import ConfigError, RuleSelection, load_settings
     from freezelint.files import discover, is_force_excluded, write_atomically
     from freezelint.findings import FileResult, Level
-    from freezelint.linter import lint_bytes
     from freezelint.noqa import add_noqa_to_file
     from freezelint.report import ReportOptions, display_path, formatter
     from freezelint.rules import validate_codes
@@ -213,19 +222,24 @@ def check(
             load(baseline_path)
         except BaselineError as error:
             _fail(baseline_path, str(error))
-    rules = settings.rules()
 
     if use_stdin:
+        from freezelint.linter import lint_bytes
+
         name = stdin_filename or "-"
         results: list[FileResult] = []
         if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
-            results = [lint_bytes(name, click.get_binary_stream("stdin").read(), rules, settings)]
+            results = [lint_bytes(name, click.get_binary_stream("stdin").read(), settings.rules(), settings)]
         checked = len(results)
     else:
+        from freezelint.cache import Cache, default_directory
+
         discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
         checked = len(discovery.files)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
-        results += lint_files(discovery.files, rules, jobs, settings)
+        # The rules are imported (with libcst) only when some file is not in the cache.
+        cache = None if no_cache else Cache(cache_dir or default_directory(settings), settings)
+        results += lint_files(discovery.files, None, jobs, settings, cache)
     for result in results:
         if result.error is not None:
             click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
@@ -254,7 +268,10 @@ def check(
 
     fmt = settings.output_format
     options = ReportOptions(
-        color=fmt in ("text", "concise") and _use_color(), show_fixes=settings.show_fixes, quiet=quiet, rules=tuple(rules)
+        color=fmt in ("text", "concise") and _use_color(),
+        show_fixes=settings.show_fixes,
+        quiet=quiet,
+        rules=tuple(settings.rules()) if fmt == "sarif" else None,  # SARIF lists the rules that ran
     )
     if statistics:
         from freezelint.report.text import format_statistics, statistics as count_by_code

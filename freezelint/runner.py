@@ -1,40 +1,111 @@
-"""Lint many files: in worker processes, so that a crash inside the parser costs only the file that caused it."""
+"""Lint many files: on every core, in worker processes, so that a crash inside the parser costs only the file that
+caused it; unchanged files come from the cache without being read again.
+
+The pool is small and made for this: a worker is started once (forked where possible, after the parent has imported
+the analysis, so nothing is imported twice) and takes chunks of files, largest first so that the cores finish
+together, and hands back one result per file as soon as it has it. When a worker dies, the file it was on is the one
+that killed it: that file gets a one-line error, the rest of its chunk goes back in the queue, and a new worker takes
+its place. Results come back in the order of the paths given, whatever order the workers finish in.
+"""
 
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import stat
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
-from freezelint.config import Settings
 from freezelint.findings import FileError, FileResult
-from freezelint.linter import lint_bytes
-from freezelint.rules import Rule
+
+if TYPE_CHECKING:
+    from freezelint.cache import Cache, Stamp
+    from freezelint.config import Settings
+    from freezelint.rules import Rule
+
+# A chunk is a few files or one large one: small enough to balance the cores, large enough that a message per file
+# is the only overhead.
+CHUNK_FILES = 32
+CHUNK_BYTES = 256 * 1024
 
 
 def lint_file(path: str, rules: list[Rule], settings: Settings | None = None) -> FileResult:
     """Read and lint one file; any failure to read is a one-line error for that file."""
+    return _lint_file(path, rules, settings).result
+
+
+@dataclass
+class _Linted:
+    result: FileResult
+    stamp: Stamp | None = None  # the file's metadata just before it was read (None: it could not be read)
+    digest: bytes | None = None  # the hash of the bytes that were linted
+
+
+def _lint_file(path: str, rules: list[Rule], settings: Settings | None) -> _Linted:
+    from freezelint.cache import stamp_of
+    from freezelint.linter import lint_bytes
+
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
-            return FileResult(path=path, error=FileError(path, "not a regular file"))
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) and not os.path.isdir(path):
+            return _Linted(FileResult(path=path, error=FileError(path, "not a regular file")))
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return FileResult(path=path, error=FileError(path, "no such file (deleted during the run?)"))
+        return _Linted(FileResult(path=path, error=FileError(path, "no such file (deleted during the run?)")))
     except IsADirectoryError:
-        return FileResult(path=path, error=FileError(path, "is a directory"))
+        return _Linted(FileResult(path=path, error=FileError(path, "is a directory")))
     except OSError as error:
-        return FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}"))
-    return lint_bytes(path, data, rules, settings)
+        return _Linted(FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}")))
+    # Stat before reading: if the file changes while it is read, the next run sees a newer stamp and hashes again.
+    return _Linted(lint_bytes(path, data, rules, settings), stamp_of(info), hashlib.blake2b(data, digest_size=16).digest())
+
+
+def lint_files(
+    paths: list[str],
+    rules: list[Rule] | None = None,
+    jobs: int | None = None,
+    settings: Settings | None = None,
+    cache: Cache | None = None,
+) -> list[FileResult]:
+    """Lint files in parallel (`jobs` workers, default one per core); results come back in the order of `paths`.
+
+    `rules` default to the settings' selection, imported only when some file is not in the `cache`."""
+    if not paths:
+        return []
+    results: dict[int, FileResult] = {}
+    if cache is not None:
+        for index, path in enumerate(paths):
+            hit = cache.get(path)
+            if hit is not None:
+                results[index] = hit
+    todo = [index for index in range(len(paths)) if index not in results]
+    if todo:
+        if settings is None:
+            from freezelint.config import Settings
+
+            settings = Settings()
+        if rules is None:
+            rules = settings.rules()
+        for index, linted in _run(paths, todo, rules, settings, jobs):
+            results[index] = linted.result
+            if cache is not None and linted.digest is not None and linted.stamp is not None:
+                cache.put(paths[index], linted.stamp, linted.digest, linted.result)
+    if cache is not None:
+        cache.save()
+    return [results[index] for index in range(len(paths))]
+
+
+# --- the pool ---------------------------------------------------------------------------------------------------------
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # fork is cheapest (nothing heavy is imported by then); elsewhere fall back to the platform default.
+    # fork is cheapest (the parent has imported everything by then); elsewhere fall back to the platform default.
     if "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
@@ -45,52 +116,120 @@ def _worker_init() -> None:
     faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
 
 
-def lint_files(paths: list[str], rules: list[Rule], jobs: int | None = None, settings: Settings | None = None) -> list[FileResult]:
-    """Lint files in parallel; results come back in the order of `paths`."""
-    if not paths:
-        return []
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
-    results: dict[str, FileResult] = {}
-    try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init) as pool:
-            futures = {path: pool.submit(lint_file, path, rules, settings) for path in paths}
-            for path, future in futures.items():
-                try:
-                    results[path] = future.result()
-                except BrokenProcessPool:
-                    break
-    except BrokenProcessPool:
-        pass
-    # A worker died (libcst can crash the interpreter on pathological input): redo the rest one file per process.
-    for path in paths:
-        if path not in results:
-            results[path] = _lint_isolated(path, rules, settings)
-    return [results[path] for path in paths]
-
-
-def _isolated_target(
-    path: str, rules: list[Rule], settings: Settings | None, sender: multiprocessing.connection.Connection
-) -> None:
+def _worker_main(connection: multiprocessing.connection.Connection, rules: list[Rule], settings: Settings) -> None:
     _worker_init()
-    sender.send(lint_file(path, rules, settings))
+    while True:
+        chunk = connection.recv()
+        if chunk is None:
+            return
+        for path in chunk:
+            connection.send(_lint_file(path, rules, settings))
 
 
-def _lint_isolated(path: str, rules: list[Rule], settings: Settings | None = None) -> FileResult:
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: multiprocessing.connection.Connection
+    chunk: deque[int]  # the files sent and not yet answered, in order: the first is the one being linted
+
+
+def _chunks(paths: list[str], todo: list[int]) -> deque[list[int]]:
+    """The files in chunks, largest files first (the longest jobs start first, so the cores finish together)."""
+    sizes = {}
+    for index in todo:
+        try:
+            sizes[index] = os.stat(paths[index]).st_size
+        except OSError:
+            sizes[index] = 0
+    chunks: deque[list[int]] = deque()
+    current: list[int] = []
+    weight = 0
+    for index in sorted(todo, key=lambda i: (-sizes[i], i)):
+        if current and (len(current) >= CHUNK_FILES or weight + sizes[index] > CHUNK_BYTES):
+            chunks.append(current)
+            current, weight = [], 0
+        current.append(index)
+        weight += sizes[index]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _run(paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None) -> Iterator[tuple[int, _Linted]]:
+    chunks = _chunks(paths, todo)
     context = _context()
-    receiver, sender = context.Pipe(duplex=False)
 
-    process = context.Process(target=_isolated_target, args=(path, rules, settings, sender), daemon=True)
-    process.start()
-    sender.close()
-    result: FileResult | None = None
+    def start() -> _Worker:
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(target=_worker_main, args=(child, rules, settings), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process, parent, deque())
+
+    def feed(position: int) -> None:
+        worker = workers[position]
+        if chunks and not worker.chunk:
+            chunk = chunks.popleft()
+            try:
+                worker.connection.send([paths[index] for index in chunk])
+            except OSError:  # it died while idle (killed from outside): the chunk waits for its successor
+                chunks.appendleft(chunk)
+                replace(position)
+                return
+            worker.chunk.extend(chunk)
+
+    def replace(position: int) -> None:
+        workers[position].connection.close()
+        workers[position].process.join()
+        workers[position] = start()
+        feed(position)
+
+    count = max(1, min(jobs or os.cpu_count() or 1, len(chunks)))
+    workers = [start() for _ in range(count)]
     try:
-        if receiver.poll(None):
-            result = receiver.recv()
-    except EOFError:
-        result = None
-    process.join()
-    if result is not None:
-        return result
-    code = process.exitcode or 0
-    cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-    return FileResult(path=path, error=FileError(path, f"the parser crashed on this file ({cause}); it was skipped"))
+        for position in range(count):
+            feed(position)
+        while any(worker.chunk for worker in workers):
+            busy = [worker for worker in workers if worker.chunk]
+            ready = multiprocessing.connection.wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
+            for position, worker in enumerate(workers):
+                if not worker.chunk or (worker.connection not in ready and worker.process.sentinel not in ready):
+                    continue
+                try:
+                    while worker.chunk and worker.connection.poll():
+                        linted = worker.connection.recv()
+                        yield worker.chunk.popleft(), linted
+                except (EOFError, OSError):
+                    pass
+                if worker.chunk and not worker.process.is_alive():
+                    crashed = _crashed(paths, worker)
+                    yield worker.chunk.popleft(), crashed
+                    if worker.chunk:  # the rest of its chunk was not reached: another worker takes it
+                        chunks.appendleft(list(worker.chunk))
+                        worker.chunk.clear()
+                    replace(position)
+                else:
+                    feed(position)
+    finally:
+        for worker in workers:
+            try:
+                worker.connection.send(None)
+            except OSError:
+                pass
+        for worker in workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join()
+            worker.connection.close()
+
+
+def _crashed(paths: list[str], worker: _Worker) -> _Linted:
+    path = paths[worker.chunk[0]]
+    worker.process.join()
+    code = worker.process.exitcode or 0
+    try:
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    except ValueError:
+        cause = f"signal {-code}"
+    return _Linted(FileResult(path=path, error=FileError(path, f"the parser crashed on this file ({cause}); it was skipped")))
