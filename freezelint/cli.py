@@ -130,6 +130,12 @@ def main() -> None:
 )
 @click.option("--write-baseline", is_flag=True, help="Record every current finding in the baseline file, then exit 0.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes, rewriting the files; then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option(
+    "--diff", is_flag=True,
+    help="Print the changes --fix would make as a unified diff and write nothing (exit status 1 when there is one).",
+)
 @click.option(
     "--no-cache", is_flag=True, envvar="FREEZELINT_NO_CACHE",
     help="Analyse every file again: do not read or write .freezelint_cache/ (env FREEZELINT_NO_CACHE).",
@@ -160,6 +166,9 @@ def check(
     baseline_file: str | None,
     write_baseline: bool,
     jobs: int | None,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
     no_cache: bool,
     cache_dir: str | None,
     no_prefilter: bool,
@@ -182,6 +191,15 @@ def check(
         raise click.UsageError("--isolated and --config cannot be used together")
     if add_noqa and use_stdin:
         raise click.UsageError("--add-noqa rewrites files; it cannot be used with standard input")
+    if fix and use_stdin:
+        raise click.UsageError("--fix rewrites files; it cannot be used with standard input (use --diff)")
+    if (fix or diff) and (add_noqa or write_baseline):
+        raise click.UsageError("--fix and --diff cannot be combined with --add-noqa or --write-baseline")
+    mode = None
+    if fix or diff:
+        from freezelint.fixes import FixMode
+
+        mode = FixMode(unsafe=unsafe_fixes, write=not diff)
     unknown = validate_codes(_split(select) + _split(ignore) + _split(extend_select))
     if unknown:
         raise click.UsageError(f"unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
@@ -224,12 +242,18 @@ def check(
             _fail(baseline_path, str(error))
 
     if use_stdin:
-        from freezelint.linter import lint_bytes
-
         name = stdin_filename or "-"
         results: list[FileResult] = []
         if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
-            results = [lint_bytes(name, click.get_binary_stream("stdin").read(), settings.rules(), settings)]
+            data = click.get_binary_stream("stdin").read()
+            if mode is not None:
+                from freezelint.fixes import fix_file
+
+                results = [fix_file(name, data, settings.rules(), mode, settings)]
+            else:
+                from freezelint.linter import lint_bytes
+
+                results = [lint_bytes(name, data, settings.rules(), settings)]
         checked = len(results)
     else:
         from freezelint.cache import Cache, default_directory
@@ -237,13 +261,23 @@ def check(
         discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
         checked = len(discovery.files)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
-        # The rules are imported (with libcst) only when some file is not in the cache.
-        cache = None if no_cache else Cache(cache_dir or default_directory(settings), settings)
-        results += lint_files(discovery.files, None, jobs, settings, cache)
+        # The rules are imported (with libcst) only when some file is not in the cache. --fix and --diff rewrite
+        # (or would rewrite) files: they always analyse, and their results are not kept.
+        cache = None if no_cache or mode is not None else Cache(cache_dir or default_directory(settings), settings)
+        results += lint_files(discovery.files, None, jobs, settings, cache, fix=mode)
     for result in results:
         if result.error is not None:
             click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
+        if result.notice is not None:
+            click.echo(f"{display_path(result.path)}: notice: {result.notice}", err=True)
     failed_files = any(result.error is not None for result in results)
+    if diff:
+        from freezelint.report.text import diff_summary
+
+        click.echo("".join(result.diff for result in results if result.diff), nl=False)
+        if not quiet:
+            click.echo(diff_summary(results), err=True)
+        sys.exit(2 if failed_files else 1 if any(result.diff for result in results) else 0)
 
     if write_baseline:
         assert baseline_path is not None

@@ -60,6 +60,7 @@ from freezelint.facts import (
     ModuleRef,
     OneOf,
     OpaqueUse,
+    OptionDefinition,
     Options,
     Optimizer,
     OptimizerBuild,
@@ -79,6 +80,7 @@ from freezelint.facts import (
     Value,
     Where,
     Wrap,
+    as_ref,
     one_of,
 )
 from freezelint.source import Source
@@ -230,7 +232,7 @@ class Collector:
         self.context = _Context()
         self.frame = Frame(None, "")
         self.active_calls: list[cst.CSTNode] = []
-        self.functions: list[InFileFunction] = []  # every def seen, for the standalone walk
+        self.functions: list[InFileFunction] = self.facts.functions  # every def seen, for the standalone walk
         self.walked: set[int] = set()  # id() of FunctionDef nodes already walked
         self.abstract_selves: dict[int, Value] = {}
         self.trainer_values: dict[int, Trainer] = {}
@@ -328,6 +330,11 @@ class Collector:
                 with self.within(statement=small):
                     self.exec_small(small)
             return
+        if isinstance(node, cst.BaseSmallStatement):
+            # The body of a one-line compound statement: `for p in params: p.requires_grad = False`.
+            with self.within(statement=node):
+                self.exec_small(node)
+            return
         with self.within(statement=node):
             method = getattr(self, "exec_" + type(node).__name__, None)
             if method is not None:
@@ -340,6 +347,11 @@ class Collector:
             value = self.eval(node.value)
             for target in node.targets:
                 self.assign(target.target, value, node.value)
+            if isinstance(node.value, cst.Dict) and all(isinstance(t.target, cst.Name) for t in node.targets):
+                for element in node.value.elements:
+                    key = literal(element.key) if isinstance(element, cst.DictElement) else None
+                    if isinstance(key, str) and key.isidentifier():
+                        self.emit(OptionDefinition(self.where(element), name=key, kind="config key", spelled=f'"{key}"'))
         elif isinstance(node, cst.AnnAssign):
             if node.value is not None:
                 self.assign(node.target, self.eval(node.value), node.value)
@@ -379,7 +391,19 @@ class Collector:
             self._flow_depth -= 1
 
     def exec_expression_statement(self, expression: cst.BaseExpression) -> None:
-        value = self.eval(expression)
+        attempt = _attempted_freeze(expression)
+        if attempt is not None:
+            # `x.requires_grad == False` / `x.requires_grad_` as a statement: a freeze meant, nothing done.
+            receiver, form, value_node = attempt
+            flag = literal(value_node)
+            owner = self.eval(receiver)
+            if value_node is not None:
+                self.eval(value_node)
+            for option in owner.candidates():
+                self.freeze(expression, option, flag if isinstance(flag, bool) else None, form, "requires_grad", value_node)
+            value: Value = UNKNOWN
+        else:
+            value = self.eval(expression)
         if isinstance(expression, (cst.Comparison, cst.Attribute, cst.GeneratorExp)) or any(
             isinstance(option, LazyMap) for option in value.candidates()
         ):
@@ -436,10 +460,16 @@ class Collector:
     def exec_FunctionDef(self, node: cst.FunctionDef) -> None:
         for decorator in node.decorators:
             self.eval(decorator.decorator)
+            declares = self.called_name(decorator.decorator)
+            if declares in kb.CLI_OPTION_DECORATORS and isinstance(decorator.decorator, cst.Call):
+                self.define_option(decorator.decorator, declares.split(".", 1)[0], node)
         defaults: dict[str, Value] = {}
         for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
             if param.default is not None:
                 defaults[param.name.value] = self.eval(param.default)
+            annotation = param.annotation.annotation if param.annotation is not None else None
+            if any(self.called_name(part) in kb.TYPER_PARAMETERS for part in (param.default, *_subscript_items(annotation))):
+                self.emit(OptionDefinition(self.where(param), name=param.name.value, kind="typer", spelled=param.name.value, scope=node))
         prefix = self.frame.qualname
         qualname = f"{prefix}.{node.name.value}" if prefix else node.name.value
         function = InFileFunction(node=node, qualname=qualname, closure=self.frame, defaults=defaults)
@@ -448,6 +478,13 @@ class Collector:
 
     def exec_ClassDef(self, node: cst.ClassDef) -> None:
         bases = tuple(self.eval(arg.value) for arg in node.bases if not arg.keyword)
+        if any(self.called_name(d.decorator, bare=True) in kb.DATACLASS_DECORATORS for d in node.decorators):
+            for statement in node.body.body:
+                if isinstance(statement, cst.SimpleStatementLine):
+                    for small in statement.body:
+                        if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                            name = small.target.value
+                            self.emit(OptionDefinition(self.where(small), name=name, kind="dataclass field", spelled=name))
         prefix = self.frame.qualname
         qualname = f"{prefix}.{node.name.value}" if prefix else node.name.value
         cls = InFileClass(node=node, qualname=qualname, bases=bases, methods={}, class_attrs={})
@@ -600,6 +637,8 @@ class Collector:
             form = FreezeForm.METHOD_OVERWRITE
         if form is not None:
             flag = literal(value_node)
+            if isinstance(flag, bool) and attribute in kb.INVERTED_FREEZE_ATTRIBUTES:
+                flag = not flag  # `stop_gradient = True` means to freeze
             for option in owner.candidates():
                 self.freeze(target, option, flag if isinstance(flag, bool) else None, form, attribute, value_node)
             return
@@ -621,6 +660,34 @@ class Collector:
             elif isinstance(option, (ParamRef, Trainer, Optimizer)):
                 self.emit(AttributeAssign(self.where(target), owner=option, attribute=attribute, value=value, value_node=value_node))
 
+    # --- options a user can set -----------------------------------------------------------------------------------
+
+    def called_name(self, node: cst.BaseExpression | None, bare: bool = False) -> str | None:
+        """The qualified name of the imported function `node` calls (with `bare`, also one it just names:
+        `@dataclass`), or None."""
+        if isinstance(node, cst.Call):
+            node = node.func
+        elif not bare:
+            return None
+        value = self.eval(node) if isinstance(node, (cst.Name, cst.Attribute)) else UNKNOWN
+        return value.qualname if isinstance(value, Imported) else None
+
+    def define_option(self, call: cst.Call, kind: str, scope: cst.FunctionDef | None) -> None:
+        """`add_argument("--freeze-encoder", ...)`, `@click.option("--freeze-encoder/--no-freeze-encoder")`: the
+        name code reads it by is the `dest=`, an undashed name, or the first long (else short) option, dashes made
+        underscores, as argparse and click derive it."""
+        spelled = [v for v in (literal(a.value) for a in call.args if a.keyword is None) if isinstance(v, str)]
+        dest = next((literal(a.value) for a in call.args if a.keyword is not None and a.keyword.value == "dest"), None)
+        names = [part for text in spelled for part in text.split("/")[:1]]
+        undashed = [n for n in names if not n.startswith("-")]
+        long = [n for n in names if n.startswith("--")]
+        short = [n for n in names if n.startswith("-") and not n.startswith("--")]
+        chosen = dest if isinstance(dest, str) else (undashed or long or short or [None])[0]
+        if chosen:
+            name = chosen.lstrip("-").replace("-", "_")
+            if name.isidentifier():
+                self.emit(OptionDefinition(self.where(call), name=name, kind=kind, spelled=spelled[0] if spelled else name, scope=scope))
+
     # --- freezing ------------------------------------------------------------------------------------------------
 
     def freeze(
@@ -631,6 +698,7 @@ class Collector:
         form: FreezeForm,
         attribute: str = "requires_grad",
         value_node: cst.BaseExpression | None = None,
+        partial: bool = False,
     ) -> None:
         if isinstance(target, Model):
             target = ModuleRef(target)
@@ -645,17 +713,23 @@ class Collector:
                 value_node=value_node,
                 filters=filters,
                 loop=loop,
+                partial=partial,
             )
         )
 
     def filters_for(self, value: Value) -> tuple[Loop | None, tuple[Branch, ...]]:
-        """The loop that drew `value` from its parameter set, and the `if` tests inside that loop."""
-        source = value.source if isinstance(value, ParamRef) else None
-        if source is None:
+        """The loop that drew `value` from its parameter set (or from a module iteration: `named_modules()`, a
+        ModuleList), and the `if` tests inside that loop."""
+        if isinstance(value, ParamRef) and value.source is not None:
+            source = value.source
+            draws = lambda iterated: _draws_from(iterated, source)  # noqa: E731
+        elif isinstance(value, ModuleRef) and any(c in (ANY_CHILD, ANY_DESCENDANT) for c in value.path):
+            draws = lambda iterated: _yields_module(iterated, value)  # noqa: E731
+        else:
             return None, ()
         for index in range(len(self.context.loops) - 1, -1, -1):
             loop = self.context.loops[index]
-            if any(_draws_from(option, source) for option in loop.iterates.candidates()):
+            if any(draws(option) for option in loop.iterates.candidates()):
                 filters = tuple(b for b in self.context.branches if isinstance(b, Branch) and b.depth > index)
                 return loop, filters
         return None, ()
@@ -713,7 +787,9 @@ class Collector:
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)
-            if isinstance(option, ModuleRef):
+            if isinstance(option, ModuleRef) and _holds_parameters(option):
+                results.append(ParamRef(owner=replace(option, path=(*option.path, component), kind=Kind.PARAMETER), node=node))
+            elif isinstance(option, ModuleRef):
                 kind = option.kind if option.kind is not Kind.PARAMETER else Kind.UNKNOWN
                 results.append(replace(option, path=(*option.path, component), kind=kind))
             elif isinstance(option, (TupleValue, ListValue)) and isinstance(key, int):
@@ -723,6 +799,14 @@ class Collector:
                 results.append(option.entries.get(key, UNKNOWN))
             elif isinstance(option, ParamSet) and option.copies:
                 results.append(ParamRef(owner=option.module, source=option, copy=True, node=node))
+            elif isinstance(option, (ParamSet, ModuleIter)) and component != ANY_CHILD:
+                # `list(model.parameters())[:-2]`, `list(model.children())[0]`: a part of what iterating yields.
+                if isinstance(key, int):
+                    results.append(self.element_of(option))
+                elif isinstance(option, ParamSet):
+                    results.append(replace(option, node=node, name_filtered=True))
+                else:
+                    results.append(option)
             else:
                 results.append(UNKNOWN)
         return one_of(results)
@@ -847,6 +931,7 @@ class Collector:
         finally:
             self.frame, self.context = outer_frame, saved
         if derived is not None:
+            derived.lazy = lazy
             return derived
         return lazy if lazy is not None else UNKNOWN
 
@@ -933,7 +1018,10 @@ class Collector:
         if attribute in kb.UNWRAPPING_ATTRIBUTES and (ref.wrapper is not None or attribute == "_orig_mod"):
             return replace(ref, wrapper=None)
         if not ref.path:
-            if attribute in model.attrs:
+            # An in-file module's attribute assigned from code the analysis cannot see (`self.backbone =
+            # build_backbone(cfg)`) is judged by its name below, like one never assigned.
+            unseen = model.cls is not None and isinstance(model.attrs.get(attribute), Unknown)
+            if attribute in model.attrs and not unseen:
                 return _normalize(model.attrs[attribute], ModuleRef(model, (attribute,), Kind.PARAMETER, ref.wrapper))
             if model.cls is not None:
                 found = self.class_attribute(model.cls, attribute, ref)
@@ -943,6 +1031,9 @@ class Collector:
                 return ModuleRef(model, ("base_model",))
         if attribute in kb.MODULE_NON_MODULE_ATTRIBUTES:
             return UNKNOWN
+        if attribute == "data":
+            # Modules have no `.data`: the reference was a parameter or tensor, and this is a detached view of it.
+            return ParamRef(owner=replace(ref, kind=Kind.PARAMETER), copy=True)
         path = (*ref.path, attribute)
         if kb.PARAMETER_ATTRIBUTE.match(attribute):
             return ParamRef(owner=ModuleRef(model, path, Kind.PARAMETER, ref.wrapper))
@@ -953,6 +1044,8 @@ class Collector:
     def classify(self, parent: ModuleRef, attribute: str) -> Kind:
         """Is `parent.attribute` a sub-module? Library models are made of modules; in-file classes need evidence."""
         model = parent.model
+        if attribute in kb.LIBRARY_TENSOR_NAMES:
+            return Kind.UNKNOWN  # an nn.Parameter in some architectures, a sub-module in others
         library_model = model.source is not ModelSource.CUSTOM or model.library is not None
         if parent.kind is Kind.MODULE and library_model:
             return Kind.MODULE
@@ -965,6 +1058,8 @@ class Collector:
     def eval_Call(self, node: cst.Call) -> Value:
         func = node.func
         receiver: Value | None = None
+        if isinstance(func, cst.Attribute) and func.attr.value == "add_argument":
+            self.define_option(node, "argparse", None)
         if isinstance(func, cst.Attribute):
             receiver = self.eval(func.value)
         else:
@@ -1062,7 +1157,7 @@ class Collector:
             self.freeze(node, receiver, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return UNKNOWN
         if method in kb.FREEZE_METHODS and isinstance(receiver, Unknown):
-            self.freeze(node, receiver, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method)
+            self.freeze(node, receiver, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method, partial=True)
             return UNKNOWN
         if isinstance(receiver, Unknown):
             # A method of an object we do not track: a model handed to it may be changed there.
@@ -1093,11 +1188,14 @@ class Collector:
             return ModuleIter(ref, named=named, recursive=method in ("modules", "named_modules"))
         if method == "state_dict":
             return ParamSet(module=ref, node=node, named=True, one_shot=False, copies=True)
+        if method in kb.TENSOR_COPY_METHODS:
+            # Modules have no `detach()`/`clone()`: the reference was a parameter or tensor; this is a copy of it.
+            return ParamRef(owner=replace(ref, kind=Kind.PARAMETER), copy=True, node=node)
         if method == "requires_grad_":
             self.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return ref
         if method in kb.FREEZE_METHODS:
-            self.freeze(node, ref, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method)
+            self.freeze(node, ref, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method, partial=True)
             return UNKNOWN
         if method in kb.PEFT_METHODS:
             config = args[0] if args else kwargs.get("adapter_config", kwargs.get("peft_config", UNKNOWN))
@@ -1128,8 +1226,10 @@ class Collector:
         if method == "requires_grad_":
             self.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, _argument(node, 0, "requires_grad"))
             return ref
-        if method in ("detach", "clone", "detach_", "cpu", "numpy", "float", "half", "to", "contiguous"):
+        if method in kb.TENSOR_COPY_METHODS:
             return replace(ref, copy=True, node=node)
+        if method == "detach_":
+            return ref  # in place: on a leaf parameter it clears requires_grad of the parameter itself
         if method == "backward":
             self.emit(Backward(self.where(node)))
         self.emit(ModuleCall(self.where(node), receiver=ref, method=method, call=node, args=tuple(args), kwargs=kwargs))
@@ -1156,34 +1256,55 @@ class Collector:
         return UNKNOWN
 
     def run_callbacks(self, trainer: Trainer, model: Value, node: cst.Call) -> None:
-        """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them."""
-        hooks: list[tuple[InFileFunction, Value]] = []
+        """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them.
+
+        Lightning runs set-up hooks (a `BaseFinetuning`'s `freeze_before_training`), then the module's
+        `configure_optimizers`, then the per-epoch hooks (`finetune_function` gets that optimizer). The HF Trainer
+        builds its optimizer before any hook. Per-epoch hooks are walked inside a loop: they run again and again.
+        """
+        lightning = trainer.build.library == "lightning"
+        setup: list[tuple[InFileFunction, Value]] = []
+        configure: list[tuple[InFileFunction, Value]] = []
+        epoch: list[tuple[InFileFunction, Value]] = []
         for callback in trainer.callbacks:
             for option in callback.candidates():
-                instance = option
-                if isinstance(option, InFileClass):
-                    instance = self.instantiate(option, [], {}, node)
-                if isinstance(instance, Instance):
-                    for cls in instance.cls.mro():
-                        for name, method in cls.methods.items():
-                            if name.startswith("on_") or name in ("freeze_before_training", "finetune_function"):
-                                hooks.append((method, instance))
-        if trainer.build.library == "lightning":
+                instance = self.instantiate(option, [], {}, node) if isinstance(option, InFileClass) else option
+                if not isinstance(instance, Instance):
+                    continue
+                finetuning = bool(set(instance.cls.library_bases()) & set(kb.LIGHTNING_CALLBACK_BASES))
+                for name, method in _methods(instance.cls):
+                    if lightning and (name in kb.LIGHTNING_SETUP_HOOKS or (name == "freeze_before_training" and finetuning)):
+                        setup.append((method, instance))
+                    elif name.startswith("on_") or name == "finetune_function":
+                        epoch.append((method, instance))
+        if lightning:
             for option in model.candidates():
                 target = option.model if isinstance(option, ModuleRef) else option
                 if isinstance(target, Model) and target.cls is not None:
-                    for name in ("configure_optimizers", "on_train_start", "on_train_epoch_start"):
-                        method = target.cls.find_method(name)
-                        if method is not None:
-                            hooks.append((method, ModuleRef(target)))
-        if not hooks:
+                    for name, method in _methods(target.cls):
+                        phase = setup if name in kb.LIGHTNING_SETUP_HOOKS else configure if name == "configure_optimizers" else (
+                            epoch if name in kb.LIGHTNING_MODULE_HOOKS else None
+                        )
+                        if phase is not None:
+                            phase.append((method, ModuleRef(target)))
+        if not (setup or configure or epoch):
             return
-        loop = Loop(node, UNKNOWN)
-        bindings = {"model": model, "pl_module": model, "optimizer": trainer.build.optimizer}
-        with self.within(loops=(*self.context.loops, loop), callback_of=trainer):
-            for method, self_value in hooks:
-                kwargs = {name: value for name, value in bindings.items() if _has_parameter(method.node, name)}
-                self.call_function(method, [], kwargs, node, self_value=self_value, extra_kwargs=DictValue(dict(bindings)))
+        bindings: dict[str, Value] = {"model": model, "pl_module": model, "optimizer": trainer.build.optimizer, "trainer": trainer}
+        with self.within(callback_of=trainer):
+            self.run_hooks(setup, bindings, node)
+            optimizers = [_optimizers_in(self.run_hooks([hook], bindings, node)) for hook in configure]
+            if optimizers:
+                bindings["optimizer"] = one_of(optimizers)
+            with self.within(loops=(*self.context.loops, Loop(node, UNKNOWN))):
+                self.run_hooks(epoch, bindings, node)
+
+    def run_hooks(self, hooks: list[tuple[InFileFunction, Value]], bindings: dict[str, Value], node: cst.Call) -> Value:
+        """Call each hook with the arguments it names; the value the last one returned."""
+        result: Value = UNKNOWN
+        for method, self_value in hooks:
+            kwargs = {name: value for name, value in bindings.items() if _has_parameter(method.node, name)}
+            result = self.call_function(method, [], kwargs, node, self_value=self_value, extra_kwargs=DictValue(dict(bindings)))
+        return result
 
     def object_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         if isinstance(receiver, Super):
@@ -1204,8 +1325,16 @@ class Collector:
             return self.call_function(defined, args, kwargs, node, self_value=self_value)
         bases = set(cls.library_bases())
         if method in kb.LIGHTNING_FINETUNING_METHODS and bases & set(kb.LIGHTNING_CALLBACK_BASES):
-            for target in (args[0] if args else UNKNOWN).candidates():
-                self.freeze(node, target, kb.LIGHTNING_FINETUNING_METHODS[method], FreezeForm.HELPER, method)
+            modules = args[0] if args else kwargs.get("modules", kwargs.get("module", UNKNOWN))
+            for target in _flatten([modules]):
+                for option in target.candidates():
+                    self.freeze(node, option, kb.LIGHTNING_FINETUNING_METHODS[method], FreezeForm.HELPER, method)
+            if method == "unfreeze_and_add_param_group":
+                # Lightning adds the unfrozen parameters to the optimizer it is given.
+                optimizer = args[1] if len(args) > 1 else kwargs.get("optimizer", UNKNOWN)
+                for option in optimizer.candidates():
+                    if isinstance(option, Optimizer):
+                        self.emit(OptimizerCall(self.where(node), optimizer=option, method="add_param_group", call=node))
             return UNKNOWN
         return UNKNOWN
 
@@ -1229,24 +1358,29 @@ class Collector:
             for option in first.candidates():
                 if isinstance(option, (ParamSet, ParamGroups)):
                     return replace(option, one_shot=False)
+                if isinstance(option, ModuleIter):
+                    return option  # `list(model.children())`: the same modules
             if isinstance(first, (TupleValue, ListValue)):
                 return ListValue(list(first.items), node)
             return UNKNOWN
         if name in ("iter", "reversed"):
             return first
         if name == "enumerate":
+            self.consume(first)
             return IterableOf(TupleValue((UNKNOWN, self.element_of(first))))
         if name == "zip":
+            for value in args:
+                self.consume(value)
             return IterableOf(TupleValue(tuple(self.element_of(a) for a in args)))
         if name == "next":
-            self.consume(first)
+            self.consume(first, partial=True)
             return self.element_of(first)
         if name == "getattr" and len(args) >= 2 and isinstance(args[1], Literal) and isinstance(args[1].value, str):
             return one_of([self.attribute_of(option, args[1].value) for option in first.candidates()])
         if name == "setattr" and len(args) == 3 and isinstance(args[1], Literal) and args[1].value == "requires_grad":
             flag = args[2].value if isinstance(args[2], Literal) and isinstance(args[2].value, bool) else None
             for option in first.candidates():
-                self.freeze(node, option, flag, FreezeForm.STORE)
+                self.freeze(node, option, flag, FreezeForm.STORE, "requires_grad", _argument(node, 2, "value"))
             return UNKNOWN
         if name == "super":
             cls = self.frame.cls
@@ -1254,8 +1388,9 @@ class Collector:
             if cls is not None and self_value is not None:
                 return Super(cls, self_value)
             return UNKNOWN
-        for value in (*args, *kwargs.values()):
-            self.consume(value)
+        if name in kb.CONSUMING_BUILTINS:  # `print(params)` or `id(params)` does not iterate
+            for value in (*args, *kwargs.values()):
+                self.consume(value)
         return UNKNOWN
 
     def filtered(self, iterable: Value, predicate: Value, node: cst.Call) -> Value:
@@ -1312,11 +1447,21 @@ class Collector:
             return model
         if kb.PEFT_CONFIGS.match(qualname) or kb.TRAINING_ARGUMENTS.match(qualname):
             return Config(qualname, node, dict(kwargs))
+        if receiver is None and _is_transformers_model_class(qualname) and (args or kwargs):
+            # `BertForSequenceClassification(config)`: a model with random weights, built from its configuration.
+            built = self.new_model(
+                ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers",
+                num_layers=_layer_count(args, kwargs, None),
+            )
+            built.factory = last
+            return built
         if qualname in kb.FREEZE_FUNCTIONS or qualname in self.facts.options.freeze_helpers:
             form = FreezeForm.KBIT_PREPARE if "prepare_model_for" in qualname else FreezeForm.HELPER
             model = first if args else kwargs.get("model", kwargs.get("module", UNKNOWN))
+            # A project's own helper freezes some of its argument; which part, the configuration does not say.
+            partial = qualname not in kb.FREEZE_FUNCTIONS
             for option in model.candidates():
-                self.freeze(node, option, kb.FREEZE_FUNCTIONS.get(qualname, False), form, last)
+                self.freeze(node, option, kb.FREEZE_FUNCTIONS.get(qualname, False), form, last, partial=partial)
             return model
         if qualname in kb.WRAPPERS:
             return self.wrap(first, kb.WRAPPERS[qualname], node)
@@ -1381,6 +1526,9 @@ class Collector:
             return Scheduler(kwargs.get("optimizer", first), node, qualname)
         if qualname in kb.TRAINERS or kb.TRL_TRAINER.match(qualname):
             return self.build_trainer(qualname, kb.TRAINERS.get(qualname, "trl"), args, kwargs, node, None)
+        if receiver is None and qualname.split(".", 1)[0] == "transformers" and kb.TASK_HEAD.search(last):
+            # `BertForSequenceClassification(config)`: a task model with random weights.
+            return self.new_model(ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers")
         for value in (*args, *kwargs.values()):
             self.consume(value)
         package = qualname.split(".", 1)[0]
@@ -1406,10 +1554,11 @@ class Collector:
             return None
         checkpoint = literal(_argument(node, 0, "pretrained_model_name_or_path"))
         source = ModelSource.PRETRAINED if how == "from_pretrained" else ModelSource.FROM_CONFIG
+        checkpoint = checkpoint if isinstance(checkpoint, str) else None
         model = self.new_model(
-            source, qualname, node, class_name=class_name,
-            checkpoint=checkpoint if isinstance(checkpoint, str) else None,
+            source, qualname, node, class_name=class_name, checkpoint=checkpoint,
             library=package if package in kb.MODEL_LIBRARIES else None,
+            num_layers=_layer_count(args, kwargs, checkpoint),
         )
         if class_qualname.startswith("unsloth."):
             return TupleValue((model, UNKNOWN))
@@ -1474,6 +1623,7 @@ class Collector:
         build = TrainerBuild(
             self.where(node), qualname=qualname, library=library, model=model, args=named.get("args", UNKNOWN),
             optimizer=optimizer, callbacks=callbacks, model_init=model_init, peft_config=peft_config, call=node, cls=cls,
+            given=frozenset(named),
         )
         self.emit(build)
         trainer = Trainer(build, callbacks=list(callbacks), current_model=model)
@@ -1601,6 +1751,9 @@ class Collector:
                 component = ANY_DESCENDANT if option.recursive else ANY_CHILD
                 child = ModuleRef(option.module.model, (*option.module.path, component), Kind.MODULE, option.module.wrapper)
                 results.append(TupleValue((UNKNOWN, child)) if option.named else child)
+            elif isinstance(option, (Model, ModuleRef)) and _holds_parameters(as_ref(option)):
+                ref = as_ref(option)
+                results.append(ParamRef(owner=replace(ref, path=(*ref.path, ANY_CHILD), kind=Kind.PARAMETER)))
             elif isinstance(option, Model):
                 results.append(ModuleRef(option, (ANY_CHILD,)))
             elif isinstance(option, ModuleRef):
@@ -1613,13 +1766,17 @@ class Collector:
                 results.append(UNKNOWN)
         return one_of(results)
 
-    def consume(self, value: Value) -> None:
-        """Mark generators as run (their freezes happen once something iterates them) and record one-shot uses."""
+    def consume(self, value: Value, partial: bool = False) -> None:
+        """Mark generators as run (their freezes happen once something iterates them) and record one-shot uses
+        (`partial`: `next()` takes one element and leaves the rest, which is not a use up)."""
         for option in value.candidates():
-            if isinstance(option, LazyMap) or (isinstance(option, (ParamSet, ParamGroups)) and option.one_shot):
+            one_shot = isinstance(option, LazyMap) or (isinstance(option, (ParamSet, ParamGroups)) and option.one_shot)
+            if one_shot and not partial:
                 self.emit(Consumption(self.where(self.context.statement or option.node), value=option))
             if isinstance(option, LazyMap):
                 option.consumed = True
+            elif isinstance(option, ParamSet) and option.lazy is not None:
+                option.lazy.consumed = True
             elif isinstance(option, (TupleValue, ListValue)):
                 for item in option.items:
                     if isinstance(item, LazyMap):
@@ -1640,6 +1797,42 @@ class Collector:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
+
+def _methods(cls: InFileClass) -> Iterator[tuple[str, InFileFunction]]:
+    """The methods of an in-file class and its in-file bases, by name, the most derived definition first."""
+    seen: set[str] = set()
+    for klass in cls.mro():
+        for name, method in klass.methods.items():
+            if name not in seen:
+                seen.add(name)
+                yield name, method
+
+
+def _optimizers_in(value: Value) -> Value:
+    """The optimizers in what a Lightning `configure_optimizers` returns: one, a list, `([opts], [scheds])`, or a
+    dict with an "optimizer" key."""
+    found: list[Value] = []
+    for option in value.candidates():
+        if isinstance(option, Optimizer):
+            found.append(option)
+        elif isinstance(option, (TupleValue, ListValue)):
+            found.extend(o for item in option.items for o in _optimizers_in(item).candidates() if isinstance(o, Optimizer))
+        elif isinstance(option, DictValue):
+            found.extend(o for o in _optimizers_in(option.entries.get("optimizer", UNKNOWN)).candidates() if isinstance(o, Optimizer))
+    return one_of(found)
+
+
+def _subscript_items(node: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    """The elements of a subscript (`Annotated[bool, typer.Option()]`), or nothing."""
+    if not isinstance(node, cst.Subscript):
+        return []
+    return [element.slice.value for element in node.slice if isinstance(element.slice, cst.Index)]
+
+
+def _holds_parameters(ref: ModuleRef | None) -> bool:
+    """`nn.ParameterList` / `nn.ParameterDict`: its items are parameters, not sub-modules."""
+    return ref is not None and not ref.path and ref.model.class_name in kb.PARAMETER_CONTAINERS
+
 
 def _holds_model(value: Value) -> bool:
     return any(isinstance(option, (Model, ModuleRef)) for option in value.candidates())
@@ -1678,8 +1871,41 @@ def _draws_from(iterated: Value, source: ParamSet) -> bool:
     if isinstance(iterated, ParamGroups):
         return any(part is source for part in iterated.sets())
     if isinstance(iterated, IterableOf):
-        return any(_draws_from(o, source) for item in _tuple_items(iterated.element, 2) for o in item.candidates())
+        # `enumerate(...)`, `zip(...)`, `d.items()`: the elements were drawn already (or are sets themselves).
+        return any(
+            _draws_from(leaf, source) or (isinstance(leaf, ParamRef) and leaf.source is source)
+            for leaf in _leaves(iterated.element)
+        )
     return False
+
+
+def _yields_module(iterated: Value, ref: ModuleRef) -> bool:
+    """True when iterating `iterated` (`m.named_modules()`, a ModuleList, `enumerate(...)` of those) yields the
+    sub-module that `ref` is, or contains."""
+    if isinstance(iterated, IterableOf):
+        return any(
+            isinstance(leaf, ModuleRef) and leaf.model is ref.model and ref.path[: len(leaf.path)] == leaf.path
+            for leaf in _leaves(iterated.element)
+        )
+    if isinstance(iterated, ModuleIter):
+        parent, step = iterated.module, ANY_DESCENDANT if iterated.recursive else ANY_CHILD
+    elif isinstance(iterated, Model):
+        parent, step = ModuleRef(iterated), ANY_CHILD
+    elif isinstance(iterated, ModuleRef):
+        parent, step = iterated, ANY_CHILD
+    else:
+        return False
+    return parent.model is ref.model and ref.path[: len(parent.path) + 1] == (*parent.path, step)
+
+
+def _leaves(value: Value, depth: int = 0) -> Iterator[Value]:
+    """The values inside (nested) tuples: the loop variables one iteration binds."""
+    for option in value.candidates():
+        if isinstance(option, (TupleValue, ListValue)) and depth < 4:
+            for item in option.items:
+                yield from _leaves(item, depth + 1)
+        else:
+            yield option
 
 
 def _tuple_items(value: Value, count: int) -> list[Value]:
@@ -1720,6 +1946,47 @@ def _argument(node: cst.Call, index: int, keyword: str) -> cst.BaseExpression | 
         if arg.keyword is not None and arg.keyword.value == keyword:
             return arg.value
     return positional[index].value if index < len(positional) else None
+
+
+def _attempted_freeze(expression: cst.BaseExpression) -> tuple[cst.BaseExpression, FreezeForm, cst.BaseExpression | None] | None:
+    """`x.requires_grad == v` (one `==`) or a bare `x.requires_grad_`: the receiver, the form and the value meant."""
+    if isinstance(expression, cst.Attribute) and expression.attr.value == "requires_grad_":
+        return expression.value, FreezeForm.UNCALLED, None
+    if (
+        isinstance(expression, cst.Comparison)
+        and len(expression.comparisons) == 1
+        and isinstance(expression.comparisons[0].operator, cst.Equal)
+        and isinstance(expression.left, cst.Attribute)
+        and expression.left.attr.value == "requires_grad"
+    ):
+        return expression.left.value, FreezeForm.COMPARISON, expression.comparisons[0].comparator
+    return None
+
+
+def _is_transformers_model_class(qualname: str) -> bool:
+    package, _, last = qualname.partition(".")
+    name = last.rsplit(".", 1)[-1]
+    return (
+        package == "transformers"
+        and bool(kb.MODEL_CLASS_NAME.search(name))
+        and not name.endswith(kb.NOT_A_MODEL_SUFFIXES)
+        and not name.startswith("Auto")
+    )
+
+
+def _layer_count(args: list[Value], kwargs: dict[str, Value], checkpoint: str | None) -> int | None:
+    """A model's number of stacked layers: a literal keyword (`num_hidden_layers=6`) of the call or of the
+    configuration it is given, else the known layer count of its checkpoint."""
+    sources = [kwargs]
+    for config in (kwargs.get("config"), args[0] if args else None):
+        if isinstance(config, Config):
+            sources.append(config.kwargs)
+    for values in sources:
+        for keyword in kb.LAYER_COUNT_KEYWORDS:
+            value = values.get(keyword)
+            if isinstance(value, Literal) and isinstance(value.value, int) and not isinstance(value.value, bool):
+                return value.value
+    return kb.layer_count(checkpoint)
 
 
 def _requires_grad_flag(node: cst.Call) -> bool | None:

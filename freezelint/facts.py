@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from freezelint import knowledge as kb
+
 if TYPE_CHECKING:
     from freezelint.source import Source
 
@@ -155,6 +157,7 @@ class Model(Value):
     inner: Model | None = None  # the model a PEFT wrapper wraps
     cls: InFileClass | None = None  # the in-file class of a CUSTOM model (or a custom from_pretrained class)
     abstract: bool = False  # `self` of a class walked without an instance (its methods seen standalone)
+    num_layers: int | None = None  # its number of stacked layers, when the code or a bundled config says
     attrs: dict[str, Value] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # variables and attributes it was bound to, in order
     id: int = field(default_factory=lambda: next(_ids))
@@ -170,6 +173,12 @@ class Model(Value):
     @property
     def pretrained(self) -> bool:
         return self.source in (ModelSource.PRETRAINED, ModelSource.FACTORY)
+
+    @property
+    def foreign(self) -> bool:
+        """A TensorFlow, Keras, Flax or PaddlePaddle model (`TFBertModel`, paddlenlp's `AutoModel`): not torch, so
+        `trainable` and `stop_gradient` are its real API and `requires_grad_` does not exist."""
+        return kb.is_foreign_model(self.qualname, self.class_name)
 
     def submodels(self) -> Iterator[tuple[tuple[str, ...], Model]]:
         """Models reachable through `attrs` (and a PEFT wrapper's inner model), with the path to each."""
@@ -300,6 +309,7 @@ class ParamSet(Value):
     `name_filtered`: filtered by parameter name or other conditions (a subset, frozen ones possibly included).
     `named`: iterating yields `(name, param)` pairs.  `one_shot`: a generator, empty after one pass.
     `copies`: detached copies (`state_dict()`), not the parameters themselves.
+    `lazy`: set for a generator expression (`(p.requires_grad_(False) for p in ...)`), whose code runs when consumed.
     """
 
     module: ModuleRef
@@ -309,6 +319,7 @@ class ParamSet(Value):
     name_filtered: bool = False
     one_shot: bool = True
     copies: bool = False
+    lazy: LazyMap | None = None  # a generator expression: its element code runs as it is consumed
     id: int = field(default_factory=lambda: next(_ids))
 
     def __repr__(self) -> str:
@@ -544,6 +555,21 @@ class Where:
     def inside(self, loop: Loop) -> bool:
         return any(entry is loop for entry in self.loops)
 
+    def shared_loop(self, other: Where) -> Loop | None:
+        """The innermost loop both run in (each iteration runs the later one before the next earlier one)."""
+        for loop in reversed(self.loops):
+            if other.inside(loop):
+                return loop
+        return None
+
+    def exclusive(self, other: Where) -> bool:
+        """True when the two never run in the same pass: they sit in different arms of one `if`."""
+        if len(self.calls) != len(other.calls) or any(a is not b for a, b in zip(self.calls, other.calls)):
+            return False
+        return any(
+            mine.node is theirs.node and mine.arm != theirs.arm for mine in self.branches for theirs in other.branches
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Event:
@@ -565,8 +591,16 @@ class FreezeForm(enum.Enum):
     CALL = "call"  # `x.requires_grad_(v)`
     MISSPELLED_STORE = "misspelled-store"  # `x.require_grad = v`, `x.trainable = v`
     METHOD_OVERWRITE = "method-overwrite"  # `x.requires_grad_ = v`
+    COMPARISON = "comparison"  # `x.requires_grad == v` as a statement: meant as a store, compares and discards
+    UNCALLED = "uncalled"  # `x.requires_grad_` as a statement: the method named, never called
     HELPER = "helper"  # a known freeze helper: `model.freeze_feature_encoder()`, `timm.utils.freeze(m)`
     KBIT_PREPARE = "kbit-prepare"  # `prepare_model_for_kbit_training(model)`: freezes every parameter
+
+
+# Forms that never change `requires_grad`, whatever they are applied to.
+NO_EFFECT_FORMS = frozenset(
+    {FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE, FreezeForm.COMPARISON, FreezeForm.UNCALLED}
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -585,13 +619,14 @@ class FreezeOp(Event):
     value_node: cst.BaseExpression | None = None
     filters: tuple[Branch, ...] = ()
     loop: Loop | None = None  # the loop over the parameter set, for loop freezes
+    partial: bool = False  # a model's own helper (`freeze_feature_encoder()`): some part of `target`, which one unknown
 
     @property
     def effective(self) -> bool:
         """True when this operation really changes `requires_grad` of some parameter (as far as the facts show)."""
         if self.where.lazy is not None and not self.where.lazy.consumed:
             return False
-        if self.form in (FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE):
+        if self.form in NO_EFFECT_FORMS:
             return False
         target = self.target
         if isinstance(target, ParamRef):
@@ -610,16 +645,44 @@ class FreezeOp(Event):
             return target.module
         return None
 
+    def name_filter(self) -> tuple[str, bool] | None:
+        """For an operation in a loop over `named_parameters()` guarded by one test of the name against a literal
+        (`if "classifier" not in name:`, or the `else:` of `if name.startswith("classifier"):`): the literal, and True
+        when the operation applies to the names containing it (False: to the names that do not)."""
+        source = self.target.source if isinstance(self.target, ParamRef) else None
+        if source is None or not source.named or source.only_trainable or source.name_filtered or self.loop is None:
+            return None
+        if len(self.filters) != 1:
+            return None
+        parsed = name_test(self.filters[0].test)
+        if parsed is None or parsed[1] not in _target_names(self.loop.node):
+            return None
+        return parsed[0], parsed[2] == self.filters[0].arm
+
+    def name_value(self) -> tuple[str, bool] | None:
+        """For `p.requires_grad = "classifier" in name` in a loop over `named_parameters()`: the literal, and True when
+        the names containing it become trainable (False: the names that do not)."""
+        source = self.target.source if isinstance(self.target, ParamRef) else None
+        if source is None or not source.named or self.filters or self.loop is None or self.value is not None:
+            return None
+        parsed = name_test(self.value_node)
+        if parsed is None or parsed[1] not in _target_names(self.loop.node):
+            return None
+        return parsed[0], parsed[2]
+
     @property
     def whole(self) -> bool:
-        """True when it applies to every parameter of `module` (no filter, not a single named parameter)."""
-        if self.filters:
+        """True when it applies to every parameter of `module` (no filter, not a single named parameter, not a helper
+        that freezes some part of it)."""
+        if self.filters or self.partial:
             return False
         target = self.target
         if isinstance(target, ModuleRef):
             return target.kind is Kind.MODULE
         if isinstance(target, ParamRef):
-            return target.source is not None and not target.source.name_filtered and not target.source.only_trainable
+            # One parameter of a set is all of them only inside the loop that visits the whole set.
+            source = target.source
+            return self.loop is not None and source is not None and not source.name_filtered and not source.only_trainable
         return False
 
 
@@ -643,6 +706,42 @@ class OptimizerBuild(Event):
             elif isinstance(option, ParamGroups):
                 sets.extend(option.sets())
         return sets
+
+    def param_parts(self) -> list[Value]:
+        """Everything the optimizer was handed, flattened: `ParamSet`s, single `ParamRef`s, and UNKNOWN parts."""
+        parts: list[Value] = []
+        stack = list(self.params.candidates())
+        while stack:
+            option = stack.pop(0)
+            if isinstance(option, ParamGroups):
+                stack[:0] = [o for part in option.parts for o in part.candidates()]
+            else:
+                parts.append(option)
+        return parts
+
+    def holds(self, ref: ModuleRef, frozen_then: bool) -> bool | None:
+        """Whether the optimizer holds the parameters at `ref`; None when the analysis cannot tell.
+
+        `frozen_then` says they were frozen when it was built: a `requires_grad`-filtered set left them out.
+        """
+        held = False
+        for part in self.param_parts():
+            if isinstance(part, ParamRef):
+                if part.module is None:
+                    return None
+                if part.module.overlaps(ref):
+                    return None  # one parameter of that module: which one, the facts cannot tell
+                continue
+            if not isinstance(part, ParamSet) or part.copies:
+                return None
+            if not part.module.overlaps(ref):
+                continue
+            if part.only_trainable and frozen_then:
+                continue
+            if part.name_filtered or not part.module.contains(ref):
+                return None
+            held = True
+        return held
 
 
 @dataclass(frozen=True, eq=False)
@@ -669,6 +768,7 @@ class TrainerBuild(Event):
     call: cst.Call
     cls: InFileClass | None = None  # an in-file Trainer subclass
     names: list[str] = field(default_factory=list)
+    given: frozenset[str] = frozenset()  # the constructor arguments passed, by name (`optimizers`, `model_init`...)
 
     @property
     def class_name(self) -> str:
@@ -784,6 +884,22 @@ class Consumption(Event):
 
 
 @dataclass(frozen=True, eq=False)
+class OptionDefinition(Event):
+    """A setting a user can pass: a command-line option (`parser.add_argument("--freeze-encoder")`, a click or typer
+    option), a field of a `@dataclass` (what `HfArgumentParser` turns into options), or a key of a dict literal bound
+    to a name (`config = {"freeze_encoder": True}`).
+
+    `name` is what code reads it by (`args.freeze_encoder`); `scope` is the function whose parameter it is (click,
+    typer), None when it is read through an object or a key.
+    """
+
+    name: str
+    kind: str  # "argparse", "click", "typer", "dataclass field", "config key"
+    spelled: str  # as written: "--freeze-encoder"
+    scope: cst.FunctionDef | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Rebind(Event):
     """A variable that held a model is bound to something else."""
 
@@ -821,10 +937,12 @@ class Facts:
     events: list[Event] = field(default_factory=list)
     models: list[Model] = field(default_factory=list)
     classes: list[InFileClass] = field(default_factory=list)
+    functions: list[InFileFunction] = field(default_factory=list)  # every def and method of the file
     imports: set[str] = field(default_factory=set)  # qualified names the file imports
     truncated: bool = False  # the walk hit its budget: some calls were treated as opaque
     options: Options = field(default_factory=Options)
     _positions: Mapping[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
+    _references: dict[str, list[cst.CSTNode]] | None = field(default=None, repr=False)
 
     def of(self, kind: type[E]) -> list[E]:
         """Events of one kind, in walk order."""
@@ -868,7 +986,112 @@ class Facts:
                 return True
         return False
 
+    def within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+        """True when `node` lies inside `container` in the source (or is it)."""
+        positions = self.positions()
+        inner, outer = positions.get(node), positions.get(container)
+        if inner is None or outer is None:
+            return False
+        start = (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column)
+        return start and (inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column)
+
+    def spelling(self, op: FreezeOp) -> str:
+        """What a freeze or unfreeze applies to, for messages: the model's name and path (`model.bert.encoder`) when the
+        model is bound to a name, else as the file wrote it (`trainer.model.bert`)."""
+        module = op.module
+        if module is not None and module.model.names:
+            return module.describe()
+        target = op.target
+        source = target.source if isinstance(target, ParamRef) else None
+        if source is not None:
+            for call in _parameter_calls(source.node):
+                return self.code(call.func.value)  # type: ignore[attr-defined]
+        node = op.node
+        receiver = node.func.value if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) else (
+            node.value if isinstance(node, cst.Attribute) else None
+        )
+        if receiver is not None and source is None:
+            return self.code(receiver)
+        return module.describe() if module is not None else self.code(node)
+
+    def references(self, name: str) -> list[cst.CSTNode]:
+        """Where the file mentions `name`: as a variable, an attribute (`args.name`), or a string equal to it
+        (`cfg["name"]`, `getattr(x, "name")`). Names being defined (parameters, `def`/`class` names, keyword argument
+        names, imports) are not mentions. Indexed once, on first need."""
+        if self._references is None:
+            index = _ReferenceIndex()
+            self.module.visit(index)
+            self._references = index.found
+        return self._references.get(name, [])
+
     # -- relations between events and models -----------------------------------------------------------------------
+
+    def frozen_at(self, ref: ModuleRef, order: int, whole: bool = False, loop_of: Where | None = None) -> FreezeOp | None:
+        """The freeze that keeps parameters at `ref` frozen at walk position `order`, if the facts show one.
+
+        With `whole`: the last effective, unfiltered freeze before `order` of a module containing all of `ref`, with
+        nothing in between that may make any of them trainable again (an unfreeze touching them, an operation of
+        unknown target, a hand-off to code the analysis cannot see, PEFT, a new sub-module or parameter).
+        Without: the last such freeze of a module overlapping `ref`, with nothing in between that may make all of
+        what it froze there trainable again (an unfreeze of only a part leaves the rest frozen).
+        With `loop_of`, what runs later in a loop shared with that place counts as in between too.
+        """
+        last: FreezeOp | None = None
+        for op in self.of(FreezeOp):
+            if op.value is not False or op.where.standalone or not op.effective or op.order >= order or not op.whole:
+                continue
+            target = op.module
+            if target is None or not (target.contains(ref) if whole else target.overlaps(ref)):
+                continue
+            if last is None or op.order > last.order:
+                last = op
+        if last is None:
+            return None
+        frozen = last.module
+        assert frozen is not None
+        for event in self.events:
+            if event.where.standalone or event.order <= last.order:
+                continue
+            if event.order >= order and (loop_of is None or event.where.shared_loop(loop_of) is None):
+                continue
+            if not may_unfreeze(event, ref):
+                continue
+            if whole or isinstance(event, (OpaqueUse, PeftApply)):
+                return None
+            if isinstance(event, FreezeOp):
+                target = event.module
+                if target is None or target.contains(ref) or target.contains(frozen):
+                    return None
+            if isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
+                place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute))
+                if place.contains(ref):
+                    return None  # all of `ref` is new: a replaced head is not frozen
+        return last
+
+    def unfrozen_between(self, ref: ModuleRef, start: int, end: int) -> list[FreezeOp]:
+        """Unfreezes of (parts of) `ref` between two walk positions."""
+        return [
+            op for op in self.of(FreezeOp)
+            if op.value is not False and op.effective and not op.where.standalone and start < op.order < end
+            and op.module is not None and op.module.overlaps(ref)
+        ]
+
+    def optimizer_used_after(self, build: OptimizerBuild, where: Where) -> Event | None:
+        """The first use of the optimizer that runs after `where`: a `step()` later on (or in a loop shared with it),
+        or the `train()` of a trainer it was handed to (or built for, in a Lightning `configure_optimizers`)."""
+        for call in self.of(OptimizerCall):
+            if call.optimizer.build is not build or call.method != "step" or call.where.standalone:
+                continue
+            if (call.order > where.order or call.where.shared_loop(where)) and not call.where.exclusive(where):
+                return call
+        for train in self.of(TrainCall):
+            trainer = train.trainer
+            handed = any(o.build is build for o in trainer.build.optimizer.candidates() if isinstance(o, Optimizer))
+            if not handed and build.where.callback_of is not trainer:
+                continue
+            if train.order > where.order or where.callback_of is trainer:
+                return train
+        return None
 
     def freezes_touching(self, ref: ModuleRef) -> list[FreezeOp]:
         """Freeze/unfreeze operations whose parameters may overlap the module at `ref`."""
@@ -879,28 +1102,196 @@ class Facts:
                 found.append(op)
         return found
 
-    def training_of(self, model: Model) -> Training | None:
+    def freezes_everything(self, op: FreezeOp) -> bool:
+        """True when `op`, were it effective, would leave a whole model with nothing trainable: it freezes every
+        parameter of a model that is not part of a bigger one, and nothing later gives that model trainable
+        parameters back (an unfreeze, PEFT, a new sub-module or parameter)."""
+        ref = op.module
+        if op.value is not False or not op.whole or ref is None:
+            return False
+        if any(component not in (ANY_CHILD, ANY_DESCENDANT) for component in ref.path):
+            return False
+        model = ref.model
+        if any(other is not model and any(sub is model for _, sub in other.submodels()) for other in self.models):
+            return False  # a backbone inside a model that has more (a head of its own)
+        whole = ModuleRef(model)
+
+        def touches(value: Value) -> bool:
+            return any((r := as_ref(option)) is not None and r.overlaps(whole) for option in value.candidates())
+
+        for event in self.events:
+            if event.order <= op.order:
+                continue
+            if isinstance(event, FreezeOp) and event.value is not False and event.module is not None:
+                if event.module.overlaps(whole):
+                    return False
+            elif isinstance(event, PeftApply) and (touches(event.model) or touches(event.result)):
+                return False
+            elif isinstance(event, AttributeAssign) and touches(event.owner):
+                if any(isinstance(o, (Model, ModuleRef)) or (isinstance(o, ParamRef) and o.new) for o in event.value.candidates()):
+                    return False
+        return True
+
+    def training_of(self, model: Model, after: int = 0) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
-        optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`."""
+        optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`.
+        With `after`, only evidence later than that walk position counts."""
         ref = ModuleRef(model)
         for call in self.of(TrainCall):
+            if call.order <= after:
+                continue
             for option in call.model.candidates():
                 trained = as_ref(option)
                 if trained is not None and trained.overlaps(ref):
                     return Training(call.trainer.build.describe(), call)
-        stepped = {id(c.optimizer.build) for c in self.of(OptimizerCall) if c.method == "step"}
+        stepped = {id(c.optimizer.build) for c in self.of(OptimizerCall) if c.method == "step" and c.order > after}
+        trains_after = {id(call.trainer.build) for call in self.of(TrainCall) if call.order > after}
         handed = {
             id(option.build)
             for build in self.of(TrainerBuild)
+            if id(build) in trains_after
             for option in build.optimizer.candidates()
             if isinstance(option, Optimizer)
         }
-        backward = bool(self.of(Backward))
+        backward = any(event.order > after for event in self.of(Backward))
         for build in self.of(OptimizerBuild):
-            used = id(build) in stepped or id(build) in handed or build.where.callback_of is not None or backward
+            in_callback = build.where.callback_of is not None and build.order > after
+            used = id(build) in stepped or id(build) in handed or in_callback or backward
             if used and any(s.module.overlaps(ref) for s in build.param_sets() if not s.copies):
                 return Training(f"optimizer `{build.name}`", build)
         return None
+
+
+def may_unfreeze(event: Event, ref: ModuleRef) -> bool:
+    """True when `event` may make some parameters at `ref` trainable (again)."""
+    if isinstance(event, FreezeOp):
+        target = event.module
+        if event.value is False or (target is not None and not event.effective):
+            return False
+        return target is None or target.overlaps(ref)
+    if isinstance(event, OpaqueUse):
+        return event.module.overlaps(ref)
+    if isinstance(event, PeftApply):
+        return any(
+            r is not None and r.overlaps(ref) for v in (event.model, event.result) for r in map(as_ref, v.candidates())
+        )
+    if isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
+        place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute), Kind.UNKNOWN)
+        return place.overlaps(ref) and any(isinstance(v, Unknown) or new_parameters(v) for v in event.value.candidates())
+    if isinstance(event, ModuleCall) and event.method in kb.NEW_PARAMETER_METHODS:
+        return isinstance(event.receiver, ModuleRef) and event.receiver.overlaps(ref)
+    return False
+
+
+def new_parameters(value: Value) -> bool:
+    """True when `value`, assigned into a module, brings parameters of its own: a model or layer (not a parameter-free
+    `nn.Identity()`, `nn.Dropout()`...), or a new `nn.Parameter(...)`."""
+    if isinstance(value, ParamRef):
+        return value.new
+    if isinstance(value, Model):
+        return not (value.source is ModelSource.LAYER and value.class_name in kb.PARAMETER_FREE_LAYERS)
+    return False
+
+
+def name_test(test: cst.BaseExpression | None) -> tuple[str, str, bool] | None:
+    """A test of a name against a string literal: `"head" in name`, `name.startswith("head")`, or their negation.
+    Returns (the literal, the tested variable, True when the test holds for names containing the literal)."""
+    positive = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, positive = test.expression, not positive
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(test.left, cst.SimpleString):
+            literal, variable = test.left.evaluated_value, target.comparator
+            if isinstance(target.operator, cst.NotIn):
+                positive = not positive
+            if isinstance(literal, str) and isinstance(variable, cst.Name):
+                return literal, variable.value, positive
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and len(test.args) == 1:
+        method, variable, argument = test.func.attr.value, test.func.value, test.args[0].value
+        if method in ("startswith", "endswith") and isinstance(variable, cst.Name) and isinstance(argument, cst.SimpleString):
+            literal = argument.evaluated_value
+            if isinstance(literal, str):
+                return literal, variable.value, positive
+    return None
+
+
+def _parameter_calls(node: cst.CSTNode) -> Iterator[cst.Call]:
+    """`x.parameters()` / `x.named_parameters()` calls inside a node, outermost first."""
+    stack = [node]
+    while stack:
+        current = stack.pop(0)
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute):
+            if current.func.attr.value in ("parameters", "named_parameters"):
+                yield current
+                continue
+        stack.extend(current.children)
+
+
+def _target_names(loop: cst.CSTNode) -> set[str]:
+    """The variables a `for` loop or comprehension binds."""
+    target = loop.target if isinstance(loop, (cst.For, cst.CompFor)) else None
+    names: set[str] = set()
+    stack = [target] if target is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            names.add(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            stack.extend(element.value for element in node.elements)
+    return names
+
+
+class _ReferenceIndex(cst.CSTVisitor):
+    """Collects the mentions `Facts.references` looks up."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[cst.CSTNode]] = {}
+        self.skip: set[int] = set()
+
+    def add(self, name: str, node: cst.CSTNode) -> None:
+        self.found.setdefault(name, []).append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.skip.add(id(node.attr))
+        self.add(node.attr.value, node)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.skip.add(id(node.name))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.skip.add(id(node.keyword))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.skip.add(id(node.name))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.skip.add(id(node.name))
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self.skip:
+            self.add(node.value, node)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        value = node.evaluated_value
+        if isinstance(value, str):
+            self.add(value, node)
+
+
+def group_by_node(events: list[E]) -> list[list[E]]:
+    """Events grouped by the node they happened at, in first-seen order. One node can yield several events: a helper
+    walked from two call sites, a name bound to different values in the arms of an `if`."""
+    groups: dict[int, list[E]] = {}
+    for event in events:
+        groups.setdefault(id(event.node), []).append(event)
+    return list(groups.values())
 
 
 def as_ref(value: Value) -> ModuleRef | None:

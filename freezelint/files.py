@@ -66,18 +66,36 @@ def is_force_excluded(path: str, excludes: tuple[str, ...], root: str | None = N
     return False
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Replace a file's content all at once (a temporary file beside it, then a rename), keeping its permissions."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    handle, temporary = tempfile.mkstemp(prefix=".freezelint-", dir=directory)
+class WriteRefused(OSError):
+    """A file left alone on purpose: without its owner's write permission, or changed since it was read."""
+
+
+def write_atomically(path: str, data: bytes, expected: bytes | None = None) -> None:
+    """Replace a file's content all at once (a temporary file beside it, then a rename), keeping its permissions and
+    owner, through a symbolic link (the link stays a link). A file without its owner's write permission is refused
+    (`WriteRefused`), even for root, whom the permission bits do not stop; so is one whose content is no longer
+    `expected` (changed by someone else since it was read). Nothing is left behind when the write fails."""
+    target = os.path.realpath(path)
+    info = os.stat(target)
+    if not info.st_mode & stat.S_IWUSR:
+        raise WriteRefused("the file is read-only (no owner write permission)")
+    if expected is not None:
+        with open(target, "rb") as current:
+            if current.read() != expected:
+                raise WriteRefused("the file changed while it was being checked")
+    directory, name = os.path.split(target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".freezelint", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+        try:
+            os.chown(temporary, info.st_uid, info.st_gid)
+        except OSError:
+            pass  # not allowed to give it away: only the owner's own files are written then anyway
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)

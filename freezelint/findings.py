@@ -115,3 +115,5 @@ class FileResult:
     fixes_applied: int = 0
     cells: CellIndex | None = None  # a notebook's rows -> cells, for reports
     baselined: int = 0  # findings hidden because the baseline file lists them
+    diff: str | None = None  # set by --diff: what --fix would change
+    notice: str | None = None  # one line for the user that is not an error (a read-only file left unfixed)

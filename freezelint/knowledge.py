@@ -62,6 +62,21 @@ MODULE_BASES = (
 )
 PRETRAINED_BASE = re.compile(r"^transformers\.(\w+\.)*\w*(PreTrainedModel|Model|For\w+)$")
 
+# `torch.nn` layers without parameters: assigning one (`model.fc = nn.Identity()`) adds nothing to train.
+PARAMETER_FREE_LAYERS = frozenset(
+    {
+        "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "ReLU", "ReLU6", "LeakyReLU",
+        "GELU", "SiLU", "Mish", "ELU", "SELU", "CELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus",
+        "Hardswish", "Hardsigmoid", "Hardtanh", "Flatten", "Unflatten", "MaxPool1d", "MaxPool2d", "MaxPool3d",
+        "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "PixelShuffle", "ZeroPad2d",
+    }
+)
+# Module methods that give a module new parameters (trainable, whatever was frozen before).
+NEW_PARAMETER_METHODS = frozenset(
+    {"add_module", "register_module", "register_parameter", "set_input_embeddings", "set_output_embeddings"}
+)
+
 # Attributes of a module that are not sub-modules.
 MODULE_NON_MODULE_ATTRIBUTES = frozenset(
     {
@@ -181,8 +196,17 @@ FREEZE_FUNCTIONS = {
     "peft.utils.prepare_model_for_kbit_training": False,
     "peft.prepare_model_for_int8_training": False,
 }
-# Method names on `self` in a Lightning `BaseFinetuning` subclass that freeze a module argument.
-LIGHTNING_FINETUNING_METHODS = {"freeze": False, "make_trainable": True, "freeze_and_add_param_group": False}
+# Strings a file must contain to freeze or unfreeze anything the facts see (sound `tokens` for rules that need a
+# freeze or an unfreeze): `requires_grad`, every FREEZE_METHODS / FREEZE_FUNCTIONS / Lightning name below.
+FREEZE_TOKENS = ("requires_grad", "freeze", "train_adapter", "prepare_model_for")
+UNFREEZE_TOKENS = ("requires_grad", "unfreeze", "make_trainable")
+# Method names on `self` in a Lightning `BaseFinetuning` subclass that freeze or unfreeze a module argument
+# (lightning/pytorch/callbacks/finetuning.py); `unfreeze_and_add_param_group` also adds them to the optimizer.
+LIGHTNING_FINETUNING_METHODS = {"freeze": False, "freeze_module": False, "make_trainable": True, "unfreeze_and_add_param_group": True}
+# Lightning hooks that run before `configure_optimizers` (`BaseFinetuning.setup` calls `freeze_before_training`), and
+# the LightningModule hooks that run after it, once per fit or per epoch.
+LIGHTNING_SETUP_HOOKS = frozenset({"setup", "prepare_data"})
+LIGHTNING_MODULE_HOOKS = frozenset({"on_fit_start", "on_train_start", "on_train_epoch_start", "on_epoch_start"})
 
 # --- PEFT and adapters ----------------------------------------------------------------------------------------------
 
@@ -227,6 +251,15 @@ OPTIMIZER_NAME = re.compile(
 )
 # Factories that build an optimizer from a model (not from a parameter list): first argument is the model.
 OPTIMIZER_FROM_MODEL = frozenset({"timm.optim.create_optimizer_v2", "timm.optim.create_optimizer"})
+# Strings a file must contain to build an optimizer the facts know (sound `tokens` for rules that need one): the
+# optimizer class names OPTIMIZER_NAME accepts (taken from its own alternatives), the model-based factories, deepspeed.
+OPTIMIZER_TOKENS = tuple(
+    sorted(
+        {re.sub(r"\\w[*+]|[\^$()]", "", alternative) for alternative in OPTIMIZER_NAME.pattern.split("|")}
+        | {name.rsplit(".", 1)[-1] for name in OPTIMIZER_FROM_MODEL}
+        | {"deepspeed"}
+    )
+)
 SCHEDULER_MODULES = ("torch.optim.lr_scheduler.",)
 SCHEDULER_FUNCTIONS = re.compile(r"^transformers\.(optimization\.)?(get_\w+_schedule\w*|get_scheduler)$")
 
@@ -260,6 +293,17 @@ LIGHTNING_CALLBACK_BASES = (
 TRAINING_ARGUMENTS = re.compile(r"^(transformers|trl|sentence_transformers|setfit)\.(\w+\.)*\w*(TrainingArguments|Config|Arguments)$")
 # Methods that run training on a trainer object.
 TRAIN_METHODS = frozenset({"train", "fit"})
+
+# --- options a user can set ------------------------------------------------------------------------------------------
+
+# A decorator that declares a command-line option of the function it decorates, and typer's parameter markers.
+CLI_OPTION_DECORATORS = frozenset({"click.option"})
+TYPER_PARAMETERS = frozenset({"typer.Option", "typer.Argument"})
+# Names of settings that ask for freezing: `freeze*`, `*_frozen`, `train_base*` (`--freeze-encoder`, `freeze_layers`,
+# `vision_frozen`, `train_base_model`, `num_frozen_layers`).
+FREEZE_OPTION_NAME = re.compile(r"^(un)?freeze|^frozen_|_frozen$|^train_base|^(num|n)_(frozen|freeze)")
+# Class decorators whose annotated fields are settings (`HfArgumentParser` turns dataclass fields into options).
+DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "pydantic.dataclasses.dataclass"})
 
 # --- wrappers -------------------------------------------------------------------------------------------------------
 
@@ -409,51 +453,322 @@ def parameter_count(checkpoint: str | None, class_name: str | None, num_labels: 
 # project declares none, the newest is assumed (a fresh `pip install transformers` gets it).
 TRANSFORMERS_MAJORS = (4, 5)
 
-# --- pre-filter tokens (`tokens=` of rules, `freezelint.prefilter`) --------------------------------------------------
+# --- silent no-op freezes -------------------------------------------------------------------------------------------
 
-# Strings a file's code must contain for the facts to hold an event of some kind. They are derived from the tables
-# above, so a name added there is covered here; `tests/test_prefilter.py` checks them.
-
-
-def literal_tokens(pattern: str) -> tuple[str, ...]:
-    """One string each alternative of `^(A|B\\w*|\\w+C)$` must contain (its longest literal run). An alternative of
-    another shape gives the empty string, which every text contains: a doubt never makes a token unsound."""
-    body = pattern.removeprefix("^").removesuffix("$")
-    if body.startswith("(") and body.endswith(")"):
-        body = body[1:-1]
-    tokens = []
-    for alternative in body.split("|"):
-        pieces = re.split(r"\\w[*+]", alternative)
-        literal = all(re.fullmatch(r"[A-Za-z0-9_]*", piece) for piece in pieces)
-        tokens.append(max(pieces, key=len) if literal else "")
-    return tuple(tokens)
-
-
-def minimal_tokens(tokens: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The tokens without those that contain another one (`freeze_encoder` is implied by `freeze`)."""
-    return tuple(sorted(t for t in set(tokens) if not any(o != t and o in t for o in tokens)))
-
-
-def _last(qualname: str) -> str:
-    return qualname.rsplit(".", 1)[-1]
-
-
-# Any freeze or unfreeze the facts record (`FreezeOp`), effective or not. A project's own `freeze-helpers` come on top
-# (the linter treats their names as matching every rule).
-FREEZE_TOKENS = minimal_tokens(
+# Packages whose models are not torch modules: there `trainable`/`stop_gradient` are the real API.
+FOREIGN_MODEL_PACKAGES = frozenset(
     {
-        "requires_grad",
-        *FREEZE_METHODS,
-        *map(_last, FREEZE_FUNCTIONS),
-        *LIGHTNING_FINETUNING_METHODS,
-        *MISSPELLED_REQUIRES_GRAD,
-        *FOREIGN_FREEZE_ATTRIBUTES,
+        *FOREIGN_FRAMEWORKS,
+        "keras_nlp",
+        "keras_hub",
+        "keras_cv",
+        "paddlenlp",
+        "paddleclas",
+        "paddleseg",
+        "paddledet",
+        "ppdet",
+        "mindnlp",
+        "mindformers",
+        "jittor",
+        "megengine",
     }
 )
-# An optimizer built (`OptimizerBuild`): a class whose name OPTIMIZER_NAME accepts, a factory that builds one from a
-# model, or `deepspeed.initialize(model_parameters=...)`.
-OPTIMIZER_TOKENS = minimal_tokens({*literal_tokens(OPTIMIZER_NAME.pattern), *map(_last, OPTIMIZER_FROM_MODEL), "model_parameters"})
+# transformers' TensorFlow and Flax classes (removed in v5, common in v4 code): Keras / Flax models.
+FOREIGN_MODEL_CLASS = re.compile(r"^(TF|Flax)[A-Z]")
+
+
+def is_foreign_model(qualname: str, class_name: str | None) -> bool:
+    """True for a model object of another framework (`TFBertModel.from_pretrained`, paddlenlp's `AutoModel`)."""
+    return qualname.split(".", 1)[0] in FOREIGN_MODEL_PACKAGES or bool(class_name and FOREIGN_MODEL_CLASS.match(class_name))
+
+
+# Attribute names that hold a tensor (an `nn.Parameter` or a buffer) in some transformers model (5.24) although they
+# may read like sub-modules (ViT's `position_embeddings`, CLIP's `text_projection`, MoE experts' `down_proj`, BERT's
+# `position_ids` buffer), beyond `PARAMETER_ATTRIBUTE`. Off a library model such a name may be a module or a tensor:
+# the analysis does not guess. Regenerate over the installed package with
+# `grep -rhoE "self\.\w+ = nn\.(Parameter|Buffer)\(|register_buffer\(\"\w+\"" transformers/models`.
+LIBRARY_TENSOR_NAMES = frozenset(
+    {
+    "A", "A_log", "D", "act_scaling_factor", "af2_to_esm", "alpha_cross_attn", "alpha_dense", "attention_bias_idxs",
+    "attention_dists", "attn_mask_probs", "audio_tokens_offsets", "b1", "b2", "balancing_biases", "base", "basis",
+    "bias_integer", "bias_u", "bias_v", "bin_centers", "bos_latent", "boundaries", "class_pos_emb", "cls_emb",
+    "cluster_size", "cluster_usage", "code_offset", "codevectors", "column_output_weights",
+    "decoder_position_embeddings", "default_frames", "dft_mat_hidden", "dft_mat_seq", "diagonal_decay", "down_proj",
+    "dummy_node", "emb_rel_k", "emb_rel_v", "embed_avg", "embed_positions", "embed_sum", "embedding",
+    "esm_s_combine", "eye", "fc_scaling_factor", "ffn_gamma", "filter", "fn", "freq", "freqs", "freqs_ci",
+    "frequencies", "gamma_1", "gamma_2", "gate", "gate_attention", "gate_attn", "gate_ffn", "gate_ffw", "gate_proj",
+    "gate_up_proj", "global_img_feature_extensor", "global_invstd", "global_mean", "gradient_clipping", "group_idx",
+    "gru_rel_pos_const", "hc_base", "hc_fn", "head_weights", "high_res_vision_alpha", "image_begin", "image_end",
+    "image_newline", "image_positions", "image_sep", "index_kpool_compress_ape", "index_kpool_compress_gate",
+    "inited", "initialized", "input_matrix_continuous", "input_max", "input_min", "input_permutation",
+    "input_residual", "inv_freq", "inv_timescales", "k", "k_idx", "k_minus_1", "kernel_size", "key_decay",
+    "label_embeddings_concat", "lambda1", "lambda_1", "lambda_2", "lambda_k1", "lambda_k2", "lambda_q1", "lambda_q2",
+    "lambdas", "latent_bias_factor", "latent_mean", "latent_query", "latent_scaling_factor",
+    "latent_stats_num_updates", "latent_std", "latents_1d", "latents_2d", "layer_multipliers", "layer_scalar",
+    "layer_scale_1", "layer_scale_2", "layer_weights", "level_embed", "levels", "lit_positions", "log_delta",
+    "log_k", "log_state_decay", "logit_scale_a", "logit_scale_t", "mask_emb", "mask_value_float16",
+    "mask_value_float32", "masked_spec_embed", "mean", "mid_position_embeddings", "mup_vector",
+    "ngram_heads_offsets", "ngram_heads_vocab_sizes", "norm_mean", "norm_std", "normalizer", "o", "offsets",
+    "one_minus_eye", "original_inv_freq", "output_max", "output_min", "output_weights", "pad_down", "pad_left",
+    "pad_right", "pad_up", "padding_total", "phases", "pixel_mean", "pixel_std", "pooling_attention_query",
+    "pos_bias_u", "pos_bias_v", "pos_emb_alpha", "pos_emb_alpha_char", "pos_embed_window", "pos_enc", "pos_encoding",
+    "pos_idx_to_embed", "position_angles", "position_embedding_table", "position_embeddings", "position_enc",
+    "position_ids", "position_ids_k", "positional_embedding_vlm", "post_attention_residual", "probe", "proj",
+    "prompts_visual_projection", "q", "query", "query_decay", "r", "r_kernel", "rel_pos_h", "rel_pos_w",
+    "relative_coords_table", "relative_position_bias_table", "relative_position_index", "rpb", "s_gate",
+    "scaled_factor", "scaling", "seg_embed", "segment_token_input", "segment_token_prompt",
+    "self_mask_value_float16", "self_mask_value_float32", "shift", "silence_embeds", "sinks", "sinusoid_freq",
+    "slope_rate", "softcap", "sqk", "stride", "sub_img_feature_extensor", "summary_idxs", "suv_gate", "suv_up",
+    "temp", "text_projection", "text_prompt", "tid2eid", "time_decay", "time_embeddings", "time_first",
+    "time_mix_key", "time_mix_receptance", "time_mix_value", "time_position_embeddings", "token_ordering",
+    "token_type_ids", "translate", "type_token_instance", "type_token_semantic", "up", "up_proj", "v", "v1",
+    "view_separator", "visual_bbox", "w1", "w2", "w_g", "weight_integer", "weight_scaling_factor", "weights",
+    "window", "x_max", "x_min", "z_L_init",
+    }
+)
+
+# Keyword arguments (of `from_pretrained`, a config constructor) that give a model's number of stacked layers.
+LAYER_COUNT_KEYWORDS = ("num_hidden_layers", "num_layers", "n_layers", "n_layer")
+# Layers of common checkpoints (the bundled configs in data/configs, and a few more), by the checkpoint's last
+# path component (`google-bert/bert-base-uncased` -> `bert-base-uncased`).
+LAYER_COUNTS = {
+    "bert-base-uncased": 12,
+    "bert-base-cased": 12,
+    "bert-large-uncased": 24,
+    "bert-large-cased": 24,
+    "roberta-base": 12,
+    "roberta-large": 24,
+    "distilbert-base-uncased": 6,
+    "distilbert-base-cased": 6,
+    "distilroberta-base": 6,
+    "gpt2": 12,
+    "gpt2-medium": 24,
+    "gpt2-large": 36,
+    "gpt2-xl": 48,
+    "distilgpt2": 6,
+    "t5-small": 6,
+    "t5-base": 12,
+    "t5-large": 24,
+}
+
+
+def layer_count(checkpoint: str | None) -> int | None:
+    """Stacked layers of a known checkpoint, or None."""
+    if not checkpoint:
+        return None
+    return LAYER_COUNTS.get(checkpoint.rstrip("/").rsplit("/", 1)[-1])
+
+
+# A parameter-name pattern that ends in a layer index (`"encoder.layer.1"`, `"model.layers.3"`, `"transformer.h.2"`):
+# as a substring or prefix it also matches the layers whose index starts with the same digits (10-19). A container
+# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long.
+LAYER_INDEX_PATTERN = re.compile(
+    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|stage|stages|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
+)
+
+# Tensor methods that always return a new tensor object: `requires_grad` set on the result never reaches the parameter.
+# (`.to()`, `.float()`, `.cpu()` return the parameter itself when nothing changes, so they are not listed.)
+TENSOR_COPY_METHODS = frozenset({"detach", "clone"})
+# Foreign freeze attributes whose True means frozen (PaddlePaddle's `stop_gradient`), unlike `trainable`.
+INVERTED_FREEZE_ATTRIBUTES = frozenset({"stop_gradient"})
+# Packages whose import marks a file as torch code (an object of unknown type there is most likely a torch one).
+TORCH_PACKAGES = ("torch", "transformers", "peft", "timm", "torchvision", "accelerate", "lightning", "pytorch_lightning")
+# torch.nn containers whose items are parameters, not modules.
+PARAMETER_CONTAINERS = frozenset({"ParameterList", "ParameterDict"})
+# Architectures whose `layer` lists are sub-layers of a block (T5: `block.3.layer.1`, at most three entries), by
+# model class or checkpoint: there `"layer.1"` names a sub-layer and never collides.
+SUBLAYER_ARCHITECTURE = re.compile(r"t5|switch", re.IGNORECASE)
+
+
+def has_sublayer_lists(class_name: str | None, checkpoint: str | None) -> bool:
+    return any(name and SUBLAYER_ARCHITECTURE.search(name) for name in (class_name, checkpoint))
+
+
+# --- task heads (order-aware rules) ------------------------------------------------------------------------------------
+
+# Words people name a task head by in "freeze everything but X" name filters (`if "classifier" not in name`).
+HEAD_WORDS = ("classifier", "pre_classifier", "score", "lm_head", "qa_outputs", "cls", "fc", "head", "heads", "predictions")
+
+# The head of each transformers task model: {class: (model type, task, head sub-modules, the HEAD_WORDS that occur in
+# the parameter names `named_parameters()` yields)}. Derived from transformers 5.24 by scripts/task_heads.py (the
+# modeling_<type>.py of each model: e.g. `self.score = nn.Linear(...)` in LlamaForSequenceClassification, GPT2's
+# `self.score`, DistilBERT's `pre_classifier` + `classifier`); tests/runtime/test_task_heads_runtime.py re-derives it.
+# Words of tied heads depend on the checkpoint's config (GPT-2's `lm_head.weight` is the input embedding).
+TASK_HEADS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    'BertForSequenceClassification': ('bert', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'BertForTokenClassification': ('bert', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'BertForQuestionAnswering': ('bert', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'BertLMHeadModel': ('bert', 'ForCausalLM', ('cls',), ('cls', 'predictions')),
+    'BertForMaskedLM': ('bert', 'ForMaskedLM', ('cls',), ('cls', 'predictions')),
+    'RobertaForSequenceClassification': ('roberta', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'RobertaForTokenClassification': ('roberta', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'RobertaForQuestionAnswering': ('roberta', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'RobertaForCausalLM': ('roberta', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'RobertaForMaskedLM': ('roberta', 'ForMaskedLM', ('lm_head',), ('lm_head', 'head')),
+    'XLMRobertaForSequenceClassification': ('xlm-roberta', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'XLMRobertaForTokenClassification': ('xlm-roberta', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'XLMRobertaForQuestionAnswering': ('xlm-roberta', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'XLMRobertaForCausalLM': ('xlm-roberta', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'XLMRobertaForMaskedLM': ('xlm-roberta', 'ForMaskedLM', ('lm_head',), ('lm_head', 'head')),
+    'DistilBertForSequenceClassification': ('distilbert', 'ForSequenceClassification', ('pre_classifier', 'classifier'), ('classifier', 'pre_classifier')),
+    'DistilBertForTokenClassification': ('distilbert', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'DistilBertForQuestionAnswering': ('distilbert', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'DistilBertForMaskedLM': ('distilbert', 'ForMaskedLM', ('vocab_transform', 'vocab_layer_norm', 'vocab_projector'), ()),
+    'AlbertForSequenceClassification': ('albert', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'AlbertForTokenClassification': ('albert', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'AlbertForQuestionAnswering': ('albert', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'AlbertForMaskedLM': ('albert', 'ForMaskedLM', ('predictions',), ('predictions',)),
+    'ElectraForSequenceClassification': ('electra', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'ElectraForTokenClassification': ('electra', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'ElectraForQuestionAnswering': ('electra', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'ElectraForCausalLM': ('electra', 'ForCausalLM', ('generator_predictions', 'generator_lm_head'), ('lm_head', 'head', 'predictions')),
+    'ElectraForMaskedLM': ('electra', 'ForMaskedLM', ('generator_predictions', 'generator_lm_head'), ('lm_head', 'head', 'predictions')),
+    'DebertaForSequenceClassification': ('deberta', 'ForSequenceClassification', ('pooler', 'classifier'), ('classifier',)),
+    'DebertaForTokenClassification': ('deberta', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'DebertaForQuestionAnswering': ('deberta', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'DebertaForMaskedLM': ('deberta', 'ForMaskedLM', ('cls',), ('cls', 'predictions')),
+    'DebertaV2ForSequenceClassification': ('deberta-v2', 'ForSequenceClassification', ('pooler', 'classifier'), ('classifier',)),
+    'DebertaV2ForTokenClassification': ('deberta-v2', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'DebertaV2ForQuestionAnswering': ('deberta-v2', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'DebertaV2ForMaskedLM': ('deberta-v2', 'ForMaskedLM', ('cls',), ('cls', 'predictions')),
+    'MPNetForSequenceClassification': ('mpnet', 'ForSequenceClassification', ('classifier',), ('classifier',)),
+    'MPNetForTokenClassification': ('mpnet', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'MPNetForQuestionAnswering': ('mpnet', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'MPNetForMaskedLM': ('mpnet', 'ForMaskedLM', ('lm_head',), ('lm_head', 'head')),
+    'GPT2ForSequenceClassification': ('gpt2', 'ForSequenceClassification', ('score',), ('score', 'fc')),
+    'GPT2ForTokenClassification': ('gpt2', 'ForTokenClassification', ('classifier',), ('classifier', 'fc')),
+    'GPT2ForQuestionAnswering': ('gpt2', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs', 'fc')),
+    'GPT2LMHeadModel': ('gpt2', 'ForCausalLM', ('lm_head',), ('fc',)),
+    'GPTNeoForSequenceClassification': ('gpt_neo', 'ForSequenceClassification', ('score',), ('score', 'fc')),
+    'GPTNeoForTokenClassification': ('gpt_neo', 'ForTokenClassification', ('classifier',), ('classifier', 'fc')),
+    'GPTNeoForQuestionAnswering': ('gpt_neo', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs', 'fc')),
+    'GPTNeoForCausalLM': ('gpt_neo', 'ForCausalLM', ('lm_head',), ('fc',)),
+    'GPTJForSequenceClassification': ('gptj', 'ForSequenceClassification', ('score',), ('score', 'fc')),
+    'GPTJForQuestionAnswering': ('gptj', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs', 'fc')),
+    'GPTJForCausalLM': ('gptj', 'ForCausalLM', ('lm_head',), ('lm_head', 'fc', 'head')),
+    'LlamaForSequenceClassification': ('llama', 'ForSequenceClassification', ('score',), ('score',)),
+    'LlamaForTokenClassification': ('llama', 'ForTokenClassification', ('score',), ('score',)),
+    'LlamaForQuestionAnswering': ('llama', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'LlamaForCausalLM': ('llama', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'MistralForSequenceClassification': ('mistral', 'ForSequenceClassification', ('score',), ('score',)),
+    'MistralForTokenClassification': ('mistral', 'ForTokenClassification', ('score',), ('score',)),
+    'MistralForQuestionAnswering': ('mistral', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'MistralForCausalLM': ('mistral', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'MixtralForSequenceClassification': ('mixtral', 'ForSequenceClassification', ('score',), ('score',)),
+    'MixtralForTokenClassification': ('mixtral', 'ForTokenClassification', ('score',), ('score',)),
+    'MixtralForQuestionAnswering': ('mixtral', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'MixtralForCausalLM': ('mixtral', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'Qwen2ForSequenceClassification': ('qwen2', 'ForSequenceClassification', ('score',), ('score',)),
+    'Qwen2ForTokenClassification': ('qwen2', 'ForTokenClassification', ('score',), ('score',)),
+    'Qwen2ForQuestionAnswering': ('qwen2', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'Qwen2ForCausalLM': ('qwen2', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'Qwen3ForSequenceClassification': ('qwen3', 'ForSequenceClassification', ('score',), ('score',)),
+    'Qwen3ForTokenClassification': ('qwen3', 'ForTokenClassification', ('score',), ('score',)),
+    'Qwen3ForQuestionAnswering': ('qwen3', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'Qwen3ForCausalLM': ('qwen3', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'GemmaForSequenceClassification': ('gemma', 'ForSequenceClassification', ('score',), ('score',)),
+    'GemmaForTokenClassification': ('gemma', 'ForTokenClassification', ('score',), ('score',)),
+    'GemmaForCausalLM': ('gemma', 'ForCausalLM', ('lm_head',), ()),
+    'Gemma2ForSequenceClassification': ('gemma2', 'ForSequenceClassification', ('score',), ('score',)),
+    'Gemma2ForTokenClassification': ('gemma2', 'ForTokenClassification', ('score',), ('score',)),
+    'Gemma2ForCausalLM': ('gemma2', 'ForCausalLM', ('lm_head',), ()),
+    'PhiForSequenceClassification': ('phi', 'ForSequenceClassification', ('score',), ('score', 'fc')),
+    'PhiForTokenClassification': ('phi', 'ForTokenClassification', ('score',), ('score', 'fc')),
+    'PhiForCausalLM': ('phi', 'ForCausalLM', ('lm_head',), ('lm_head', 'fc', 'head')),
+    'Phi3ForSequenceClassification': ('phi3', 'ForSequenceClassification', ('score',), ('score',)),
+    'Phi3ForTokenClassification': ('phi3', 'ForTokenClassification', ('score',), ('score',)),
+    'Phi3ForCausalLM': ('phi3', 'ForCausalLM', ('lm_head',), ('lm_head', 'head')),
+    'OPTForSequenceClassification': ('opt', 'ForSequenceClassification', ('score',), ('score', 'fc')),
+    'OPTForQuestionAnswering': ('opt', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs', 'fc')),
+    'OPTForCausalLM': ('opt', 'ForCausalLM', ('lm_head',), ('fc',)),
+    'BloomForSequenceClassification': ('bloom', 'ForSequenceClassification', ('score',), ('score',)),
+    'BloomForTokenClassification': ('bloom', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'BloomForQuestionAnswering': ('bloom', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'BloomForCausalLM': ('bloom', 'ForCausalLM', ('lm_head',), ()),
+    'FalconForSequenceClassification': ('falcon', 'ForSequenceClassification', ('score',), ('score',)),
+    'FalconForTokenClassification': ('falcon', 'ForTokenClassification', ('classifier',), ('classifier',)),
+    'FalconForQuestionAnswering': ('falcon', 'ForQuestionAnswering', ('qa_outputs',), ('qa_outputs',)),
+    'FalconForCausalLM': ('falcon', 'ForCausalLM', ('lm_head',), ()),
+    'ViTForImageClassification': ('vit', 'ForImageClassification', ('classifier',), ('classifier', 'cls', 'fc')),
+    'ConvNextForImageClassification': ('convnext', 'ForImageClassification', ('classifier',), ('classifier',)),
+    'SwinForImageClassification': ('swin', 'ForImageClassification', ('classifier',), ('classifier', 'fc')),
+    'ResNetForImageClassification': ('resnet', 'ForImageClassification', ('classifier',), ('classifier',)),
+}
+
+# A checkpoint name's model type, for `AutoModelFor*.from_pretrained("<literal>")`: first match wins (more specific
+# names first: "distilbert" before "bert", "xlm-roberta" before "roberta").
+CHECKPOINT_MODEL_TYPES = (
+    (re.compile(r"distilbert", re.I), "distilbert"),
+    (re.compile(r"xlm-roberta", re.I), "xlm-roberta"),
+    (re.compile(r"deberta-v[23]", re.I), "deberta-v2"),
+    (re.compile(r"deberta", re.I), "deberta"),
+    (re.compile(r"roberta", re.I), "roberta"),
+    (re.compile(r"albert", re.I), "albert"),
+    (re.compile(r"electra", re.I), "electra"),
+    (re.compile(r"mpnet", re.I), "mpnet"),
+    (re.compile(r"(^|/)bert-|(^|/)bert$", re.I), "bert"),
+    (re.compile(r"gpt-?neo", re.I), "gpt_neo"),
+    (re.compile(r"gpt-?j", re.I), "gptj"),
+    (re.compile(r"(^|/)(distil)?gpt2", re.I), "gpt2"),
+    (re.compile(r"mixtral", re.I), "mixtral"),
+    (re.compile(r"mistral", re.I), "mistral"),
+    (re.compile(r"llama", re.I), "llama"),
+    (re.compile(r"qwen3", re.I), "qwen3"),
+    (re.compile(r"qwen(1\.5|2)", re.I), "qwen2"),
+    (re.compile(r"gemma-?2", re.I), "gemma2"),
+    (re.compile(r"gemma", re.I), "gemma"),
+    (re.compile(r"phi-?3", re.I), "phi3"),
+    (re.compile(r"phi-?[12]", re.I), "phi"),
+    (re.compile(r"(^|/)opt-", re.I), "opt"),
+    (re.compile(r"bloom", re.I), "bloom"),
+    (re.compile(r"falcon", re.I), "falcon"),
+    (re.compile(r"(^|/)vit-", re.I), "vit"),
+    (re.compile(r"convnext", re.I), "convnext"),
+    (re.compile(r"(^|/)swin-", re.I), "swin"),
+    (re.compile(r"(^|/)resnet-", re.I), "resnet"),
+)
+
+# Heads of torchvision and timm classifiers, by factory (torchvision) or model name (timm): (pattern, head
+# sub-modules, HEAD_WORDS in their parameter names). From torchvision/models/resnet.py (`self.fc`), vgg.py and
+# alexnet.py (`self.classifier`), densenet.py (`self.classifier`), mobilenetv2.py (`self.classifier`),
+# vision_transformer.py (`self.heads = nn.Sequential(OrderedDict(head=...))`), swin_transformer.py (`self.head`),
+# convnext.py (`self.classifier`); timm/models/resnet.py (`self.fc`), vision_transformer.py (`self.head`,
+# `cls_token`, `Mlp.fc1`/`fc2` in every block).
+VISION_TASK_HEADS = (
+    ("torchvision", re.compile(r"^(resnet|resnext|wide_resnet)\d"), ("fc",), ("fc",)),
+    ("torchvision", re.compile(r"^(vgg\d+(_bn)?|alexnet|densenet\d+|mobilenet_v2|convnext_\w+)$"), ("classifier",), ("classifier",)),
+    ("torchvision", re.compile(r"^vit_"), ("heads",), ("heads", "head")),
+    ("torchvision", re.compile(r"^swin_"), ("head",), ("head",)),
+    ("timm", re.compile(r"^(resnet(18|26|34|50|101|152|200)[a-d]?|resnext\d+_\d+x\d+d|wide_resnet(50|101)_2)(\.|$)"), ("fc",), ("fc",)),
+    ("timm", re.compile(r"^vit_"), ("head",), ("head", "cls", "fc")),
+)
+
+
+def task_head(class_name: str | None, checkpoint: str | None, library: str | None) -> tuple[str, tuple[str, ...], frozenset[str]] | None:
+    """What a model's task head is called: (the architecture, for messages; its head sub-modules; the HEAD_WORDS its
+    parameter names contain). None when the table does not know the model."""
+    if library in ("torchvision", "timm"):
+        name = class_name or checkpoint or ""
+        for source, pattern, heads, words in VISION_TASK_HEADS:
+            if source == library and pattern.search(name):
+                return name, heads, frozenset(words)
+        return None
+    if not class_name:
+        return None
+    if class_name in TASK_HEADS:
+        _, _, heads, words = TASK_HEADS[class_name]
+        return class_name, heads, frozenset(words)
+    if class_name.startswith("AutoModelFor") and checkpoint:
+        task = class_name[len("AutoModel"):]
+        model_type = next((kind for pattern, kind in CHECKPOINT_MODEL_TYPES if pattern.search(checkpoint)), None)
+        for name, (kind, entry_task, heads, words) in TASK_HEADS.items():
+            if kind == model_type and entry_task == task:
+                return name, heads, frozenset(words)
+    return None
+
+# --- pre-filter tokens (`tokens=` of rules, `freezelint.prefilter`) --------------------------------------------------
+
 # A trainer built (`TrainerBuild`, so `TrainCall`): a known trainer class, a TRL `*Trainer`, or a subclass of one.
-TRAINER_TOKENS = minimal_tokens({*map(_last, TRAINERS), "Trainer"})  # TRL_TRAINER's class names end in `Trainer`
+TRAINER_TOKENS = tuple(sorted({"Trainer"} | {n.rsplit(".", 1)[-1] for n in TRAINERS if "Trainer" not in n}))  # TRL: `*Trainer`
 # A model trained (`Facts.training_of`): by a trainer, or by an optimizer that steps or sits beside `backward()`.
-TRAINING_TOKENS = minimal_tokens({*TRAINER_TOKENS, *OPTIMIZER_TOKENS})
+TRAINING_TOKENS = tuple(sorted({*TRAINER_TOKENS, *OPTIMIZER_TOKENS}))

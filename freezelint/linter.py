@@ -151,13 +151,18 @@ def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Findin
     if not reports:
         return []
     positions = facts.positions()
+    # Fix edits are placed by libcst's positions: trust them only where libcst reproduces the text exactly
+    # (it does not for form feeds or lone `\r` line ends).
+    exact: bool | None = None
     findings: dict[tuple, Finding] = {}
     for rule, report in reports:
         span = positions.get(report.node)
         if span is None:
             continue
         fix = None
-        if report.fix is not None:
+        if report.fix is not None and exact is None:
+            exact = module.code == source.text
+        if report.fix is not None and exact:
             edits = []
             for replacement in report.fix.replacements:
                 where = positions.get(replacement.node)

@@ -11,7 +11,6 @@ its place. Results come back in the order of the paths given, whatever order the
 from __future__ import annotations
 
 import faulthandler
-import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -26,6 +25,7 @@ from freezelint.findings import FileError, FileResult
 if TYPE_CHECKING:
     from freezelint.cache import Cache, Stamp
     from freezelint.config import Settings
+    from freezelint.fixes import FixMode
     from freezelint.rules import Rule
 
 # A chunk is a few files or one large one: small enough to balance the cores, large enough that a message per file
@@ -34,9 +34,10 @@ CHUNK_FILES = 32
 CHUNK_BYTES = 256 * 1024
 
 
-def lint_file(path: str, rules: list[Rule], settings: Settings | None = None) -> FileResult:
-    """Read and lint one file; any failure to read is a one-line error for that file."""
-    return _lint_file(path, rules, settings).result
+def lint_file(path: str, rules: list[Rule], settings: Settings | None = None, fix: FixMode | None = None) -> FileResult:
+    """Read and lint one file (and fix it, with a `fix` mode); any failure to read is a one-line error for that
+    file."""
+    return _lint_file(path, rules, settings, fix).result
 
 
 @dataclass
@@ -46,8 +47,8 @@ class _Linted:
     digest: bytes | None = None  # the hash of the bytes that were linted
 
 
-def _lint_file(path: str, rules: list[Rule], settings: Settings | None) -> _Linted:
-    from freezelint.cache import stamp_of
+def _lint_file(path: str, rules: list[Rule], settings: Settings | None, fix: FixMode | None = None) -> _Linted:
+    from freezelint.cache import digest_of, stamp_of
     from freezelint.linter import lint_bytes
 
     try:
@@ -62,8 +63,12 @@ def _lint_file(path: str, rules: list[Rule], settings: Settings | None) -> _Lint
         return _Linted(FileResult(path=path, error=FileError(path, "is a directory")))
     except OSError as error:
         return _Linted(FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}")))
+    if fix is not None:
+        from freezelint.fixes import fix_file
+
+        return _Linted(fix_file(path, data, rules, fix, settings))  # it may rewrite the file: nothing to cache
     # Stat before reading: if the file changes while it is read, the next run sees a newer stamp and hashes again.
-    return _Linted(lint_bytes(path, data, rules, settings), stamp_of(info), hashlib.blake2b(data, digest_size=16).digest())
+    return _Linted(lint_bytes(path, data, rules, settings), stamp_of(info), digest_of(data))
 
 
 def lint_files(
@@ -72,12 +77,17 @@ def lint_files(
     jobs: int | None = None,
     settings: Settings | None = None,
     cache: Cache | None = None,
+    fix: FixMode | None = None,
 ) -> list[FileResult]:
-    """Lint files in parallel (`jobs` workers, default one per core); results come back in the order of `paths`.
+    """Lint (and fix, with a `fix` mode) files in parallel (`jobs` workers, default one per core); results come back
+    in the order of `paths`.
 
-    `rules` default to the settings' selection, imported only when some file is not in the `cache`."""
+    `rules` default to the settings' selection, imported only when some file is not in the `cache`. A fix mode
+    never reads the cache: a file it rewrites must be analysed as it is now."""
     if not paths:
         return []
+    if fix is not None:
+        cache = None
     results: dict[int, FileResult] = {}
     if cache is not None:
         for index, path in enumerate(paths):
@@ -92,7 +102,7 @@ def lint_files(
             settings = Settings()
         if rules is None:
             rules = settings.rules()
-        for index, linted in _run(paths, todo, rules, settings, jobs):
+        for index, linted in _run(paths, todo, rules, settings, jobs, fix):
             results[index] = linted.result
             if cache is not None and linted.digest is not None and linted.stamp is not None:
                 cache.put(paths[index], linted.stamp, linted.digest, linted.result)
@@ -116,14 +126,16 @@ def _worker_init() -> None:
     faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
 
 
-def _worker_main(connection: multiprocessing.connection.Connection, rules: list[Rule], settings: Settings) -> None:
+def _worker_main(
+    connection: multiprocessing.connection.Connection, rules: list[Rule], settings: Settings, fix: FixMode | None
+) -> None:
     _worker_init()
     while True:
         chunk = connection.recv()
         if chunk is None:
             return
         for path in chunk:
-            connection.send(_lint_file(path, rules, settings))
+            connection.send(_lint_file(path, rules, settings, fix))
 
 
 @dataclass
@@ -155,13 +167,15 @@ def _chunks(paths: list[str], todo: list[int]) -> deque[list[int]]:
     return chunks
 
 
-def _run(paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None) -> Iterator[tuple[int, _Linted]]:
+def _run(
+    paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None, fix: FixMode | None = None
+) -> Iterator[tuple[int, _Linted]]:
     chunks = _chunks(paths, todo)
     context = _context()
 
     def start() -> _Worker:
         parent, child = context.Pipe(duplex=True)
-        process = context.Process(target=_worker_main, args=(child, rules, settings), daemon=True)
+        process = context.Process(target=_worker_main, args=(child, rules, settings, fix), daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent, deque())

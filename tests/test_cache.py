@@ -196,3 +196,14 @@ def test_a_warm_run_and_version_do_not_import_the_analysis(project):
     for args in ([".", "-q"], ["--version"]):
         completed = subprocess.run([sys.executable, "-c", probe, *args], cwd=project, env=env, capture_output=True, text=True)
         assert completed.stderr.strip() == "False", (args, completed.stderr)
+
+
+def test_fix_never_reads_the_cache_and_the_next_run_sees_the_fixed_file(tmp_path):
+    source = (FIXTURES / "FRZ101" / "whole_model.py").read_text()
+    (tmp_path / "encoder.py").write_text(source)
+    assert "FRZ101" in run_cli(".", "--output-format", "concise", cwd=tmp_path).stdout  # cached: FRZ101
+    fixed = run_cli(".", "--fix", "--unsafe-fixes", "--output-format", "concise", cwd=tmp_path)
+    assert "FRZ101" not in fixed.stdout, fixed.stdout + fixed.stderr
+    assert (tmp_path / "encoder.py").read_text() != source
+    again = run_cli(".", "--output-format", "concise", cwd=tmp_path)
+    assert "FRZ101" not in again.stdout and again.returncode == 0, again.stdout

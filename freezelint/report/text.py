@@ -20,16 +20,34 @@ def plural(count: int, word: str) -> str:
 def summary(results: list[FileResult], checked: int) -> str:
     findings = [finding for result in results for finding in result.findings]
     errors = [result.error for result in results if result.error is not None]
+    fixed = sum(result.fixes_applied for result in results)
     unreadable = f"; {plural(len(errors), 'file')} could not be checked" if errors else ""
     baselined = sum(result.baselined for result in results)
     known = f"; {plural(baselined, 'known finding')} hidden by the baseline" if baselined else ""
-    if not findings:
+    if not findings and not fixed:
         new = "new " if baselined else ""
         return f"No {new}problems found ({plural(checked, 'file')} checked{unreadable}{known})."
     by_level = Counter(finding.level for finding in findings)
     levels = ", ".join(plural(by_level[level], str(level)) for level in sorted(by_level, reverse=True))
-    files = len({finding.path for finding in findings})
-    return f"Found {plural(len(findings), 'problem')} ({levels}) in {plural(files, 'file')}{unreadable}{known}."
+    files = len({finding.path for finding in findings} | {result.path for result in results if result.fixes_applied})
+    if fixed:  # after --fix: what was fixed, and what remains
+        remaining = f"{len(findings)} remaining" + (f": {levels}" if findings else "")
+        counts = f"{plural(fixed + len(findings), 'problem')} ({fixed} fixed, {remaining})"
+    else:
+        counts = f"{plural(len(findings), 'problem')} ({levels})"
+    return f"Found {counts} in {plural(files, 'file')}{unreadable}{known}."
+
+
+def diff_summary(results: list[FileResult]) -> str:
+    """What `--diff` would fix (for standard error, the diff itself going to standard output)."""
+    fixes = sum(result.fixes_applied for result in results if result.diff)
+    files = sum(1 for result in results if result.diff)
+    findings = [finding for result in results for finding in result.findings]
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.applicability is Applicability.UNSAFE)
+    hidden = f" ({unsafe} more with `--unsafe-fixes`)" if unsafe else ""
+    if not fixes:
+        return f"No fixes to apply{hidden}."
+    return f"Would fix {plural(fixes, 'problem')} in {plural(files, 'file')}{hidden}."
 
 
 def fixable_summary(results: list[FileResult]) -> str | None:
@@ -128,4 +146,4 @@ def statistics(results: list[FileResult]) -> list[dict]:
     ]
 
 
-__all__ = ["format_text", "format_concise", "format_statistics", "summary", "display_path", "statistics"]
+__all__ = ["format_text", "format_concise", "format_statistics", "summary", "diff_summary", "display_path", "statistics"]

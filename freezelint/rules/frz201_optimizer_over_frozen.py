@@ -38,9 +38,20 @@ from __future__ import annotations
 from typing import Iterator
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeOp, ModuleCall, OptimizerBuild, OptimizerCall, Wrap
+from freezelint.facts import (
+    AttributeAssign,
+    Facts,
+    FreezeOp,
+    ModuleCall,
+    ModuleRef,
+    OptimizerBuild,
+    OptimizerCall,
+    Wrap,
+    new_parameters,
+)
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
+from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
 
 
 @rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
@@ -53,7 +64,10 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
         for params in build.param_sets():
             if params.only_trainable or params.copies:
                 continue
-            frozen = [op for op in freezes if op.module.overlaps(params.module)]
+            frozen = [
+                op for op in freezes
+                if op.module.overlaps(params.module) and not _undone(facts, op, build, params.module)
+            ]
             if not frozen:
                 continue
             unfrozen_later = any(
@@ -73,10 +87,23 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             break
 
 
+def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -> bool:
+    """The freeze no longer holds for these parameters: unfrozen again before the optimizer was built, or the module
+    replaced by a new one afterwards (a new head is not frozen)."""
+    if op.whole and op.order < build.order and facts.frozen_at(op.module, build.order) is None:  # type: ignore[arg-type]
+        return True
+    return any(
+        isinstance(a.owner, ModuleRef) and a.order > op.order
+        and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
+        and any(new_parameters(v) for v in a.value.candidates())
+        for a in facts.of(AttributeAssign)
+    )
+
+
 def _harm_reported_elsewhere(facts: Facts) -> bool:
     """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
     stale = any(
         call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
         for call in (*facts.of(OptimizerCall), *facts.of(ModuleCall))
     )
-    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap))
+    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap)) or any(frozen_with_stale_grads(facts))

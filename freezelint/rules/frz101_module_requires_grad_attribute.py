@@ -1,0 +1,125 @@
+"""## What it does
+Finds `requires_grad` assigned to an `nn.Module` (`model.bert.requires_grad = False`), where it only stores a plain
+attribute. Modules are recognised by their origin or their attribute path off a model: a model, `model.bert`,
+`self.encoder`, `model.bert.encoder.layer[3]`, a loop variable over `children()` or `modules()`,
+`get_input_embeddings()`, a timm or torchvision model.
+
+## Why is this bad?
+`requires_grad` is an attribute of tensors, not of modules. On a module, `nn.Module.__setattr__` stores a plain
+Python attribute and touches no parameter: nothing is frozen, nothing warns, and the whole model trains (full
+fine-tuning, with the memory, the time and the drift of the pretrained layers that the freeze was meant to avoid).
+Measured on a tiny BERT with torch 2.13: after `model.bert.requires_grad = False`, every parameter is still
+trainable. PyTorch added `Module.requires_grad_()` for exactly this (pytorch/pytorch#20241).
+
+It stays silent on parameters and tensors, where the attribute is right: `.weight`, `.bias`, loop variables over
+`parameters()`, `nn.Parameter` attributes such as `self.pos_embedding.requires_grad = False`, input tensors, and
+names that are parameters in some architectures (ViT's `position_embeddings`).
+
+## Example
+```python
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+model.bert.requires_grad = False
+```
+
+Use instead:
+```python
+model.bert.requires_grad_(False)
+```
+
+## Fix safety
+The fix rewrites `X.requires_grad = v` as `X.requires_grad_(v)` (and `setattr(X, "requires_grad", v)` likewise).
+It is safe: `requires_grad_` exists on modules and tensors alike and sets the flag the code meant to set. It is
+unsafe when the freeze covers a whole model that nothing unfreezes afterwards: made real, it would leave the model
+with nothing to train, a bigger change than the author may expect.
+
+## References
+- pytorch/pytorch#20241 and PR #22576: `Module.requires_grad_` added because `module.requires_grad = False` silently
+  does nothing.
+- `../shared/rules-research.md` section 0.4 (experiment t5: trainable stays 34,412/34,412) and FRZ101: public code
+  searches for `bert.requires_grad = False`, `backbone.requires_grad = False`, `encoder.requires_grad = False` each hit
+  the cap with module receivers; one repository carries `# model.backbone.requires_grad = False -- THIS DOESN'T WORK!`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint import knowledge
+from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, Unknown, group_by_node
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+
+
+@rule("FRZ101", "module-requires-grad-attribute", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
+def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
+    stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
+    for group in group_by_node(stores):
+        modules = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
+        op = modules[0] if modules else None
+        target_node = _receiver_node(op) if op is not None else None
+        if op is None or target_node is None or not all(_is_module(facts, o, target_node) for o in modules):
+            continue  # a parameter, a tensor, or something the analysis cannot see
+        written = facts.code(target_node)
+        where = f"`{written}`" + _origin(op.target)
+        value = edits.value_text(facts, op)
+        outcome = {
+            False: "no parameter is frozen and all of them will train",
+            True: "no parameter is unfrozen: frozen ones stay frozen",
+        }.get(op.value, "no parameter changes")
+        yield Report(
+            edits.reported_node(op),
+            f"{where} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so {outcome}. "
+            f"Call `{facts.code(edits.receiver(target_node))}.requires_grad_({value})` to set it on every parameter.",
+            fix=_fix(facts, op, target_node),
+        )
+
+
+def _origin(ref: object) -> str:
+    """Where a loop variable's module comes from: ` (each sub-module of `model.bert`)`."""
+    if isinstance(ref, ModuleRef) and ref.path and ref.path[-1] in (ANY_CHILD, ANY_DESCENDANT):
+        parent = ModuleRef(ref.model, ref.path[:-1]).describe()
+        return f" (each {'child' if ref.path[-1] == ANY_CHILD else 'sub-module'} of `{parent}`)"
+    return ""
+
+
+def _is_module(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression) -> bool:
+    """Evidence that the receiver is a torch module: what the analysis knows of it, or (for a value it cannot see) a
+    loop over `children()`/`modules()` in a torch file."""
+    target = op.target
+    if isinstance(target, ModuleRef):
+        model = target.model
+        if model.cls is not None and not target.path and model.cls.find_method("requires_grad") is not None:
+            return False  # the class defines `requires_grad` itself (a property that sets its parameters)
+        return target.kind is Kind.MODULE and not model.foreign
+    if isinstance(target, Unknown):
+        return edits.iterated_method(op, receiver) in knowledge.MODULE_ITERATORS and edits.torch_file(facts)
+    return False
+
+
+def _receiver_node(op: FreezeOp) -> cst.BaseExpression | None:
+    """The expression the attribute was stored on: `X` of `X.requires_grad = v` or `setattr(X, "requires_grad", v)`."""
+    node = op.node
+    if isinstance(node, cst.Attribute):
+        return node.value
+    if isinstance(node, cst.Call) and len(node.args) == 3:
+        return node.args[0].value
+    return None
+
+
+def _fix(facts: Facts, op: FreezeOp, target: cst.BaseExpression) -> FixProposal | None:
+    value = op.value_node
+    if isinstance(op.node, cst.Call):
+        replaced: cst.CSTNode = op.node
+        new: cst.CSTNode = edits.requires_grad_call(target, value)
+    else:
+        statement = edits.assignment(facts, op)
+        if statement is None:
+            return None
+        replaced, new = statement, cst.Expr(edits.requires_grad_call(target, value))
+    return FixProposal(
+        edits.applicability(facts, op, target),
+        f"Call `requires_grad_({facts.code(value) if value is not None else 'False'})`",
+        (Replacement(replaced, new),),
+    )

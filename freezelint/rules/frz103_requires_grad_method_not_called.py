@@ -1,0 +1,105 @@
+"""## What it does
+Finds the method `requires_grad_` named but never called: a bare `X.requires_grad_` statement, or
+`X.requires_grad_ = v`, which assigns over the method.
+
+## Why is this bad?
+A bare `p.requires_grad_` evaluates the bound method and throws it away: nothing is frozen. An assignment
+`p.requires_grad_ = False` is worse: nothing is frozen either, and the instance attribute now shadows the method, so a
+later `p.requires_grad_(False)`, or the parent's `model.requires_grad_(False)` (which calls it on every parameter),
+raises `TypeError: 'bool' object is not callable`, possibly hours into a run. Both were measured with torch 2.13 on
+a tiny BERT: every parameter stays trainable.
+
+## Example
+```python
+for param in model.bert.parameters():
+    param.requires_grad_ = False
+model.classifier.requires_grad_
+```
+
+Use instead:
+```python
+for param in model.bert.parameters():
+    param.requires_grad_(False)
+model.classifier.requires_grad_(True)
+```
+
+## Fix safety
+`X.requires_grad_ = v` becomes `X.requires_grad_(v)`: safe, it calls what the code named with the value it gave,
+unless the freeze covers a whole model that nothing unfreezes afterwards (then unsafe: made real, it would leave the
+model with nothing to train). A bare `X.requires_grad_` says nothing about the value meant, so its fix
+(`X.requires_grad_(False)`) is shown and never applied.
+
+## References
+- `../shared/rules-research.md` section 0.4 (experiment t5: `p.requires_grad_`, `p.requires_grad_ = False` and
+  `model.bert.requires_grad_ = False` leave every parameter trainable; the assignment makes later calls raise
+  `TypeError`) and FRZ102: a public code search for `requires_grad_ = False` returned 6+ genuine bugs.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint.facts import Facts, FreezeForm, FreezeOp, Instance, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+
+
+@rule("FRZ103", "requires-grad-method-not-called", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad_",))
+def requires_grad_method_not_called(facts: Facts) -> Iterator[Report]:
+    forms = (FreezeForm.METHOD_OVERWRITE, FreezeForm.UNCALLED)
+    for group in group_by_node([op for op in facts.of(FreezeOp) if op.form in forms]):
+        ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
+        if not ops or not all(_may_be_torch(facts, op) for op in ops):
+            continue
+        op = ops[0]
+        node = op.node
+        assert isinstance(node, cst.Attribute)
+        written = facts.code(node.value)
+        call = f"{facts.code(edits.receiver(node.value))}.requires_grad_"
+        if op.form is FreezeForm.UNCALLED:
+            yield Report(
+                edits.reported_node(op),
+                f"`{written}.requires_grad_` names the method without calling it: nothing is frozen or unfrozen. "
+                f"Call it: `{call}(False)` freezes, `{call}(True)` unfreezes.",
+                fix=FixProposal(
+                    Applicability.DISPLAY,
+                    "Call `requires_grad_(False)` (shown only: the value meant is not written)",
+                    (Replacement(node, edits.requires_grad_call(node.value, None)),),
+                ),
+            )
+            continue
+        value = edits.value_text(facts, op)
+        error = "TypeError: 'bool' object is not callable" if op.value is not None else "TypeError: object is not callable"
+        yield Report(
+            edits.reported_node(op),
+            f"`{written}.requires_grad_ = {value}` assigns over the method `requires_grad_` instead of calling it: "
+            f"nothing is frozen or unfrozen, and a later `requires_grad_(...)` call on `{written}` or on a module "
+            f"containing it raises `{error}`. Call `{call}({value})`.",
+            fix=_fix(facts, op, node, value),
+        )
+
+
+def _may_be_torch(facts: Facts, op: FreezeOp) -> bool:
+    """A torch object, or an object the analysis cannot see in a torch file (not another framework's, not an
+    instance of a plain class of the file, where `requires_grad_` may be the author's own attribute)."""
+    target: Value = op.target
+    if isinstance(target, ModuleRef):
+        return not target.model.foreign
+    if isinstance(target, ParamRef):
+        return target.module is None or not target.module.model.foreign
+    if isinstance(target, Unknown):
+        return op.form is FreezeForm.UNCALLED or edits.torch_file(facts)
+    return op.form is FreezeForm.UNCALLED and not isinstance(target, Instance)
+
+
+def _fix(facts: Facts, op: FreezeOp, node: cst.Attribute, value: str) -> FixProposal | None:
+    statement = edits.assignment(facts, op)
+    if statement is None:
+        return None
+    return FixProposal(
+        edits.applicability(facts, op, node.value),
+        f"Call `requires_grad_({value})`",
+        (Replacement(statement, cst.Expr(edits.requires_grad_call(node.value, op.value_node))),),
+    )

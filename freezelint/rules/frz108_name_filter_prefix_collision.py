@@ -1,0 +1,182 @@
+"""## What it does
+Finds a name filter of a freeze loop whose pattern ends in a layer index that prefixes other indices, so it also
+matches layers 10-19. Both `"encoder.layer.1" in name` and `name.startswith("bert.encoder.layer.1")` are true for
+`encoder.layer.10` to `encoder.layer.19`; module-name filters over `named_modules()` count too.
+
+## Why is this bad?
+Parameter names continue after the index (`bert.encoder.layer.1.attention.self.query.weight`), so a test for
+`"encoder.layer.1"` is true for layers 1, 10, 11, ... 19. On a 12-layer BERT-base or ViT-base the freeze meant for
+layer 1 also freezes layers 10 and 11: the top layers, which are the ones meant to adapt (measured with torch 2.13
+and transformers 5.24: `"encoder.layer.1" in n` froze layers 1, 10 and 11 of a 12-layer BERT).
+
+It stays silent where no collision can happen: a model known to have too few layers (`num_hidden_layers=6`, a known
+checkpoint such as `distilbert-base-uncased`), a sub-layer index (right after another index, as in T5's
+`block.3.layer.1`, or `layer.N` in a T5-family model, whose `layer` lists have at most three entries), and filters
+that do not decide a freeze (layer-wise learning-rate groups). Without a known
+layer count it reports indices 1 to 3 (colliding from 11, 21 and 31 layers: base, large and 7B-class models).
+
+## Example
+```python
+for name, param in model.named_parameters():
+    if "encoder.layer.0" in name or "encoder.layer.1" in name:
+        param.requires_grad = False
+```
+
+Use instead:
+```python
+for name, param in model.named_parameters():
+    if "encoder.layer.0." in name or "encoder.layer.1." in name:
+        param.requires_grad = False
+```
+or index the layers: `for layer in model.bert.encoder.layer[:2]: layer.requires_grad_(False)`.
+
+## Fix safety
+Ending a substring or prefix pattern at the dot (`"encoder.layer.1."`) is safe: names always continue after the
+index with a dot, so the pattern then matches exactly the layer it names. It does change which layers train, which
+is the intent. Inside a regular expression a `.` matches any character, so there the fix (`\\.`) is shown, not
+applied.
+
+## References
+- `../shared/rules-research.md` FRZ108 and section 3 trap 9 (experiment t6: on a 12-layer BERT `"encoder.layer.1" in
+  n` froze layers 1, 10 and 11); the codegenes.net tutorial "how to freeze huggingface model in pytorch" uses exactly
+  this filter on `bert-base-uncased`, and a public code search finds it in ViT-Base and BERT freezing code.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint import knowledge
+from freezelint.facts import Facts, FreezeForm, FreezeOp
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+
+# Without a known layer count, indices whose collisions need at most this many tens of layers (1: 11+, 3: 31+).
+UNKNOWN_DEPTH_MAX_INDEX = 3
+SUBSTRING, PREFIX, REGEX = "a substring of", "a prefix of", "a regular expression searched in"
+
+
+@rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
+def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
+    seen: set[int] = set()
+    for op in facts.of(FreezeOp):
+        if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or op.loop is None or not op.filters:
+            continue
+        names = {name.value for name in edits.bound_names(getattr(op.loop.node, "target", None))}
+        model = op.module.model if op.module is not None else None
+        layers = model.num_layers if model is not None else None
+        sublayers = model is not None and knowledge.has_sublayer_lists(model.class_name, model.checkpoint)
+        for branch in op.filters:
+            if branch.test is None:
+                continue
+            for string, how in _patterns(branch.test, names):
+                if id(string) in seen:
+                    continue
+                pattern = string.evaluated_value
+                if isinstance(pattern, str) and how == REGEX:
+                    pattern = pattern.replace("\\.", ".")  # `layer\.1` names the same layer as `layer.1`
+                match = knowledge.LAYER_INDEX_PATTERN.search(pattern) if isinstance(pattern, str) else None
+                if match is None:
+                    continue
+                if sublayers and match.group("container") == "layer":
+                    continue  # T5's `layer.1` is a sub-layer of every block, not layer 1
+                index = int(match.group("index"))
+                others = _collisions(match.group("container"), index, layers)
+                if not others:
+                    continue
+                seen.add(id(string))
+                fixed = _with_suffix(string, "\\." if how == REGEX else ".")
+                yield Report(
+                    string,
+                    f"`{string.value}` ends in layer index {index}: as {how} the name it also matches "
+                    f"{others}, so the {'unfreeze' if op.value else 'freeze'} filter treats them like layer {index}. "
+                    f"End the pattern at the dot: `{fixed}`.",
+                    fix=FixProposal(
+                        Applicability.DISPLAY if how == REGEX else Applicability.SAFE,
+                        f"End the pattern at the dot: `{fixed}`",
+                        (Replacement(string, fixed),),
+                    ),
+                )
+
+
+def _collisions(container: str, index: int, layers: int | None) -> str | None:
+    """The other layers a pattern for `index` matches, in words; None when there are none."""
+    if layers is None:
+        if index > UNKNOWN_DEPTH_MAX_INDEX:
+            return None
+        return f"layers {index}0-{index}9 (`{container}.{index}0.`...) of any model with more than {index}0 layers"
+    hit = [str(i) for i in range(layers) if i != index and str(i).startswith(str(index))]
+    if not hit:
+        return None
+    listed = ", ".join(hit[:-1]) + (" and " if len(hit) > 1 else "") + hit[-1]
+    return f"layer{'s' if len(hit) > 1 else ''} {listed} of this {layers}-layer model"
+
+
+def _patterns(test: cst.BaseExpression, names: set[str]) -> Iterator[tuple[cst.SimpleString, str]]:
+    """String literals tested against one of `names` as a substring, a prefix or a regular expression."""
+    for node in _walk(test):
+        if isinstance(node, cst.Comparison) and isinstance(node.left, cst.SimpleString):
+            if any(isinstance(t.operator, (cst.In, cst.NotIn)) and _mentions(t.comparator, names) for t in node.comparisons):
+                yield node.left, SUBSTRING
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method == "startswith" and _mentions(node.func.value, names) and node.args:
+                yield from ((s, PREFIX) for s in _strings(node.args[0].value))
+            elif method in ("search", "match") and _is_re(node.func.value) and len(node.args) >= 2:
+                if _mentions(node.args[1].value, names):
+                    yield from ((s, REGEX) for s in _strings(node.args[0].value))
+        elif isinstance(node, (cst.GeneratorExp, cst.ListComp)):
+            yield from _any_of_literals(node, names)
+
+
+def _any_of_literals(node: cst.GeneratorExp | cst.ListComp, names: set[str]) -> Iterator[tuple[cst.SimpleString, str]]:
+    """`any(k in name for k in ["layer.0", "layer.1"])` and `any(name.startswith(k) for k in (...))`."""
+    clause = node.for_in
+    if not isinstance(clause.target, cst.Name) or clause.inner_for_in is not None:
+        return
+    variable = {clause.target.value}
+    element = node.elt
+    how = None
+    if isinstance(element, cst.Comparison) and _mentions(element.left, variable):
+        if any(isinstance(t.operator, (cst.In, cst.NotIn)) and _mentions(t.comparator, names) for t in element.comparisons):
+            how = SUBSTRING
+    elif isinstance(element, cst.Call) and isinstance(element.func, cst.Attribute) and element.func.attr.value == "startswith":
+        if _mentions(element.func.value, names) and element.args and _mentions(element.args[0].value, variable):
+            how = PREFIX
+    if how is not None:
+        yield from ((s, how) for s in _strings(clause.iter))
+
+
+def _strings(node: cst.BaseExpression) -> list[cst.SimpleString]:
+    if isinstance(node, cst.SimpleString):
+        return [node]
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        return [e.value for e in node.elements if isinstance(e.value, cst.SimpleString)]
+    return []
+
+
+def _is_re(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value in ("re", "regex")
+
+
+def _mentions(node: cst.CSTNode, names: set[str]) -> bool:
+    return any(isinstance(n, cst.Name) and n.value in names for n in _walk(node))
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+
+def _with_suffix(string: cst.SimpleString, suffix: str) -> str:
+    """The literal as written, with `suffix` added before the closing quote."""
+    quote = string.quote
+    if "r" not in string.prefix.lower() and suffix == "\\.":
+        suffix = "\\\\."
+    return string.value[: -len(quote)] + suffix + string.value[-len(quote) :]

@@ -1,0 +1,91 @@
+"""## What it does
+Finds a frozen parameter replaced by a new `nn.Parameter(...)` (`layer.weight = nn.Parameter(tensor)`), created
+without `requires_grad=False`, in a model that is then trained.
+
+## Why is this bad?
+`nn.Parameter` defaults to `requires_grad=True`. The new parameter replaces the frozen one, so the freeze is undone:
+the weight computes gradients and trains like any other, while the code above still reads as frozen. This happens
+when loading custom weights, or in tensor-parallel and quantisation rewrites.
+
+## Example
+```python
+model.bert.requires_grad_(False)
+model.bert.embeddings.word_embeddings.weight = nn.Parameter(pretrained_vectors)  # trainable again
+```
+
+Use instead, keep the flag:
+```python
+model.bert.embeddings.word_embeddings.weight = nn.Parameter(pretrained_vectors, requires_grad=False)
+```
+or copy the values into the existing parameter:
+```python
+with torch.no_grad():
+    model.bert.embeddings.word_embeddings.weight.copy_(pretrained_vectors)
+```
+(`load_state_dict`, also with `assign=True`, `param.data = t`, `.to()` and `copy.deepcopy` keep `requires_grad`.)
+
+## Fix safety
+The fix adds `requires_grad=False` to the `nn.Parameter(...)` call. It is unsafe: it assumes the weight was meant to
+stay frozen, which the analysis infers from the earlier freeze but cannot know.
+
+## References
+- `../shared/rules-research.md` FRZ110 (the flag is kept by `load_state_dict`, `.data =`, `deepcopy` and `.half()`,
+  verified; `resize_token_embeddings` keeps it too in transformers 4.57 and 5.24).
+- fangwei123456/spikingjelly PR #704 review: "creating a new nn.Parameter defaults to requires_grad=True. This
+  silently unfreezes...".
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint.facts import AttributeAssign, Facts, Kind, ModuleRef, ParamRef
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, rule
+
+
+@rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=("Parameter",))
+def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
+    for assign in facts.of(AttributeAssign):
+        owner = assign.owner
+        if assign.where.standalone or not isinstance(owner, ModuleRef):
+            continue
+        created = [v for v in assign.value.candidates() if isinstance(v, ParamRef) and v.new and isinstance(v.node, cst.Call)]
+        if not created or any(_sets_requires_grad(v.node) for v in created):  # type: ignore[arg-type]
+            continue
+        place = ModuleRef(owner.model, (*owner.path, assign.attribute), Kind.PARAMETER)
+        freeze = facts.frozen_at(place, assign.order, whole=True)
+        if freeze is None or facts.training_of(owner.model, after=assign.order) is None:
+            continue
+        target = facts.code(assign.node)
+        call = created[0].node
+        assert isinstance(call, cst.Call)
+        yield Report(
+            assign.where.statement or assign.node,
+            f"`{target}` was frozen at line {facts.line(freeze.node)} (`{facts.code(freeze.where.statement or freeze.node)}`), "
+            "and is replaced here by a new `nn.Parameter`, which requires grad by default: the freeze is undone and this "
+            f"weight trains. Pass `requires_grad=False`, or copy into the existing one: "
+            f"`with torch.no_grad(): {target}.copy_(...)`.",
+            fix=FixProposal(
+                Applicability.UNSAFE,
+                "Create the parameter with `requires_grad=False`",
+                (Replacement(call, _with_frozen_flag(call)),),
+            ),
+        )
+
+
+def _sets_requires_grad(call: cst.Call) -> bool:
+    """`nn.Parameter(t, requires_grad=...)` or `nn.Parameter(t, False)`: the flag is chosen explicitly."""
+    positional = [arg for arg in call.args if arg.keyword is None]
+    return len(positional) > 1 or any(arg.keyword is not None and arg.keyword.value == "requires_grad" for arg in call.args)
+
+
+def _with_frozen_flag(call: cst.Call) -> cst.Call:
+    flag = cst.Arg(keyword=cst.Name("requires_grad"), value=cst.Name("False"), equal=cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+    args = list(call.args)
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[*args, flag])

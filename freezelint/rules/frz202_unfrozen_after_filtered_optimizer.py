@@ -1,0 +1,156 @@
+"""## What it does
+Finds layers unfrozen after the optimizer was built from only the parameters trainable then, with nothing adding
+them to it. The optimizer got `filter(lambda p: p.requires_grad, model.parameters())`, a comprehension with
+`if p.requires_grad`, or a sub-module's `.parameters()`; later code unfreezes more layers, and neither
+`add_param_group` nor a new optimizer follows before it steps again. Typical in gradual unfreezing inside the epoch loop, or in a Lightning `BaseFinetuning` callback that calls
+`make_trainable` instead of `unfreeze_and_add_param_group`.
+
+## Why is this bad?
+An optimizer updates only the parameters it was given when it was built. The unfrozen layers now compute gradients
+(costing time and memory), but no optimizer ever applies them: their weights never change, and nothing warns. The
+loss curve looks plausible, so the "gradual unfreezing" silently never happens.
+
+## Example
+```python
+model.bert.requires_grad_(False)
+optimizer = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+for epoch in range(4):
+    if epoch == 2:
+        model.bert.encoder.layer[-1].requires_grad_(True)  # computes gradients, never moves
+    train_one_epoch(model, optimizer)
+```
+
+Use instead, an optimizer over all parameters (frozen ones are skipped while their `.grad` is None, so this is
+correct from the start and picks up unfrozen layers by itself):
+```python
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+```
+
+Or rebuild the optimizer (and its scheduler) after unfreezing. `optimizer.add_param_group(...)` also works, but
+an already-built `LambdaLR` (what `get_linear_schedule_with_warmup` returns) then fails at `scheduler.step()` with
+`ValueError: zip() argument 2 is shorter than argument 1`, so rebuild the scheduler too. With Lightning, use
+`self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function`.
+
+## Fix safety
+No fix: which of the remedies fits (all parameters, a rebuilt optimizer and scheduler, a new param group with its
+own learning rate) is a training decision.
+
+## References
+- `../shared/rules-research.md` section 0.3 and FRZ202 (experiment t4: the unfrozen layer's weight gets a gradient
+  and moves 0; `add_param_group` fixes it and breaks an existing LambdaLR).
+- fastai/fastai#2133: the optimizer "needs to be created again because at creation, it only takes trainable
+  parameters".
+- Lightning `BaseFinetuning` docs: unfrozen parameters "need to be added in a new `param_group` within the optimizer".
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from freezelint import knowledge
+from freezelint.facts import Facts, FreezeOp, LibraryCall, ModuleRef, Optimizer, OptimizerBuild, OptimizerCall, ParamRef, ParamSet
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+
+@rule("FRZ202", "unfrozen-after-filtered-optimizer", Level.ERROR, tokens=knowledge.UNFREEZE_TOKENS)
+def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
+    unfreezes = [
+        op for op in facts.of(FreezeOp)
+        if op.value is True and op.effective and not op.where.standalone and op.module is not None
+    ]
+    reported: set[int] = set()
+    for build in facts.of(OptimizerBuild):
+        if build.where.standalone:
+            continue
+        for op in unfreezes:
+            if id(op) in reported or op.order <= build.order or op.where.shared_loop(build.where) is not None:
+                continue  # before the optimizer, or rebuilt every time round the loop that unfreezes
+            unfrozen = op.module
+            assert unfrozen is not None
+            if not any(ModuleRef(s.module.model).overlaps(unfrozen) for s in build.param_sets()):
+                continue  # another model than the one this optimizer trains (a teacher, an EMA copy)
+            freeze = facts.frozen_at(unfrozen, build.order)
+            if freeze is None or not _misses(facts, build, unfrozen, freeze):
+                continue
+            if _added_or_rebuilt(facts, build, op, unfrozen) or facts.optimizer_used_after(build, op.where) is None:
+                continue
+            reported.add(id(op))
+            yield Report(op.where.statement or op.node, _message(facts, build, op))
+
+
+def _misses(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef, freeze: FreezeOp) -> bool:
+    """True when the optimizer certainly lacks the parameters of `unfrozen` that `freeze` left frozen at its build:
+    every part it got is filtered by `requires_grad` (which left them out), or lies outside them, or inside what was
+    unfrozen again before the build. Unknown parts, name filters, or parts within the frozen region: cannot tell."""
+    frozen = freeze.module
+    assert frozen is not None
+    region = frozen if unfrozen.contains(frozen) else unfrozen  # the parameters frozen at the build and unfrozen here
+    trainable_again = [op.module for op in facts.unfrozen_between(frozen, freeze.order, build.order) if op.module]
+    for part in build.param_parts():
+        if isinstance(part, ParamRef) and part.module is not None and not part.module.overlaps(region):
+            continue
+        if not isinstance(part, ParamSet) or part.copies:
+            return False
+        if part.only_trainable or not part.module.overlaps(region):
+            continue
+        if any(again.contains(part.module) for again in trainable_again):
+            continue  # the head unfrozen before the build: none of the frozen parameters
+        return False
+    return True
+
+
+def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfrozen: ModuleRef) -> bool:
+    """An `add_param_group` on this optimizer, or a new optimizer that may hold the layers, once they are unfrozen."""
+    for call in facts.of(OptimizerCall):
+        if call.optimizer.build is build and call.method == "add_param_group":
+            if call.order > op.order or call.where.shared_loop(op.where) is not None:
+                return True
+    for other in facts.of(OptimizerBuild):
+        if other is not build and (other.order > op.order or other.where.shared_loop(op.where) is not None):
+            if other.holds(unfrozen, frozen_then=False) is not False:
+                return True
+    for call in facts.of(LibraryCall):  # handed to code of another module, which may add a param group
+        if call.order > op.order or call.where.shared_loop(op.where) is not None:
+            if call.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
+                isinstance(o, Optimizer) and o.build is build for v in (*call.args, *call.kwargs.values()) for o in v.candidates()
+            ):
+                return True
+    return False
+
+
+def _message(facts: Facts, build: OptimizerBuild, op: FreezeOp) -> str:
+    sets = [s for s in build.param_sets() if not s.copies]
+    if any(s.only_trainable for s in sets):
+        given = "only the parameters that were trainable then"
+    else:
+        given = "only the parameters of " + ", ".join(f"`{s.module.describe()}`" for s in sets)
+    lightning = build.where.callback_of is not None and build.where.callback_of.build.library == "lightning"
+    remedy = (
+        "call `self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function`, or build the "
+        "optimizer over all parameters"
+        if lightning
+        else "build the optimizer over all parameters"
+    )
+    return (
+        f"`{facts.spelling(op)}` is unfrozen here, but `{build.name}` (line {facts.line(build.node)}) was given "
+        f"{given}, and nothing adds these layers to it: they will compute gradients and their weights will never "
+        f"change. Instead, {remedy} (`{build.qualname.rsplit('.', 1)[-1]}({_model_code(facts, build)}.parameters(), ...)`: "
+        "frozen ones are skipped while their `.grad` is None), or rebuild the optimizer and its scheduler after "
+        "unfreezing (`add_param_group` also works but breaks an existing LambdaLR schedule)."
+    )
+
+
+def _model_code(facts: Facts, build: OptimizerBuild) -> str:
+    """How the file spells the model whose parameters the optimizer got (`model`, `self`, `net`)."""
+    calls = m.findall(build.node, m.Call(func=m.Attribute(attr=m.Name("parameters") | m.Name("named_parameters"))))
+    for call in calls:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        while isinstance(receiver, cst.Attribute):
+            receiver = receiver.value
+        return facts.code(receiver)
+    sets = build.param_sets()
+    return sets[0].module.model.name if sets else "model"

@@ -1,0 +1,94 @@
+"""## What it does
+Finds an optimizer built before the model it trains gets new parameters, and used afterwards. `get_peft_model(model,
+...)` (or `add_adapter`, a TRL trainer's `peft_config=`) adds adapter weights, `model.classifier = nn.Linear(...)`
+replaces a head, `module.weight = nn.Parameter(...)` replaces a weight; then the optimizer steps, or a trainer that
+got it trains.
+
+## Why is this bad?
+An optimizer holds the parameter objects it was given when it was built. Parameters created afterwards are not
+among them: they get gradients but never change. With PEFT nothing trains at all: `get_peft_model` freezes the base
+weights, which are the only ones the optimizer holds, and the adapters are left out. A replaced head keeps its random
+initial weights. Training runs and logs a loss as usual.
+
+## Example
+```python
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8))
+trainer = Trainer(model=model, args=args, train_dataset=train, optimizers=(optimizer, None))
+```
+
+Use instead, build the optimizer after the last change to the model:
+```python
+model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+```
+
+## Fix safety
+No fix: moving the optimizer below the change is usually right, but the code in between (a scheduler built on the
+optimizer, a checkpoint load) may have to move too.
+
+## References
+- `../shared/rules-research.md` FRZ204 (experiment t19: 0 of 10 trainable tensors in the optimizer, 0 parameters
+  changed, the Trainer logs loss 0.6934; a head replaced after the optimizer gets gradients and never moves).
+- `resize_token_embeddings` keeps the same Parameter objects in transformers 4.57 and 5.24, so it is not reported.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from freezelint import knowledge
+from freezelint.facts import AttributeAssign, Event, Facts, ModuleRef, OptimizerBuild, ParamRef, PeftApply, as_ref, new_parameters
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+
+@rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_TOKENS)
+def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
+    for build in facts.of(OptimizerBuild):
+        if build.where.standalone:
+            continue
+        trained = [s.module for s in build.param_sets() if not s.copies]
+        if not trained:
+            continue
+        for change, what in _changes(facts, build, trained):
+            if facts.optimizer_used_after(build, change.where) is None:
+                continue
+            yield Report(build.node, _message(facts, build, change, what))
+            break
+
+
+def _changes(facts: Facts, build: OptimizerBuild, trained: list[ModuleRef]) -> Iterator[tuple[Event, str]]:
+    """Events after the optimizer that give the model it trains parameters it does not hold."""
+    for event in facts.events:
+        if event.order <= build.order or event.where.standalone or event.where.exclusive(build.where):
+            continue
+        if isinstance(event, PeftApply):
+            models = [r for v in (event.model, event.result) for r in map(as_ref, v.candidates()) if r is not None]
+            if any(m.overlaps(t) for m in models for t in trained):
+                yield event, "peft"
+        elif isinstance(event, AttributeAssign) and isinstance(event.owner, ModuleRef):
+            place = ModuleRef(event.owner.model, (*event.owner.path, event.attribute))
+            new = [v for v in event.value.candidates() if new_parameters(v)]
+            if new and any(t.contains(place) for t in trained):
+                yield event, "parameter" if isinstance(new[0], ParamRef) else "module"
+
+
+def _message(facts: Facts, build: OptimizerBuild, change: Event, what: str) -> str:
+    line = facts.line(change.node)
+    if what == "peft":
+        assert isinstance(change, PeftApply)
+        how = "the trainer's `peft_config=`" if change.how == "peft_config" else f"`{change.how}(...)`"
+        return (
+            f"`{build.name}` is built here, before {how} at line {line} adds the adapter parameters, so it "
+            "never holds them: nothing trains at all (PEFT freezes the base weights, the only ones it holds), while "
+            f"training runs and logs a loss as usual. Build the optimizer after line {line}."
+        )
+    assert isinstance(change, AttributeAssign)
+    target = facts.code(change.node)
+    kind = "parameter" if what == "parameter" else "module"
+    return (
+        f"`{build.name}` is built here, before `{target}` is replaced by a new {kind} at line {line}, so it never "
+        f"holds the new parameters: they get gradients but keep their initial values. Build the optimizer after "
+        f"line {line}."
+    )

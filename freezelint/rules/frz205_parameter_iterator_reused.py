@@ -1,0 +1,145 @@
+"""## What it does
+Finds a one-shot iterator of parameters used twice: the second use sees nothing. `model.parameters()`,
+`named_parameters()`, `filter(lambda p: p.requires_grad, ...)`, a generator expression or `itertools.chain(...)`
+is stored in a variable, then iterated (counted, looped over, handed to an optimizer or to `clip_grad_norm_`) more
+than once.
+
+## Why is this bad?
+These are generators: the first pass consumes them, and every later pass sees nothing, without any error. An
+optimizer built from the exhausted iterator gets no parameters (`torch.optim` then raises `ValueError: optimizer
+got an empty parameter list`, or a second parameter group is silently empty); `clip_grad_norm_` clips nothing and
+returns 0; a freeze loop over it freezes nothing.
+
+## Example
+```python
+params = filter(lambda p: p.requires_grad, model.parameters())
+print(sum(p.numel() for p in params), "trainable parameters")
+optimizer = torch.optim.AdamW(params, lr=1e-3)  # gets nothing
+```
+
+Use instead:
+```python
+params = [p for p in model.parameters() if p.requires_grad]
+```
+
+## Fix safety
+The fix wraps the iterator in `list(...)` where it is created. It is safe when nothing changes the model between
+that line and the first use. Otherwise it is unsafe: a list is taken at once, a generator when first iterated, so a
+`requires_grad` filter, or a new head, in between would select different parameters.
+
+## References
+- `../shared/rules-research.md` FRZ205 (experiment t4: `clip_grad_norm_` over the used-up filter returned
+  `tensor(0.)` and the gradient norm stayed 256.2; a second optimizer raised `ValueError`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from freezelint.facts import (
+    AttributeAssign,
+    Consumption,
+    Facts,
+    FreezeOp,
+    LibraryCall,
+    OptimizerBuild,
+    ParamGroups,
+    ParamSet,
+    PeftApply,
+    Value,
+)
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, rule
+
+
+@rule("FRZ205", "parameter-iterator-reused", Level.ERROR, fix=Applicability.SAFE, tokens=("parameters",))
+def parameter_iterator_reused(facts: Facts) -> Iterator[Report]:
+    uses: dict[int, list[Consumption]] = {}
+    for use in facts.of(Consumption):
+        value = use.value
+        if not isinstance(value, (ParamSet, ParamGroups)) or use.where.standalone:
+            continue
+        if use.where.lazy is not None and not use.where.lazy.consumed:
+            continue  # inside a generator nothing runs
+        uses.setdefault(id(value), []).append(use)
+    for consumptions in uses.values():
+        first = consumptions[0]
+        for later in consumptions[1:]:
+            if later.where.exclusive(first.where) or later.where.statement is first.where.statement:
+                continue
+            yield _report(facts, first, later)
+            break
+
+
+def _report(facts: Facts, first: Consumption, later: Consumption) -> Report:
+    value = first.value
+    created = _created(value)
+    text = facts.code(created)
+    short = text if len(text) <= 60 else text[:57] + "..."
+    first_code = facts.code(first.where.statement or first.node)
+    first_code = first_code if len(first_code) <= 60 else first_code[:57] + "..."
+    message = (
+        f"`{short}` (line {facts.line(created)}) is a one-shot iterator, already used up by `{first_code}` at line "
+        f"{facts.line(first.node)}: here it yields nothing, so {_consequence(facts, later)}. Make it a list where it "
+        "is created."
+    )
+    safe = _nothing_changes_between(facts, value, first)
+    replacement = _as_list(created)
+    fix = FixProposal(
+        Applicability.SAFE if safe else Applicability.UNSAFE,
+        "Make the parameters a list where they are created",
+        (Replacement(created, replacement),),
+    )
+    return Report(later.where.statement or later.node, message, fix=fix)
+
+
+def _created(value: Value) -> cst.CSTNode:
+    assert isinstance(value, (ParamSet, ParamGroups))
+    return value.node
+
+
+def _consequence(facts: Facts, use: Consumption) -> str:
+    statement = use.where.statement
+    if isinstance(statement, cst.For):
+        return "this loop does not run once"
+    for build in facts.of(OptimizerBuild):
+        if build.where.statement is statement and any(use.value is o for o in _flat(build.params)):
+            return (
+                f"`{build.name}` gets none of these parameters (with no others, `torch.optim` raises "
+                "`ValueError: optimizer got an empty parameter list`)"
+            )
+    for call in facts.of(LibraryCall):
+        if call.where.statement is statement and call.qualname.rsplit(".", 1)[-1].startswith("clip_grad"):
+            return "it clips nothing (and returns a norm of 0)"
+    return "it sees no parameters"
+
+
+def _flat(value: Value) -> list[Value]:
+    found: list[Value] = []
+    for option in value.candidates():
+        found.append(option)
+        if isinstance(option, ParamGroups):
+            for part in option.parts:
+                found.extend(_flat(part))
+    return found
+
+
+def _as_list(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.GeneratorExp):
+        inner = cst.Module([]).code_for_node(node.with_changes(lpar=[], rpar=[]))
+        return f"[{inner}]"
+    return f"list({cst.Module([]).code_for_node(node)})"
+
+
+def _nothing_changes_between(facts: Facts, value: Value, first: Consumption) -> bool:
+    """No freeze, new sub-module or PEFT between the iterator's creation and its first use (a list taken at creation
+    then holds exactly what the generator would have yielded)."""
+    created = _created(value)
+    orders = [e.order for e in facts.events if facts.within(e.node, created)]
+    start = min(orders) if orders else first.order
+    return not any(
+        start < event.order < first.order and isinstance(event, (FreezeOp, AttributeAssign, PeftApply))
+        for event in facts.events
+    )

@@ -1,0 +1,227 @@
+"""## What it does
+Finds a model trained with every parameter frozen. It is frozen whole (`model.requires_grad_(False)`, a loop over
+`model.parameters()`) with nothing unfrozen, no new head, and no PEFT afterwards before it trains; a head replaced
+*before* the freeze-all, so the new head is frozen too; or "freeze all but `classifier`" written for a model whose
+head has another name (GPT-2, Llama, Mistral and Qwen sequence classifiers call it `score`, causal LMs `lm_head`,
+torchvision ResNets `fc`), so the name filter matches nothing and everything is frozen. The table of head names per
+architecture is `knowledge.TASK_HEADS` (derived from transformers) and `knowledge.VISION_TASK_HEADS`.
+
+## Why is this bad?
+There is nothing to train. The first `backward()` fails with `RuntimeError: element 0 of tensors does not require
+grad and does not have a grad_fn`, a message that says nothing about freezing; `torch.optim` over the filtered
+trainable parameters raises `ValueError: optimizer got an empty parameter list`. Worse, with gradient checkpointing
+in transformers 5 (which makes the loss require grad) the Trainer runs to the end, logs a loss, and changes nothing.
+
+## Example
+```python
+model = torchvision.models.resnet50(weights="DEFAULT")
+model.fc = nn.Linear(2048, 10)
+for param in model.parameters():  # freezes the new head too
+    param.requires_grad = False
+```
+
+Use instead, freeze first and then add the head (new modules are trainable), or unfreeze it:
+```python
+for param in model.parameters():
+    param.requires_grad = False
+model.fc = nn.Linear(2048, 10)
+```
+
+With a name filter, use the model's real head name (or a module handle: `model.score.requires_grad_(True)`):
+```python
+model = AutoModelForSequenceClassification.from_pretrained("gpt2", num_labels=2)
+for name, param in model.named_parameters():
+    if not name.startswith("score"):
+        param.requires_grad = False
+```
+
+When PEFT is involved (`get_peft_model`, `prepare_model_for_kbit_training`, a trainer's `peft_config=`), this rule
+stays silent: the PEFT rules (FRZ401, FRZ403, FRZ404) explain why nothing trains there. It also stays silent when the
+model is handed to code the analysis cannot see into after the freeze, which may unfreeze it.
+
+## Fix safety
+No fix: which layers should train is a modelling decision.
+
+## References
+- `../shared/rules-research.md` FRZ301 (experiment t2 1c: the "element 0" crash; t18: silent no-op with activation
+  checkpointing in transformers 5; t6: "all but `classifier`" on GPT-2 and Llama sequence classifiers leaves 0
+  trainable, their head is `score`).
+- RecBole#2027, pyg-team/pytorch_geometric PR #9996: the "element 0 of tensors does not require grad" question.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from freezelint import knowledge
+from freezelint.facts import (
+    AttributeAssign,
+    Event,
+    Facts,
+    FreezeForm,
+    FreezeOp,
+    Model,
+    ModuleRef,
+    OptimizerBuild,
+    ParamSet,
+    PeftApply,
+    TrainCall,
+    as_ref,
+    may_unfreeze,
+    new_parameters,
+)
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+Head = tuple[str, tuple[str, ...], frozenset[str]]  # architecture, head sub-modules, head words in parameter names
+
+
+@rule("FRZ301", "nothing-trainable", Level.ERROR, tokens=knowledge.FREEZE_TOKENS)
+def nothing_trainable(facts: Facts) -> Iterator[Report]:
+    reported: set[int] = set()
+    for moment, trained, how in _trainings(facts):
+        if not trained or any(_peft_involved(facts, ref) for ref in trained):
+            continue
+        freezes = [_frozen_whole(facts, ref, moment) for ref in trained]
+        if any(f is None for f in freezes):
+            continue
+        freeze = max(freezes, key=lambda f: f.order)  # type: ignore[union-attr]
+        if id(freeze) in reported:
+            continue
+        reported.add(id(freeze))
+        yield Report(freeze.where.statement or freeze.node, _message(facts, freeze, trained[0], moment, how))
+
+
+def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
+    """Where training starts, what it updates, and how (for messages)."""
+    for call in facts.of(TrainCall):
+        build = call.trainer.build
+        if call.where.standalone or "optimizers" in build.given:
+            continue
+        if build.cls is not None and build.cls.find_method("create_optimizer"):
+            continue
+        refs = [as_ref(option) for option in call.model.candidates()]
+        if refs and all(ref is not None for ref in refs):
+            how = f"`{build.names[0]}.train()`" if build.names else f"`{build.class_name}(...).train()`"
+            yield call, [ref for ref in refs if ref is not None], how
+    for build in facts.of(OptimizerBuild):
+        parts = build.param_parts()
+        if build.where.standalone or not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
+            continue
+        sets = [p for p in parts if isinstance(p, ParamSet)]
+        refs = [s.module for s in sets]
+        if any(s.only_trainable for s in sets):
+            yield build, refs, f"`{build.name}`"  # built from what is trainable now: from nothing, it raises
+            continue
+        use = facts.optimizer_used_after(build, build.where)
+        if isinstance(use, TrainCall):
+            trainer = use.trainer.build
+            yield use, refs, f"`{trainer.names[0]}.train()`" if trainer.names else f"`{trainer.class_name}(...).train()`"
+        elif use is not None:
+            yield use, refs, f"`{build.name}.step()`"
+
+
+def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:
+    """PEFT (or k-bit preparation) touches this model: the PEFT rules explain its trainable set."""
+    for apply in facts.of(PeftApply):
+        for value in (apply.model, apply.result):
+            if any((r := as_ref(o)) is not None and (r.overlaps(ref) or ref.overlaps(r)) for o in value.candidates()):
+                return True
+    return any(
+        op.form is FreezeForm.KBIT_PREPARE and op.module is not None and op.module.overlaps(ref) for op in facts.of(FreezeOp)
+    )
+
+
+def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | None:
+    """The last operation before `moment` that froze every parameter at `ref`, if nothing after it (or in a loop
+    with `moment`, or in the trainer's callbacks) may make any trainable again."""
+    head = _head(ref.model)
+    last: FreezeOp | None = None
+    for op in facts.of(FreezeOp):
+        if op.where.standalone or op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
+            continue
+        if op.form in (FreezeForm.STORE, FreezeForm.CALL) and _effect(op, ref, head) == "all frozen":
+            last = op if last is None or op.order > last.order else last
+    if last is None:
+        return None
+    trainer = moment.trainer if isinstance(moment, TrainCall) else None
+    for event in facts.events:
+        if event.where.standalone or event.order <= last.order:
+            continue
+        later = event.order >= moment.order and event.where.shared_loop(moment.where) is None
+        if later and (trainer is None or event.where.callback_of is not trainer):
+            continue
+        if isinstance(event, FreezeOp) and event.module is not None and _effect(event, ref, head) == "none":
+            continue
+        if may_unfreeze(event, ref):
+            return None
+    return last
+
+
+def _effect(op: FreezeOp, ref: ModuleRef, head: Head | None) -> str:
+    """What an operation does to the parameters at `ref`: "all frozen", "none" (touches none of them), or "some"."""
+    if not op.effective or op.module is None or not op.module.overlaps(ref):
+        return "none"
+    if op.value is False and op.whole and op.module.contains(ref):
+        return "all frozen"
+    by_name = op.name_filter() or op.name_value()
+    if by_name is None or head is None or not op.module.contains(ref) or ref.path:
+        return "some"
+    word, containing = by_name
+    if word not in knowledge.HEAD_WORDS or word in head[2] or any(word in h for h in head[1]):
+        return "some"  # the literal occurs in this model's parameter names, or may
+    # No parameter name contains `word`: the test is False for every one of them.
+    if op.name_value() is not None:
+        return "all frozen" if containing else "some"  # `requires_grad = word in name` sets False everywhere
+    if containing:
+        return "none"
+    return "all frozen" if op.value is False else "some"
+
+
+def _head(model: Model) -> Head | None:
+    return knowledge.task_head(model.class_name, model.checkpoint, model.library)
+
+
+def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how: str) -> str:
+    name = ref.describe()
+    head = _head(ref.model)
+    by_name = freeze.name_filter() or freeze.name_value()
+    replaced = _head_replaced_before(facts, ref, freeze)
+    if by_name is not None and head is not None and not (freeze.value is False and freeze.whole):
+        word = by_name[0]
+        heads = " + ".join(f"`{h}`" for h in head[1])
+        what = (
+            f"no parameter name of `{name}` ({head[0]}) contains \"{word}\" (its head is {heads}), so this freezes "
+            "every parameter"
+        )
+        instead = f"test the real head name (\"{head[1][-1]}\"), or unfreeze the head module: `{name}.{head[1][-1]}.requires_grad_(True)`"
+    elif replaced is not None:
+        target = facts.code(replaced.node)
+        what = f"every parameter of `{name}` is frozen here, the new `{target}` assigned at line {facts.line(replaced.node)} included"
+        instead = f"assign the new head after freezing (new modules are trainable), or unfreeze it: `{target}.requires_grad_(True)`"
+    else:
+        what = f"every parameter of `{name}` is frozen here"
+        suggestion = f"`{name}.{head[1][-1]}.requires_grad_(True)`" if head is not None else "`requires_grad_(True)` on the layers to train"
+        instead = f"unfreeze what should train, e.g. {suggestion}"
+    if isinstance(moment, OptimizerBuild):
+        consequence = (
+            f"{how} (line {facts.line(moment.node)}) is built from the trainable parameters, that is from none: it raises "
+            "`ValueError: optimizer got an empty parameter list`"
+        )
+    else:
+        consequence = (
+            f"nothing unfreezes any before {how} at line {facts.line(moment.node)}: there is nothing to train. The first "
+            "`backward()` fails with \"element 0 of tensors does not require grad and does not have a grad_fn\" (with "
+            "gradient checkpointing, training runs and changes nothing)"
+        )
+    return f"{what[0].upper()}{what[1:]}, and {consequence}. Instead, {instead}."
+
+
+def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> AttributeAssign | None:
+    """A new sub-module assigned into the model before the freeze-all (the usual "replace the head, then freeze")."""
+    for assign in facts.of(AttributeAssign):
+        if assign.order < freeze.order and isinstance(assign.owner, ModuleRef) and not assign.where.standalone:
+            place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
+            if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):
+                return assign
+    return None

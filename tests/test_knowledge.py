@@ -1,0 +1,45 @@
+"""Library facts kept as data: the tokens rules rely on stay sound, the task-head table answers as documented."""
+
+from __future__ import annotations
+
+from freezelint import knowledge as kb
+
+
+def test_freeze_tokens_cover_every_freeze_and_unfreeze_name():
+    """A file that freezes (unfreezes) through any known helper contains one of FREEZE_TOKENS (UNFREEZE_TOKENS)."""
+    helpers = {**kb.FREEZE_METHODS, **kb.FREEZE_FUNCTIONS, **kb.LIGHTNING_FINETUNING_METHODS}
+    for name, value in helpers.items():
+        tokens = kb.UNFREEZE_TOKENS if value else kb.FREEZE_TOKENS
+        assert any(token in name for token in tokens), name
+
+
+def test_optimizer_tokens_cover_every_optimizer_the_facts_know():
+    names = ["SGD", "AdamW", "AdamW8bit", "PagedAdamW32bit", "Adafactor", "LBFGS", "Lion", "DAdaptAdam", "GaLoreAdamW",
+             "RAdamScheduleFree", "FusedLAMB", "Ranger21", "create_optimizer_v2", "deepspeed.initialize"]
+    for name in names:
+        assert any(token in name for token in kb.OPTIMIZER_TOKENS), name
+    assert all(token and token.isidentifier() for token in kb.OPTIMIZER_TOKENS)
+    for name in names[:-2]:
+        assert kb.OPTIMIZER_NAME.match(name), name
+
+
+def test_task_heads_by_class_by_checkpoint_and_for_vision_factories():
+    assert kb.task_head("GPT2ForSequenceClassification", None, "transformers")[1] == ("score",)
+    arch, heads, words = kb.task_head("AutoModelForSequenceClassification", "meta-llama/Llama-3.2-1B", "transformers")
+    assert (arch, heads) == ("LlamaForSequenceClassification", ("score",)) and "classifier" not in words
+    assert kb.task_head("AutoModelForSequenceClassification", "distilbert-base-uncased", "transformers")[1] == (
+        "pre_classifier", "classifier"
+    )
+    assert kb.task_head("AutoModelForSequenceClassification", "roberta-base", "transformers")[0] == "RobertaForSequenceClassification"
+    assert kb.task_head("resnet50", None, "torchvision")[1] == ("fc",)
+    assert kb.task_head("vit_base_patch16_224.augreg_in21k", None, "timm")[1] == ("head",)
+    assert kb.task_head("resnet50.a1_in1k", None, "timm")[1] == ("fc",)
+    assert kb.task_head("AutoModelForSequenceClassification", "my-org/some-model", "transformers") is None
+    assert kb.task_head("MyNet", None, None) is None
+
+
+def test_freeze_option_names():
+    for name in ("freeze_encoder", "freeze", "unfreeze_last_n", "frozen_layers", "vision_frozen", "train_base_model", "num_frozen_layers"):
+        assert kb.FREEZE_OPTION_NAME.search(name), name
+    for name in ("lr", "antifreeze", "output_dir", "train_batch_size"):
+        assert not kb.FREEZE_OPTION_NAME.search(name), name
