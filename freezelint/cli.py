@@ -58,6 +58,11 @@ class DefaultCommandGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
+        if "--" in args and {"--runtime", "--exec"} & set(args[: args.index("--")]):
+            # `freezelint --runtime train.py -- --model_name_or_path x`: what follows `--` is the script's own.
+            split = args.index("--")
+            ctx.meta["freezelint.script_args"] = tuple(args[split + 1:])
+            args = args[:split]
         return super().parse_args(ctx, args)
 
 
@@ -137,6 +142,17 @@ def main() -> None:
     help="Print the changes --fix would make as a unified diff and write nothing (exit status 1 when there is one).",
 )
 @click.option(
+    "--runtime", is_flag=True,
+    help="Also build each model on the meta device (offline, no weights), replay what decides what trains, and "
+    "confirm or refute every finding. Arguments after `--` go to the script. Needs freezelint[runtime].",
+)
+@click.option("--exec", "exec_mode", is_flag=True, help="With --runtime: run the whole script, stopping at the first "
+              "Trainer.train() / optimizer.step() (implies --runtime; allows trust_remote_code=True).")
+@click.option("--weights", is_flag=True, help="With --runtime: load the real weights (local files only).")
+@click.option("--model-config", multiple=True, metavar="NAME=PATH",
+              help="With --runtime: the config (config.json or checkpoint directory) to use for checkpoint NAME.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, metavar="SECONDS",
+              help="With --runtime: time limit per file.")
     "--no-cache", is_flag=True, envvar="FREEZELINT_NO_CACHE",
     help="Analyse every file again: do not read or write .freezelint_cache/ (env FREEZELINT_NO_CACHE).",
 )
@@ -169,6 +185,11 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    runtime: bool,
+    exec_mode: bool,
+    weights: bool,
+    model_config: tuple[str, ...],
+    timeout: float,
     no_cache: bool,
     cache_dir: str | None,
     no_prefilter: bool,
@@ -195,6 +216,20 @@ def check(
         raise click.UsageError("--fix rewrites files; it cannot be used with standard input (use --diff)")
     if (fix or diff) and (add_noqa or write_baseline):
         raise click.UsageError("--fix and --diff cannot be combined with --add-noqa or --write-baseline")
+    runtime = runtime or exec_mode
+    script_args = click.get_current_context().meta.get("freezelint.script_args", ())
+    if not runtime and (weights or model_config or script_args):
+        raise click.UsageError("--weights, --model-config and script arguments after `--` need --runtime")
+    if runtime and (use_stdin or fix or diff or add_noqa or write_baseline):
+        raise click.UsageError("--runtime checks files as they are: it cannot be combined with standard input, --fix, "
+                               "--diff, --add-noqa or --write-baseline")
+    if runtime:
+        from freezelint.runtime.command import unavailable
+
+        hint = unavailable()
+        if hint is not None:
+            click.echo(f"freezelint: error: {hint}", err=True)
+            sys.exit(2)
     mode = None
     if fix or diff:
         from freezelint.fixes import FixMode
@@ -301,6 +336,16 @@ def check(
         sys.exit(2 if failed_files else 0)
 
     fmt = settings.output_format
+    if runtime:
+        from freezelint.runtime.command import RuntimeOptions, annotate
+
+        try:
+            results = annotate(
+                results, RuntimeOptions(script_args, model_config, weights, exec_mode, timeout), settings,
+                fmt in ("text", "concise") and _use_color(), lambda text, err: click.echo(text, err=err, nl=False),
+            )
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
     options = ReportOptions(
         color=fmt in ("text", "concise") and _use_color(),
         show_fixes=settings.show_fixes,
@@ -321,7 +366,9 @@ def check(
     click.echo(output, nl=False, color=options.color)
     if failed_files:
         sys.exit(2)
-    if not exit_zero and any(finding.level >= settings.fail_on for result in results for finding in result.findings):
+    if not exit_zero and any(
+        finding.level >= settings.fail_on and not finding.refuted for result in results for finding in result.findings
+    ):
         sys.exit(1)
 
 

@@ -57,6 +57,7 @@ from freezelint.facts import (
     ModelSource,
     ModuleCall,
     ModuleIter,
+    ModuleOutput,
     ModuleRef,
     OneOf,
     OpaqueUse,
@@ -1150,6 +1151,9 @@ class Collector:
             return UNKNOWN
         if isinstance(receiver, InFileFunction):
             return UNKNOWN
+        if isinstance(receiver, ModuleOutput) and method != "backward":
+            # `self.backbone(x).detach()`: what is done with a module's output (gradients cut off after it).
+            self.emit(ModuleCall(self.where(node), receiver=receiver, method=method, call=node, args=tuple(args), kwargs=kwargs))
         if method == "backward":
             self.emit(Backward(self.where(node)))
             return UNKNOWN
@@ -1171,10 +1175,14 @@ class Collector:
             method = model.cls.find_method("forward")
             if method is not None:
                 return self.call_function(method, args, kwargs, node, self_value=ref)
-        return UNKNOWN
+        return ModuleOutput(ref, (*args, *kwargs.values()))
 
     def module_method(self, ref: ModuleRef, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         model = ref.model
+        held = [as_ref(option) for option in model.attrs[method].candidates()] if not ref.path and method in model.attrs else []
+        if held and all(sub is not None for sub in held):
+            # `self.encoder(x)`: a sub-module assigned in this file, called on inputs.
+            return one_of([self.forward(sub, args, kwargs, node) for sub in held if sub is not None])
         self.emit(ModuleCall(self.where(node), receiver=ref, method=method, call=node, args=tuple(args), kwargs=kwargs))
         # A method the file defines on its own class runs its body.
         if not ref.path and model.cls is not None:
@@ -1250,10 +1258,29 @@ class Collector:
                 model = trainer.current_model
             self.emit(TrainCall(self.where(node), trainer=trainer, model=model))
             self.run_callbacks(trainer, model, node)
+            self.run_training_steps(build.library, model, node)
             return UNKNOWN
         if method == "create_optimizer":
             return UNKNOWN
         return UNKNOWN
+
+    def run_training_steps(self, library: str, model: Value, node: cst.Call) -> None:
+        """A trainer runs the model's own code on every batch: `forward` (HF and other trainers), `training_step`
+        (Lightning). Walk it once, inside a loop, so what it does (a backbone under `no_grad`) is on record."""
+        step = "training_step" if library == "lightning" else "forward"
+        loop = Loop(node, UNKNOWN)
+        for option in model.candidates():
+            ref = as_ref(option)
+            if ref is None or ref.path or ref.model.cls is None:
+                continue
+            method = ref.model.cls.find_method(step)
+            if method is None:
+                continue
+            with self.within(loops=(*self.context.loops, loop)):
+                if step == "forward":
+                    self.forward(ref, [UNKNOWN], {}, node)
+                else:
+                    self.call_function(method, [UNKNOWN, UNKNOWN], {}, node, self_value=ref)
 
     def run_callbacks(self, trainer: Trainer, model: Value, node: cst.Call) -> None:
         """Walk the hooks of the trainer's callbacks (and a Lightning module's own hooks) as training runs them.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from freezelint import knowledge
 from freezelint.findings import Level
 from freezelint.report import FORMATS
-from freezelint.rules import Rule, select_rules, specificity, validate_codes
+from freezelint.rules import Rule, chooses, select_rules, specificity, validate_codes
 
 if TYPE_CHECKING:
     from freezelint.facts import Options
@@ -102,12 +102,30 @@ class Settings:
         return [self._with_level(rule) for rule in selected]
 
     def _with_level(self, rule: Rule) -> Rule:
-        best, level = -1, rule.level
+        if not any(specificity(rule.code, (selector,)) >= 0 for selector, _ in self.levels):
+            return rule
+        # Configured: this level wins over a finding's own (version-dependent) level too.
+        return dataclasses.replace(rule, level=self.level_for(rule.code, rule.level), level_configured=True)
+
+    def level_for(self, code: str, default: Level) -> Level:
+        """The configured level of a code (the most specific `levels` entry), or `default`."""
+        best, level = -1, default
         for selector, configured in self.levels:
-            how = specificity(rule.code, (selector,))
+            how = specificity(code, (selector,))
             if how > best:
                 best, level = how, configured
-        return rule if level == rule.level else dataclasses.replace(rule, level=level)
+        return level
+
+    def selects(self, code: str, path: str | None = None) -> bool:
+        """Whether the selection keeps `code` (for `path`: and per-file-ignores do not turn it off). Unlike `rules()`,
+        it answers for any code, runtime-only ones and codes no static rule has yet (the runtime mode finds those)."""
+        kept: bool | None = None
+        for layer in self.selections or (RuleSelection(),):
+            kept = chooses(code, layer.select, layer.ignore, layer.extend_select, kept)
+        if kept and path is not None:
+            off = [s for pattern, selectors in self.per_file_ignores if self.matches(path, (pattern,)) for s in selectors]
+            kept = specificity(code, off) < 0
+        return bool(kept)
 
     def rules_for(self, path: str, rules: list[Rule]) -> list[Rule]:
         """`rules` without the ones `per-file-ignores` turns off for this file."""

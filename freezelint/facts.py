@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Mapping, TypeVar
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from freezelint import knowledge as kb
@@ -180,6 +181,27 @@ class Model(Value):
         `trainable` and `stop_gradient` are its real API and `requires_grad_` does not exist."""
         return kb.is_foreign_model(self.qualname, self.class_name)
 
+    @property
+    def model_type(self) -> str | None:
+        """The HF model type of a transformers model (`bert`, `llama`, `vit`), when its class or checkpoint says."""
+        if self.library != "transformers" or self.cls is not None:
+            return None
+        return kb.model_type(self.class_name, self.checkpoint)
+
+    def backbone_paths(self, part: str = "") -> list[tuple[str, ...]]:
+        """Where this HF model keeps its backbone (or a `part` of it: "embeddings", its input embedding block;
+        "layers", its stack of layers), in each spelling a file may use: `model.bert`, `model.base_model`; at the root
+        for a base model class (`BertModel`). Empty when `knowledge.BACKBONES` does not know the architecture."""
+        entry = kb.BACKBONES.get(self.model_type or "")
+        if entry is None:
+            return []
+        prefix, embeddings, layers, _ = entry
+        below = {"": "", "embeddings": embeddings, "layers": layers}[part]
+        if below is None:
+            return []
+        roots: list[tuple[str, ...]] = [()] if kb.is_base_model_class(self.class_name) else [(prefix,), ("base_model",)]
+        return [(*root, below) if below else root for root in roots]
+
     def submodels(self) -> Iterator[tuple[tuple[str, ...], Model]]:
         """Models reachable through `attrs` (and a PEFT wrapper's inner model), with the path to each."""
         seen: set[int] = {self.id}
@@ -285,6 +307,19 @@ class ModuleRef(Value):
         """True when every parameter under `other` is under `self`."""
         a, b = _common_root(self, other)
         return a is not None and b is not None and path_contains(a, b)
+
+
+@dataclass(eq=False, repr=False)
+class ModuleOutput(Unknown):
+    """What calling a module returns (`h = self.embed(x)`): tensors the analysis does not model, known to come from
+    `module` applied to `inputs`. It is UNKNOWN to everything else; rules that follow activations read where they came
+    from (does the input of a checkpointed block require grad?)."""
+
+    module: ModuleRef
+    inputs: tuple[Value, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"ModuleOutput({self.module!r})"
 
 
 def _common_root(x: ModuleRef, y: ModuleRef) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
@@ -514,6 +549,15 @@ class Loop:
     iterates: Value  # the iterated value for `for` loops, UNKNOWN for `while`
     id: int = field(default_factory=lambda: next(_ids))
 
+    def changing_names(self) -> set[str]:
+        """Names the loop changes from pass to pass: its targets, and names it increments (`global_step += 1`)."""
+        names: set[str] = set()
+        node = self.node
+        if isinstance(node, (cst.For, cst.CompFor)):
+            names.update(n.value for n in m.findall(node.target, m.Name()))  # type: ignore[union-attr]
+        names.update(n.value for aug in m.findall(node, m.AugAssign(target=m.Name())) for n in [aug.target])  # type: ignore[union-attr]
+        return names
+
 
 @dataclass(frozen=True, eq=False)
 class Branch:
@@ -569,6 +613,11 @@ class Where:
         return any(
             mine.node is theirs.node and mine.arm != theirs.arm for mine in self.branches for theirs in other.branches
         )
+
+    def runs_after(self, other: Where) -> bool:
+        """True when this may run after `other` in some pass: later in the walk, or in a loop both run in (its next
+        iteration), and not in the other arm of an `if`."""
+        return (self.order > other.order or self.shared_loop(other) is not None) and not self.exclusive(other)
 
 
 @dataclass(frozen=True, eq=False)
@@ -845,6 +894,16 @@ class PeftApply(Event):
     config: Value | None
     call: cst.Call | None
 
+    def touches(self, ref: ModuleRef) -> bool:
+        """True when the model it wraps (or the wrapper it made) may share parameters with `ref`."""
+        return any(r is not None and r.overlaps(ref) for v in (self.model, self.result) for r in map(as_ref, v.candidates()))
+
+    @property
+    def wrapper(self) -> Model | None:
+        """The PeftModel it made (`get_peft_model`, `PeftModel.from_pretrained`), None for in-place ones."""
+        result = self.result
+        return result if isinstance(result, Model) and result.source is ModelSource.PEFT else None
+
 
 @dataclass(frozen=True, eq=False)
 class Wrap(Event):
@@ -1026,7 +1085,9 @@ class Facts:
 
     # -- relations between events and models -----------------------------------------------------------------------
 
-    def frozen_at(self, ref: ModuleRef, order: int, whole: bool = False, loop_of: Where | None = None) -> FreezeOp | None:
+    def frozen_at(
+        self, ref: ModuleRef, order: int, whole: bool = False, loop_of: Where | None = None, standalone: bool = False
+    ) -> FreezeOp | None:
         """The freeze that keeps parameters at `ref` frozen at walk position `order`, if the facts show one.
 
         With `whole`: the last effective, unfiltered freeze before `order` of a module containing all of `ref`, with
@@ -1034,11 +1095,15 @@ class Facts:
         unknown target, a hand-off to code the analysis cannot see, PEFT, a new sub-module or parameter).
         Without: the last such freeze of a module overlapping `ref`, with nothing in between that may make all of
         what it froze there trainable again (an unfreeze of only a part leaves the rest frozen).
-        With `loop_of`, what runs later in a loop shared with that place counts as in between too.
+        With `loop_of`, what runs later in a loop shared with that place counts as in between too. With `standalone`,
+        for a place itself walked without a call site, what was walked standalone before it counts too (a class's
+        `__init__` seen from its `forward`).
         """
         last: FreezeOp | None = None
         for op in self.of(FreezeOp):
-            if op.value is not False or op.where.standalone or not op.effective or op.order >= order or not op.whole:
+            if op.where.standalone and not standalone:
+                continue
+            if op.value is not False or not op.effective or op.order >= order or not op.whole:
                 continue
             target = op.module
             if target is None or not (target.contains(ref) if whole else target.overlaps(ref)):
@@ -1050,7 +1115,7 @@ class Facts:
         frozen = last.module
         assert frozen is not None
         for event in self.events:
-            if event.where.standalone or event.order <= last.order:
+            if (event.where.standalone and not standalone) or event.order <= last.order:
                 continue
             if event.order >= order and (loop_of is None or event.where.shared_loop(loop_of) is None):
                 continue
@@ -1067,6 +1132,21 @@ class Facts:
                 if place.contains(ref):
                     return None  # all of `ref` is new: a replaced head is not frozen
         return last
+
+    def partly_frozen_at(self, ref: ModuleRef, order: int) -> FreezeOp | None:
+        """A freeze that leaves some parameters at `ref` frozen at walk position `order`: the last one of `frozen_at`,
+        or a later freeze of the parameters a name filter or a model's own helper picks (`if "lora" not in name:
+        p.requires_grad = False`) with nothing in between that may make all of them trainable again."""
+        found = self.frozen_at(ref, order)
+        for op in self.of(FreezeOp):
+            if op.value is not False or op.where.standalone or not op.effective or op.whole or op.order >= order:
+                continue
+            target = op.module
+            if target is None or not target.overlaps(ref) or (found is not None and op.order < found.order):
+                continue
+            if not any(_undoes(event, target) for event in self.events if op.order < event.order < order and not event.where.standalone):
+                found = op
+        return found
 
     def unfrozen_between(self, ref: ModuleRef, start: int, end: int) -> list[FreezeOp]:
         """Unfreezes of (parts of) `ref` between two walk positions."""
@@ -1130,13 +1210,66 @@ class Facts:
             elif isinstance(event, AttributeAssign) and touches(event.owner):
                 if any(isinstance(o, (Model, ModuleRef)) or (isinstance(o, ParamRef) and o.new) for o in event.value.candidates()):
                     return False
+            elif isinstance(event, ModuleCall) and event.method in kb.NEW_PARAMETER_METHODS and touches(event.receiver):
+                return False  # `add_module(...)`, `register_parameter(...)`: new trainable parameters
         return True
 
-    def training_of(self, model: Model, after: int = 0) -> Training | None:
+    def checkpointing(self) -> list[Checkpointing]:
+        """Where activation (gradient) checkpointing is turned on for a model, with the `use_reentrant` it was given:
+        `model.gradient_checkpointing_enable(...)` (or `activation_checkpointing_enable`), or a trainer trained with
+        `TrainingArguments(gradient_checkpointing=True, ...)`. Settings the analysis cannot read are left out."""
+        found: list[Checkpointing] = []
+        for call in self.of(ModuleCall):
+            ref = call.receiver
+            if call.method not in kb.CHECKPOINTING_METHODS or not isinstance(ref, ModuleRef) or ref.path or call.where.standalone:
+                continue
+            given = next((call.kwargs[k] for k in kb.CHECKPOINTING_KWARGS if k in call.kwargs), call.args[0] if call.args else None)
+            reentrant = _use_reentrant(given)
+            if reentrant is not UNKNOWN:
+                found.append(Checkpointing(ref.model, call.where.statement or call.call, call, reentrant))  # type: ignore[arg-type]
+        for train in self.of(TrainCall):
+            args = train.trainer.build.args
+            if not isinstance(args, Config) or train.where.standalone:
+                continue
+            switch = next((args.kwargs[k] for k in kb.CHECKPOINTING_ARGUMENTS if k in args.kwargs), None)
+            if not (isinstance(switch, Literal) and switch.value is True):
+                continue
+            reentrant = _use_reentrant(next((args.kwargs[k] for k in kb.CHECKPOINTING_KWARGS if k in args.kwargs), None))
+            if reentrant is UNKNOWN:
+                continue
+            for option in train.model.candidates():
+                trained = as_ref(option)
+                if trained is not None and not trained.path:
+                    found.append(Checkpointing(trained.model, args.node, train, reentrant))  # type: ignore[arg-type]
+        return found
+
+    def managed_elsewhere(self, ref: ModuleRef, until: int, methods: frozenset[str] = frozenset()) -> bool:
+        """True when, before walk position `until`, something other than the file's own freezes may decide what of
+        `ref` trains or requires grad: PEFT applied to it, k-bit preparation, a hand-off to code the analysis cannot
+        see, or a call of one of `methods` on it (`enable_input_require_grads`)."""
+        for event in self.events:
+            if event.where.standalone or event.order >= until:
+                continue
+            if isinstance(event, ModuleCall) and event.method in methods:
+                if isinstance(event.receiver, ModuleRef) and event.receiver.overlaps(ref):
+                    return True
+            elif isinstance(event, PeftApply) and event.touches(ref):
+                return True
+            elif isinstance(event, OpaqueUse) and event.module.overlaps(ref):
+                return True
+            elif isinstance(event, FreezeOp) and event.form is FreezeForm.KBIT_PREPARE:
+                if event.module is not None and event.module.overlaps(ref):
+                    return True
+        return False
+
+    def training_of(self, model: Model | ModuleRef, after: int = 0, covering: bool = False) -> Training | None:
         """How the file trains `model` (or a model containing it), if it does: a trainer's `train()`, or an
         optimizer over its parameters that steps, is handed to a trainer, or sits beside a `backward()`.
-        With `after`, only evidence later than that walk position counts."""
-        ref = ModuleRef(model)
+        Given a sub-module (`model.bert`), only training that reaches its parameters counts (an optimizer over the
+        head alone does not train the backbone). With `covering`, an optimizer counts only when it holds every
+        parameter of `model` (one over the head alone trains the model, but not all of it). With `after`, only
+        evidence later than that walk position counts."""
+        ref = model if isinstance(model, ModuleRef) else ModuleRef(model)
         for call in self.of(TrainCall):
             if call.order <= after:
                 continue
@@ -1157,7 +1290,8 @@ class Facts:
         for build in self.of(OptimizerBuild):
             in_callback = build.where.callback_of is not None and build.order > after
             used = id(build) in stepped or id(build) in handed or in_callback or backward
-            if used and any(s.module.overlaps(ref) for s in build.param_sets() if not s.copies):
+            reaches = (lambda s: s.module.contains(ref)) if covering else (lambda s: s.module.overlaps(ref))
+            if used and any(reaches(s) for s in build.param_sets() if not s.copies):
                 return Training(f"optimizer `{build.name}`", build)
         return None
 
@@ -1183,6 +1317,16 @@ def may_unfreeze(event: Event, ref: ModuleRef) -> bool:
     return False
 
 
+def _undoes(event: Event, frozen: ModuleRef) -> bool:
+    """True when `event` may make every parameter a filtered freeze of `frozen` picked trainable again: an unfreeze of
+    all of `frozen` (or of something unknown), or a change the facts cannot see into."""
+    if not may_unfreeze(event, frozen):
+        return False
+    if isinstance(event, FreezeOp):
+        return event.module is None or (event.whole and event.module.contains(frozen))
+    return True
+
+
 def new_parameters(value: Value) -> bool:
     """True when `value`, assigned into a module, brings parameters of its own: a model or layer (not a parameter-free
     `nn.Identity()`, `nn.Dropout()`...), or a new `nn.Parameter(...)`."""
@@ -1191,6 +1335,11 @@ def new_parameters(value: Value) -> bool:
     if isinstance(value, Model):
         return not (value.source is ModelSource.LAYER and value.class_name in kb.PARAMETER_FREE_LAYERS)
     return False
+
+
+def mentions(node: cst.CSTNode, names: set[str]) -> bool:
+    """True when the expression or statement uses one of these names."""
+    return any(n.value in names for n in m.findall(node, m.Name()))  # type: ignore[union-attr]
 
 
 def name_test(test: cst.BaseExpression | None) -> tuple[str, str, bool] | None:
@@ -1301,6 +1450,31 @@ def as_ref(value: Value) -> ModuleRef | None:
     if isinstance(value, ModuleRef):
         return value
     return None
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Activation checkpointing turned on for `model` (at `node`, by `event`: the enabling call, or the `train()` of a
+    trainer whose arguments ask for it). `use_reentrant` is the value given, None when not given (the default of the
+    transformers version the code runs on)."""
+
+    model: Model
+    node: cst.CSTNode
+    event: Event
+    use_reentrant: bool | None
+
+
+def _use_reentrant(kwargs: Value | None) -> bool | None | Unknown:
+    """The `use_reentrant` of checkpointing keyword arguments: True/False, None when not given, UNKNOWN when the
+    analysis cannot read it."""
+    if kwargs is None or (isinstance(kwargs, Literal) and kwargs.value is None):
+        return None
+    if not isinstance(kwargs, DictValue):
+        return UNKNOWN
+    value = kwargs.entries.get("use_reentrant")
+    if value is None:
+        return None
+    return value.value if isinstance(value, Literal) and isinstance(value.value, bool) else UNKNOWN
 
 
 @dataclass(frozen=True)

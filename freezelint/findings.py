@@ -74,6 +74,11 @@ class Finding:
     def sort_key(self) -> tuple:
         return (self.path, self.start, self.code, self.message)
 
+    @property
+    def refuted(self) -> bool:
+        """The runtime mode showed the finding does not hold: it is shown, and does not count toward the exit status."""
+        return self.extra.get("runtime", {}).get("status") == "refuted"
+
 
 @dataclass(frozen=True)
 class CellIndex:

@@ -387,6 +387,21 @@ CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "sorted", "sum", "any", 
 # scripts/parameter_counts.py (a test re-derives them): {checkpoint: {class-name ending: (base, per label)}}.
 # A model with n labels has base + n * per_label parameters.
 PARAMETER_COUNTS: dict[str, dict[str, tuple[int, int]]] = {
+    'Qwen/Qwen2.5-0.5B': {
+        'Model': (494_032_768, 0),
+        'ForSequenceClassification': (494_032_768, 896),
+        'ForTokenClassification': (494_032_768, 897),
+        'ForQuestionAnswering': (494_034_562, 0),
+        'ForCausalLM': (494_032_768, 0),
+        'LMHeadModel': (494_032_768, 0),
+    },
+    'albert-base-v2': {
+        'Model': (11_683_584, 0),
+        'ForSequenceClassification': (11_683_584, 769),
+        'ForTokenClassification': (11_092_992, 769),
+        'ForQuestionAnswering': (11_094_530, 0),
+        'ForMaskedLM': (11_221_680, 0),
+    },
     'bert-base-cased': {
         'Model': (108_310_272, 0),
         'ForSequenceClassification': (108_310_272, 769),
@@ -405,12 +420,100 @@ PARAMETER_COUNTS: dict[str, dict[str, tuple[int, int]]] = {
         'ForCausalLM': (109_514_298, 0),
         'LMHeadModel': (109_514_298, 0),
     },
+    'bert-large-cased': {
+        'Model': (333_579_264, 0),
+        'ForSequenceClassification': (333_579_264, 1_025),
+        'ForTokenClassification': (332_529_664, 1_025),
+        'ForQuestionAnswering': (332_531_714, 0),
+        'ForMaskedLM': (333_610_308, 0),
+        'ForCausalLM': (333_610_308, 0),
+        'LMHeadModel': (333_610_308, 0),
+    },
+    'bert-large-uncased': {
+        'Model': (335_141_888, 0),
+        'ForSequenceClassification': (335_141_888, 1_025),
+        'ForTokenClassification': (334_092_288, 1_025),
+        'ForQuestionAnswering': (334_094_338, 0),
+        'ForMaskedLM': (335_174_458, 0),
+        'ForCausalLM': (335_174_458, 0),
+        'LMHeadModel': (335_174_458, 0),
+    },
     'distilbert-base-uncased': {
         'Model': (66_362_880, 0),
         'ForSequenceClassification': (66_953_472, 769),
         'ForTokenClassification': (66_362_880, 769),
         'ForQuestionAnswering': (66_364_418, 0),
         'ForMaskedLM': (66_985_530, 0),
+    },
+    'facebook/bart-base': {
+        'Model': (139_420_416, 0),
+        'ForSequenceClassification': (140_011_008, 769),
+        'ForQuestionAnswering': (139_421_954, 0),
+        'ForMaskedLM': (139_420_416, 0),
+        'ForCausalLM': (96_103_680, 0),
+        'LMHeadModel': (96_103_680, 0),
+        'ForSeq2SeqLM': (139_420_416, 0),
+        'ForConditionalGeneration': (139_420_416, 0),
+    },
+    'facebook/wav2vec2-base': {
+        'Model': (94_371_712, 0),
+        'ForAudioClassification': (94_568_576, 257),
+        'ForCTC': (94_396_320, 0),
+    },
+    'google/electra-base-discriminator': {
+        'Model': (108_891_648, 0),
+        'ForSequenceClassification': (109_482_240, 769),
+        'ForTokenClassification': (108_891_648, 769),
+        'ForQuestionAnswering': (108_893_186, 0),
+        'ForMaskedLM': (109_514_298, 0),
+        'ForCausalLM': (109_514_298, 0),
+        'LMHeadModel': (109_514_298, 0),
+    },
+    'google/vit-base-patch16-224': {
+        'Model': (86_389_248, 0),
+        'ForImageClassification': (85_798_656, 769),
+    },
+    'gpt2': {
+        'Model': (124_439_808, 0),
+        'ForSequenceClassification': (124_439_808, 768),
+        'ForTokenClassification': (124_439_808, 769),
+        'ForQuestionAnswering': (124_441_346, 0),
+        'ForCausalLM': (124_439_808, 0),
+        'LMHeadModel': (124_439_808, 0),
+    },
+    'meta-llama/Llama-2-7b-hf': {
+        'Model': (6_607_343_616, 0),
+        'ForSequenceClassification': (6_607_343_616, 4_096),
+        'ForTokenClassification': (6_607_343_616, 4_097),
+        'ForQuestionAnswering': (6_607_351_810, 0),
+        'ForCausalLM': (6_738_415_616, 0),
+        'LMHeadModel': (6_738_415_616, 0),
+    },
+    'microsoft/deberta-v3-base': {
+        'Model': (183_831_552, 0),
+        'ForSequenceClassification': (184_422_144, 769),
+        'ForTokenClassification': (183_831_552, 769),
+        'ForQuestionAnswering': (183_833_090, 0),
+        'ForMaskedLM': (184_551_780, 0),
+    },
+    'microsoft/resnet-50': {
+        'Model': (23_508_032, 0),
+        'ForImageClassification': (23_508_032, 2_049),
+    },
+    'mistralai/Mistral-7B-v0.1': {
+        'Model': (7_110_660_096, 0),
+        'ForSequenceClassification': (7_110_660_096, 4_096),
+        'ForTokenClassification': (7_110_660_096, 4_097),
+        'ForQuestionAnswering': (7_110_668_290, 0),
+        'ForCausalLM': (7_241_732_096, 0),
+        'LMHeadModel': (7_241_732_096, 0),
+    },
+    'openai/whisper-small': {
+        'Model': (241_734_912, 0),
+        'ForCausalLM': (153_580_800, 0),
+        'LMHeadModel': (153_580_800, 0),
+        'ForConditionalGeneration': (241_734_912, 0),
+        'ForAudioClassification': (88_350_976, 257),
     },
     'roberta-base': {
         'Model': (124_645_632, 0),
@@ -420,6 +523,40 @@ PARAMETER_COUNTS: dict[str, dict[str, tuple[int, int]]] = {
         'ForMaskedLM': (124_697_433, 0),
         'ForCausalLM': (124_697_433, 0),
         'LMHeadModel': (124_697_433, 0),
+    },
+    'roberta-large': {
+        'Model': (355_359_744, 0),
+        'ForSequenceClassification': (355_359_744, 1_025),
+        'ForTokenClassification': (354_310_144, 1_025),
+        'ForQuestionAnswering': (354_312_194, 0),
+        'ForMaskedLM': (355_412_057, 0),
+        'ForCausalLM': (355_412_057, 0),
+        'LMHeadModel': (355_412_057, 0),
+    },
+    't5-base': {
+        'Model': (222_903_552, 0),
+        'ForSequenceClassification': (223_494_144, 769),
+        'ForTokenClassification': (109_628_544, 769),
+        'ForQuestionAnswering': (222_905_090, 0),
+        'ForSeq2SeqLM': (222_903_552, 0),
+        'ForConditionalGeneration': (222_903_552, 0),
+    },
+    't5-small': {
+        'Model': (60_506_624, 0),
+        'ForSequenceClassification': (60_769_280, 513),
+        'ForTokenClassification': (35_330_816, 513),
+        'ForQuestionAnswering': (60_507_650, 0),
+        'ForSeq2SeqLM': (60_506_624, 0),
+        'ForConditionalGeneration': (60_506_624, 0),
+    },
+    'xlm-roberta-base': {
+        'Model': (278_043_648, 0),
+        'ForSequenceClassification': (278_043_648, 769),
+        'ForTokenClassification': (277_453_056, 769),
+        'ForQuestionAnswering': (277_454_594, 0),
+        'ForMaskedLM': (278_295_186, 0),
+        'ForCausalLM': (278_295_186, 0),
+        'LMHeadModel': (278_295_186, 0),
     },
 }
 
@@ -765,6 +902,196 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
             if kind == model_type and entry_task == task:
                 return name, heads, frozenset(words)
     return None
+
+
+# --- distributed training and compilation (FRZ504-FRZ508) -------------------------------------------------------------
+
+# Wrap kinds (WRAPPERS, PREPARE_METHODS) that put a model in DistributedDataParallel: `DDP(...)` itself, and
+# `accelerator.prepare` / `fabric.setup` when the script is launched on several processes.
+DDP_WRAP_KINDS = frozenset({"ddp", "accelerate", "fabric"})
+# Keyword arguments (of DDP, accelerate's `DistributedDataParallelKwargs`, Lightning's `DDPStrategy`) under which DDP
+# tolerates a parameter that requires grad and gets no gradient: measured on torch 2.13, DDP with either one trains
+# a model frozen after the wrap, or run partly under `no_grad`, without the reduction error.
+DDP_UNUSED_TOLERANT_KEYWORDS = ("find_unused_parameters", "static_graph")
+# Lightning strategy names that turn `find_unused_parameters` on (`"ddp_find_unused_parameters_true"`,
+# `"ddp_spawn_find_unused_parameters_true"`...) contain this.
+DDP_UNUSED_TOLERANT_STRATEGY = "find_unused_parameters_true"
+DDP_UNUSED_ERROR = "RuntimeError: Expected to have finished reduction in the prior iteration before starting a new one"
+# FullyShardedDataParallel (FSDP1) flattens each wrapped unit into one FlatParameter unless `use_orig_params=True`.
+FSDP1_MIXED_ERROR = "ValueError: Must flatten tensors with uniform requires_grad when use_orig_params=False"
+# `torch._dynamo.config.recompile_limit` (torch 2.13): distinct compiled versions of one frame before dynamo stops
+# compiling it and runs it eagerly.
+COMPILE_RECOMPILE_LIMIT = 8
+
+
+# --- PEFT and library interactions (issue 9a: FRZ401-FRZ404, FRZ501-FRZ503, FRZ106, FRZ111, FRZ112) ---------------
+
+# PEFT configurations whose adapters are layers injected into the base model (LoRA and its relatives): freezing the
+# base model after wrapping freezes them too. Prompt-learning configurations (PromptTuningConfig, PrefixTuningConfig,
+# PromptEncoderConfig...) keep their trainable prompt encoder outside `base_model`.
+PEFT_INJECTED_CONFIGS = frozenset(
+    {
+        "LoraConfig", "LoHaConfig", "LoKrConfig", "AdaLoraConfig", "IA3Config", "OFTConfig", "BOFTConfig",
+        "VeraConfig", "FourierFTConfig", "HRAConfig", "VBLoRAConfig", "LNTuningConfig", "BoneConfig", "MissConfig",
+        "RandLoraConfig", "C3AConfig", "ShiraConfig", "RoadConfig", "WaveFTConfig", "DeloraConfig", "OSFConfig",
+    }
+)
+# PEFT calls that put adapters into the model they are given (in place), so the model itself then holds them.
+PEFT_IN_PLACE_HOWS = frozenset({"add_adapter", "inject_adapter_in_model"})
+# `task_type` values whose PeftModel subclass adds the task head to `modules_to_save` itself (peft 0.21.2
+# peft_model.py: PeftModelForSequenceClassification / ForTokenClassification add "classifier" and "score",
+# PeftModelForQuestionAnswering adds "qa_outputs").
+PEFT_TASK_TYPE_SAVES = {
+    "SEQ_CLS": ("classifier", "score"),
+    "TOKEN_CLS": ("classifier", "score"),
+    "QUESTION_ANS": ("qa_outputs",),
+}
+# The `task_type` to suggest for a task model, by its class-name ending.
+PEFT_TASK_TYPE_OF = {
+    "ForSequenceClassification": "SEQ_CLS",
+    "ForTokenClassification": "TOKEN_CLS",
+    "ForQuestionAnswering": "QUESTION_ANS",
+}
+# Task models whose head is new and randomly initialised when loaded from a base checkpoint: text task heads always
+# (unless the checkpoint is already fine-tuned for the task), vision and audio classifiers when given new labels.
+NEW_HEAD_TEXT_TASK = re.compile(r"For(SequenceClassification|TokenClassification|QuestionAnswering|MultipleChoice)$")
+NEW_HEAD_WITH_LABELS_TASK = re.compile(r"For(ImageClassification|AudioClassification|AudioFrameClassification)$")
+NEW_LABELS_KEYWORDS = ("num_labels", "id2label", "label2id", "ignore_mismatched_sizes")
+# Checkpoint names that say the task head is already trained (`distilbert-base-uncased-finetuned-sst-2-english`).
+FINETUNED_CHECKPOINT = re.compile(r"finetuned|fine-tuned|sst-?2|mnli|squad|conll|emotion|sentiment|imdb|ner\b", re.I)
+
+# HF backbones, by model type: (the attribute task models keep it in, i.e. `base_model_prefix`; its input embedding
+# block, whose output feeds the first stacked layer and has nothing trainable beside it; its stack of layers, which
+# activation checkpointing wraps; the main input: "text" models take `input_ids`, and transformers 5 hooks their input
+# embeddings when checkpointing is enabled). None where the architecture has no such single block (GPT-2 adds a
+# learned `wpe` to `wte`) or no checkpointing. Derived from transformers 5.24 (`base_model_prefix`, `named_children()`,
+# `get_input_embeddings()`, `main_input_name`); tests/runtime/test_backbones_runtime.py re-derives it.
+BACKBONES: dict[str, tuple[str, str | None, str | None, str]] = {
+    "bert": ("bert", "embeddings", "encoder", "text"),
+    "roberta": ("roberta", "embeddings", "encoder", "text"),
+    "xlm-roberta": ("roberta", "embeddings", "encoder", "text"),
+    "distilbert": ("distilbert", "embeddings", "transformer", "text"),
+    "deberta": ("deberta", "embeddings", "encoder", "text"),
+    "deberta-v2": ("deberta", "embeddings", "encoder", "text"),
+    "gptj": ("transformer", "wte", "h", "text"),
+    "falcon": ("transformer", "word_embeddings", "h", "text"),
+    "llama": ("model", "embed_tokens", "layers", "text"),
+    "mistral": ("model", "embed_tokens", "layers", "text"),
+    "mixtral": ("model", "embed_tokens", "layers", "text"),
+    "qwen2": ("model", "embed_tokens", "layers", "text"),
+    "qwen3": ("model", "embed_tokens", "layers", "text"),
+    "gemma": ("model", "embed_tokens", "layers", "text"),
+    "gemma2": ("model", "embed_tokens", "layers", "text"),
+    "phi": ("model", "embed_tokens", "layers", "text"),
+    "phi3": ("model", "embed_tokens", "layers", "text"),
+    "vit": ("vit", "embeddings", "layers", "vision"),
+    "deit": ("deit", "embeddings", "layers", "vision"),
+    "dinov2": ("dinov2", "embeddings", "encoder", "vision"),
+    "swin": ("swin", "embeddings", "encoder", "vision"),
+    "resnet": ("resnet", None, None, "vision"),
+    "regnet": ("regnet", None, None, "vision"),
+    "mobilenet_v1": ("mobilenet_v1", None, None, "vision"),
+    "mobilenet_v2": ("mobilenet_v2", None, None, "vision"),
+    "efficientnet": ("efficientnet", None, None, "vision"),
+}
+# Class-name stems of those model types (`ViTForImageClassification` -> vit), and checkpoint names beyond
+# CHECKPOINT_MODEL_TYPES, for `AutoModel*.from_pretrained("<literal>")`.
+ARCHITECTURE_STEMS = {
+    "Bert": "bert", "Roberta": "roberta", "XLMRoberta": "xlm-roberta", "DistilBert": "distilbert",
+    "Deberta": "deberta", "DebertaV2": "deberta-v2", "GPTJ": "gptj", "Falcon": "falcon", "Llama": "llama",
+    "Mistral": "mistral", "Mixtral": "mixtral", "Qwen2": "qwen2", "Qwen3": "qwen3", "Gemma": "gemma", "Gemma2": "gemma2",
+    "Phi": "phi", "Phi3": "phi3", "ViT": "vit", "DeiT": "deit", "Dinov2": "dinov2", "Swin": "swin", "ResNet": "resnet",
+    "RegNet": "regnet", "MobileNetV1": "mobilenet_v1", "MobileNetV2": "mobilenet_v2", "EfficientNet": "efficientnet",
+}
+MORE_CHECKPOINT_MODEL_TYPES = (
+    (re.compile(r"(^|/)deit-", re.I), "deit"),
+    (re.compile(r"dinov2", re.I), "dinov2"),
+    (re.compile(r"(^|/)regnet-", re.I), "regnet"),
+    (re.compile(r"mobilenet_v1", re.I), "mobilenet_v1"),
+    (re.compile(r"mobilenet_v2", re.I), "mobilenet_v2"),
+    (re.compile(r"efficientnet", re.I), "efficientnet"),
+)
+_ARCHITECTURE_CLASS = re.compile(r"^(?P<stem>[A-Z]\w*?)(Model|For[A-Z]\w*|LMHeadModel)$")
+
+
+def model_type(class_name: str | None, checkpoint: str | None) -> str | None:
+    """The HF model type of a model class (`BertForSequenceClassification` -> bert), or of an `AutoModel*` class by
+    its checkpoint's name; None when unknown."""
+    if not class_name:
+        return None
+    if class_name.startswith("Auto"):
+        if not checkpoint:
+            return None
+        for pattern, kind in (*CHECKPOINT_MODEL_TYPES, *MORE_CHECKPOINT_MODEL_TYPES):
+            if pattern.search(checkpoint):
+                return kind
+        return None
+    if class_name in TASK_HEADS:
+        return TASK_HEADS[class_name][0]
+    match = _ARCHITECTURE_CLASS.match(class_name)
+    return ARCHITECTURE_STEMS.get(match.group("stem")) if match else None
+
+
+def is_base_model_class(class_name: str | None) -> bool:
+    """`BertModel`, `AutoModel`: the backbone itself, without a task head (its parts sit at its root)."""
+    return bool(class_name) and class_name.endswith("Model") and not has_task_head(class_name)  # type: ignore[union-attr]
+
+
+# Method names and TrainingArguments fields that turn on activation (gradient) checkpointing, and their keyword
+# arguments (transformers 5 renamed `gradient_checkpointing*` to `activation_checkpointing*`, keeping the old names).
+CHECKPOINTING_METHODS = frozenset({"gradient_checkpointing_enable", "activation_checkpointing_enable"})
+CHECKPOINTING_ARGUMENTS = ("gradient_checkpointing", "activation_checkpointing")
+CHECKPOINTING_KWARGS = ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")
+# Raw torch checkpointing; without `use_reentrant` torch 2.13 warns and uses the reentrant variant.
+TORCH_CHECKPOINT = frozenset(
+    {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"}
+)
+# transformers majors whose `gradient_checkpointing_enable()` defaults to the reentrant variant (4.35-4.57:
+# `{"use_reentrant": True}`; 5.x: `{"use_reentrant": False}`).
+REENTRANT_BY_DEFAULT = frozenset({4})
+# Calls that make the input embeddings' output require grad (what reentrant checkpointing of frozen inputs needs).
+INPUT_GRAD_METHODS = frozenset({"enable_input_require_grads"})
+# Strings that make the FRZ501/FRZ502 rules relevant to a file.
+CHECKPOINTING_TOKENS = ("checkpoint",)
+
+# BatchNorm-bearing vision models: torchvision and timm factories (by name), HF model types. Detection models
+# (`fasterrcnn_resnet50_fpn`) use FrozenBatchNorm2d in their backbones, and ViT, ConvNeXt, Swin and BiT have none.
+BATCHNORM_TORCHVISION = re.compile(
+    r"^(resnet\d+|resnext\d+_\w+|wide_resnet\d+_\d|vgg\d+_bn|densenet\d+|mobilenet_v[23]\w*|efficientnet_\w+|regnet_\w+"
+    r"|shufflenet_\w+|mnasnet\w+|inception_v3|googlenet)$"
+)
+BATCHNORM_TIMM = re.compile(
+    r"^(resnet\d+[a-d]?|resnext\d+\w*|wide_resnet\d+\w*|seresnet\w*|efficientnet\w*|tf_efficientnet\w*|mobilenetv[23]\w*"
+    r"|regnet\w*|densenet\w*|mixnet\w*|inception\w*)(\.|$)"
+)
+BATCHNORM_MODEL_TYPES = frozenset({"resnet", "regnet", "mobilenet_v1", "mobilenet_v2", "efficientnet"})
+# Top-level parts of torchvision/timm CNNs that hold BatchNorm layers (a freeze of one of them freezes BatchNorm).
+BATCHNORM_PARTS = frozenset({"layer1", "layer2", "layer3", "layer4", "features", "bn1", "blocks", "stem", "trunk_output"})
+# A file that mentions any of these deals with BatchNorm itself (FrozenBatchNorm2d, `freeze_batch_norm_2d`, an
+# `isinstance(m, nn.BatchNorm2d)` loop, `track_running_stats`): FRZ503 leaves it alone.
+BATCHNORM_HANDLING = ("BatchNorm", "batch_norm", "batchnorm", "FrozenBN", "track_running_stats", "bn.eval", "norm_layer")
+
+# `nn.Embedding.from_pretrained` and `nn.EmbeddingBag.from_pretrained` (torch 2.13: `freeze=True` by default).
+EMBEDDING_FROM_PRETRAINED = frozenset(
+    {
+        "torch.nn.Embedding.from_pretrained",
+        "torch.nn.EmbeddingBag.from_pretrained",
+        "torch.nn.modules.sparse.Embedding.from_pretrained",
+        "torch.nn.modules.sparse.EmbeddingBag.from_pretrained",
+    }
+)
+
+# Methods removed from transformers, by the major version that removed them: {name: (replacement, removed in)}.
+# wav2vec2-family models (Wav2Vec2, Hubert, WavLM, Data2VecAudio, SEW, SEW-D, UniSpeech, UniSpeechSat,
+# Wav2Vec2Conformer) deprecated `freeze_feature_extractor()` in 4.x and transformers 5 removed it.
+REMOVED_METHODS = {"freeze_feature_extractor": ("freeze_feature_encoder", 5)}
+# Class-name stems of those models (evidence that an untracked receiver is one of them when the file imports one).
+WAV2VEC2_FAMILY = re.compile(r"^(Wav2Vec2|Hubert|WavLM|Data2VecAudio|SEW|SEWD|UniSpeech|UniSpeechSat|Wav2Vec2Conformer)(Model|For\w+)$")
+# `AutoModel*` classes that load those models, and their checkpoint names (`facebook/wav2vec2-base`).
+WAV2VEC2_AUTO_CLASSES = frozenset(
+    {"AutoModelForCTC", "AutoModelForAudioClassification", "AutoModelForAudioFrameClassification", "AutoModelForAudioXVector", "AutoModelForPreTraining"}
+)
+WAV2VEC2_CHECKPOINT = re.compile(r"wav2vec2|hubert|wavlm|data2vec-audio|unispeech|(^|/)sew", re.I)
 
 # --- pre-filter tokens (`tokens=` of rules, `freezelint.prefilter`) --------------------------------------------------
 

@@ -169,20 +169,18 @@ def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Findin
                 if where is None:
                     break
                 content = replacement.new if isinstance(replacement.new, str) else module.code_for_node(replacement.new)
-                edits.append(
-                    Edit(
-                        Location(where.start.line, where.start.column + 1),
-                        Location(where.end.line, where.end.column + 1),
-                        content,
-                    )
-                )
+                start = Location(where.start.line, where.start.column + 1)
+                end = Location(where.end.line, where.end.column + 1)
+                if content == "" and isinstance(replacement.node, cst.SimpleStatementLine):
+                    start, end = _whole_lines(source, start, end)
+                edits.append(Edit(start, end, content))
             else:
                 fix = Fix(report.fix.applicability, report.fix.message, tuple(edits))
         finding = Finding(
             path=source.path,
             code=rule.code,
             name=rule.name,
-            level=rule.level,
+            level=report.level if report.level is not None and not rule.level_configured else rule.level,
             message=report.message,
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
@@ -192,3 +190,14 @@ def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Findin
         )
         findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
     return sorted(findings.values(), key=lambda f: f.sort_key)
+
+
+def _whole_lines(source: Source, start: Location, end: Location) -> tuple[Location, Location]:
+    """A statement deleted on lines of its own takes its lines with it (indentation, trailing comment, line end)."""
+    before = source.line(start.row)[: start.column - 1]
+    after = source.line(end.row)[end.column - 1 :].strip()
+    if before.strip() or (after and not after.startswith("#")):
+        return start, end  # it shares a line with other code: remove the statement only
+    if end.row < source.row_count:
+        return Location(start.row, 1), Location(end.row + 1, 1)
+    return Location(start.row, 1), Location(end.row, len(source.line(end.row)) + 1)

@@ -87,6 +87,11 @@ class Source:
         lines = _LINE_BREAK.split(self.text)
         return lines[row - 1] if 0 < row <= len(lines) else ""
 
+    @property
+    def row_count(self) -> int:
+        """How many lines the text has (a text ending in a line break has an empty last one)."""
+        return len(_LINE_BREAK.findall(self.text)) + 1
+
     def display_line(self, row: int) -> str:
         """The line as the user wrote it (in a notebook, the cell's line, magics included)."""
         return self.line(row)

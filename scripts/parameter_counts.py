@@ -24,7 +24,7 @@ HEADS = {
     "ForCausalLM": "AutoModelForCausalLM",
     "LMHeadModel": "AutoModelForCausalLM",
     "ForSeq2SeqLM": "AutoModelForSeq2SeqLM",
-    "ForConditionalGeneration": "AutoModelForSeq2SeqLM",
+    "ForConditionalGeneration": ("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"),
     "ForImageClassification": "AutoModelForImageClassification",
     "ForAudioClassification": "AutoModelForAudioClassification",
     "ForCTC": "AutoModelForCTC",
@@ -36,19 +36,22 @@ def checkpoint_name(path: Path) -> str:
     return path.stem.replace("--", "/")
 
 
-def count(auto_class: str, config_dict: dict, num_labels: int | None) -> int | None:
+def count(auto_class: str | tuple[str, ...], config_dict: dict, num_labels: int | None) -> int | None:
+    """Parameters of the first of these Auto classes that has a head for this architecture (None: none has)."""
     import torch
     import transformers
 
-    config = transformers.AutoConfig.for_model(**config_dict)
-    if num_labels is not None:
-        config.num_labels = num_labels
-    try:
-        with torch.device("meta"):
-            model = getattr(transformers, auto_class).from_config(config)
-    except (ValueError, KeyError):
-        return None  # this architecture has no such head
-    return sum(parameter.numel() for parameter in model.parameters())
+    for name in (auto_class,) if isinstance(auto_class, str) else auto_class:
+        config = transformers.AutoConfig.for_model(**config_dict)
+        if num_labels is not None:
+            config.num_labels = num_labels
+        try:
+            with torch.device("meta"):
+                model = getattr(transformers, name).from_config(config)
+        except (ValueError, KeyError):
+            continue  # this architecture has no such head
+        return sum(parameter.numel() for parameter in model.parameters())
+    return None
 
 
 def table() -> dict[str, dict[str, tuple[int, int]]]:

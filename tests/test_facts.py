@@ -8,12 +8,14 @@ import libcst as cst
 
 from freezelint.collect import collect
 from freezelint.facts import (
+    UNKNOWN,
     AttributeAssign,
     Consumption,
     Facts,
     FreezeForm,
     FreezeOp,
     Kind,
+    Loop,
     ModelSource,
     ModuleRef,
     OpaqueUse,
@@ -27,6 +29,7 @@ from freezelint.facts import (
     TrainCall,
     TrainerBuild,
     Wrap,
+    mentions,
 )
 from freezelint.source import Source
 
@@ -801,3 +804,195 @@ def test_a_transformers_task_model_built_from_a_config_is_a_model():
     )
     (model,) = facts.models
     assert model.source is ModelSource.FROM_CONFIG and model.class_name == "BertForSequenceClassification"
+
+
+def test_module_outputs_remember_the_module_and_sub_module_calls_are_forwards():
+    facts = facts_of(
+        """
+        import torch.nn as nn
+        from torch.utils.checkpoint import checkpoint
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(10, 4)
+                self.block = nn.Linear(4, 4)
+
+            def forward(self, tokens):
+                hidden = self.embed(tokens)
+                return checkpoint(self.block, hidden.detach(), use_reentrant=False)
+
+        net = Net()
+        net(tokens)
+        """
+    )
+    from freezelint.facts import Forward, LibraryCall, ModuleCall, ModuleOutput
+
+    forwards = [e.module.model.class_name for e in facts.of(Forward)]
+    assert forwards == ["Net", "Embedding"], "`self.embed(tokens)` runs the embedding, it is no method call"
+    detach = next(c for c in facts.of(ModuleCall) if c.method == "detach")
+    assert isinstance(detach.receiver, ModuleOutput) and detach.receiver.module.model.class_name == "Embedding"
+    [call] = [c for c in facts.of(LibraryCall) if c.qualname == "torch.utils.checkpoint.checkpoint"]
+    assert call.args[0].model.class_name == "Linear"  # type: ignore[union-attr]
+
+
+def test_training_of_a_sub_module_needs_training_that_reaches_it():
+    facts = facts_of(
+        """
+        import torch
+        import torchvision
+        net = torchvision.models.resnet18()
+        optimizer = torch.optim.SGD(net.fc.parameters(), lr=0.1)
+        for x in loader:
+            net(x).sum().backward()
+            optimizer.step()
+        """
+    )
+    [net] = facts.models
+    assert facts.training_of(ModuleRef(net, ("fc",))) is not None
+    assert facts.training_of(ModuleRef(net, ("layer4",))) is None
+    assert facts.training_of(net) is not None
+
+
+def test_backbone_paths_of_known_architectures():
+    facts = facts_of(
+        """
+        from transformers import AutoModelForCausalLM, BertForSequenceClassification, BertModel, GPT2LMHeadModel
+        a = BertForSequenceClassification.from_pretrained("bert-base-uncased")
+        b = BertModel.from_pretrained("bert-base-uncased")
+        c = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")
+        d = GPT2LMHeadModel.from_pretrained("gpt2")
+        """
+    )
+    a, b, c, d = facts.models
+    assert a.backbone_paths() == [("bert",), ("base_model",)]
+    assert a.backbone_paths("embeddings") == [("bert", "embeddings"), ("base_model", "embeddings")]
+    assert b.backbone_paths("layers") == [("encoder",)]
+    assert c.model_type == "llama" and c.backbone_paths("embeddings")[0] == ("model", "embed_tokens")
+    assert d.backbone_paths("embeddings") == [], "GPT-2 adds learned positions to its token embeddings: no one block"
+
+
+def test_checkpointing_settings_are_read_where_they_are_given():
+    facts = facts_of(
+        """
+        from transformers import AutoModel, Trainer, TrainingArguments
+        a = AutoModel.from_pretrained("bert-base-uncased")
+        a.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        b = AutoModel.from_pretrained("bert-base-uncased")
+        b.activation_checkpointing_enable()
+        c = AutoModel.from_pretrained("bert-base-uncased")
+        c.gradient_checkpointing_enable(gradient_checkpointing_kwargs=settings)
+        d = AutoModel.from_pretrained("bert-base-uncased")
+        Trainer(model=d, args=TrainingArguments("out", gradient_checkpointing=True)).train()
+        e = AutoModel.from_pretrained("bert-base-uncased")
+        Trainer(model=e, args=TrainingArguments("out", gradient_checkpointing=False)).train()
+        """
+    )
+    found = {(c.model.name, c.use_reentrant) for c in facts.checkpointing()}
+    assert found == {("a", True), ("b", None), ("d", None)}, "unreadable or switched-off settings are left out"
+
+
+def test_managed_elsewhere_sees_peft_hooks_and_hand_offs():
+    facts = facts_of(
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModel
+        from helpers import tune
+        a = AutoModel.from_pretrained("bert-base-uncased")
+        a = get_peft_model(a, LoraConfig(r=8))
+        b = AutoModel.from_pretrained("bert-base-uncased")
+        b.enable_input_require_grads()
+        c = AutoModel.from_pretrained("bert-base-uncased")
+        tune(c)
+        d = AutoModel.from_pretrained("bert-base-uncased")
+        """
+    )
+    a, _, b, c, d = facts.models
+    end = 10**6
+    hooks = frozenset({"enable_input_require_grads"})
+    assert [facts.managed_elsewhere(ModuleRef(m), end, hooks) for m in (a, b, c, d)] == [True, True, True, False]
+    assert not facts.managed_elsewhere(ModuleRef(b), end), "a method counts only when asked for"
+
+
+def test_new_parameters_after_a_freeze_all_mean_something_trains():
+    facts = facts_of(
+        """
+        import torch.nn as nn
+        import torchvision
+        a = torchvision.models.resnet18()
+        a.requires_grad_(False)
+        a.add_module("probe", nn.Linear(1000, 2))
+        b = torchvision.models.resnet18()
+        b.requires_grad_(False)
+        """
+    )
+    first, second = [op for op in facts.of(FreezeOp)]
+    assert not facts.freezes_everything(first) and facts.freezes_everything(second)
+
+
+def test_peft_apply_knows_its_wrapper():
+    facts = facts_of(
+        """
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModel
+        base = AutoModel.from_pretrained("bert-base-uncased")
+        model = get_peft_model(base, LoraConfig(r=8))
+        base.add_adapter(LoraConfig(r=8))
+        """
+    )
+    wrapped, in_place = facts.of(PeftApply)
+    assert wrapped.wrapper is not None and wrapped.wrapper.inner is facts.models[0]
+    assert in_place.wrapper is None and in_place.touches(ModuleRef(facts.models[0], ("encoder",)))
+
+
+def test_runs_after_follows_order_and_loops_but_not_the_other_arm():
+    facts = facts_of(
+        """
+        import torch
+        model = torch.nn.Linear(2, 2)
+        model.requires_grad_(False)
+        for epoch in range(3):
+            model.weight.requires_grad_(True)
+            if epoch:
+                model.bias.requires_grad_(True)
+            else:
+                model.bias.requires_grad_(False)
+        """
+    )
+    first, in_loop, body, orelse = facts.of(FreezeOp)
+    assert in_loop.where.runs_after(first.where) and not first.where.runs_after(in_loop.where)
+    assert in_loop.where.runs_after(body.where), "the next pass of the loop"
+    assert not body.where.runs_after(orelse.where) and not orelse.where.runs_after(body.where)
+
+
+def test_partly_frozen_at_sees_name_filtered_freezes_until_undone():
+    facts = facts_of(
+        """
+        from transformers import AutoModelForCausalLM
+        model = AutoModelForCausalLM.from_pretrained("gpt2")
+        for name, param in model.named_parameters():
+            if "lora" not in name:
+                param.requires_grad = False
+        checkpoint_a = 1
+        for param in model.parameters():
+            param.requires_grad = True
+        checkpoint_b = 2
+        model.transformer.requires_grad_(False)
+        checkpoint_c = 3
+        """
+    )
+    filtered, unfreeze, whole = facts.of(FreezeOp)
+    root = ModuleRef(facts.models[0])
+    assert not filtered.whole
+    assert facts.partly_frozen_at(root, unfreeze.order) is filtered
+    assert facts.partly_frozen_at(root, whole.order) is None, "all of it unfrozen again"
+    assert facts.partly_frozen_at(root, whole.order + 1) is whole
+    assert facts.frozen_at(root, unfreeze.order) is None, "frozen_at only knows whole freezes"
+
+
+def test_loop_changing_names_and_mentions():
+    module = cst.parse_module("for epoch, batch in enumerate(loader):\n    step += 1\n    x = layer[-epoch]\n")
+    loop = Loop(module.body[0], UNKNOWN)
+    assert loop.changing_names() == {"epoch", "batch", "step"}
+    assign = module.body[0].body.body[1]
+    assert mentions(assign, {"epoch"}) and not mentions(assign, {"batch"})

@@ -219,7 +219,13 @@ def test_a_file_without_its_owner_write_bit_is_left_alone(tmp_path):
     assert completed.returncode == 1
 
 
-@pytest.mark.parametrize("name", ["bert_attribute.py", "module_receivers.py", "data_and_detach.py", "typo_in_freeze_loop.py"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bert_attribute.py", "module_receivers.py", "data_and_detach.py", "typo_in_freeze_loop.py",
+        "after_get_peft_model.py", "resume_with_trainer.py", "custom_loop_multiline.py", "ctc_fine_tuning_script.py",
+    ],
+)
 def test_fixed_fixtures_still_compile_and_lose_their_findings(tmp_path, name):
     folder = next(p for p in FIXTURES.iterdir() if (p / name).exists())
     text = (folder / name).read_text()
@@ -273,3 +279,18 @@ def test_public_fix_text():
     assert freezelint.fix_text(BUGGY, select=["FRZ102"]) == BUGGY.replace("param.require_grad", "param.requires_grad")
     with pytest.raises(ValueError, match="syntax error"):
         freezelint.fix_text("model.requires_grad = (\n")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_moved_statement_leaves_no_line_behind(newline):
+    """Deleting a statement takes its line (indentation, trailing comment, line break), also as the last line."""
+    lines = [
+        "from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training",
+        "if True:",
+        "    model = get_peft_model(model, LoraConfig(r=8))",
+        "    model = prepare_model_for_kbit_training(model)  # late",
+    ]
+    outcome = fix(newline.join(lines), unsafe=True)
+    assert outcome.text == newline.join(
+        [lines[0], lines[1], "    model = prepare_model_for_kbit_training(model)", lines[2], ""]
+    )

@@ -43,3 +43,33 @@ def test_freeze_option_names():
         assert kb.FREEZE_OPTION_NAME.search(name), name
     for name in ("lr", "antifreeze", "output_dir", "train_batch_size"):
         assert not kb.FREEZE_OPTION_NAME.search(name), name
+
+
+def test_distributed_rule_tokens_cover_every_wrap_they_read():
+    """FRZ504-FRZ508 only run on files that contain their tokens: every way the facts know to make the wrap each rule
+    needs is spelled with one of them."""
+    from freezelint.rules import get_rule
+
+    ddp = get_rule("FRZ504").tokens
+    assert get_rule("FRZ505").tokens == ddp
+    kinds = {**kb.WRAPPERS, **kb.PREPARE_METHODS}
+    for name, kind in kinds.items():
+        if kind in kb.DDP_WRAP_KINDS:
+            assert any(token in name for token in ddp), name
+        if kind == "fsdp":
+            assert any(token in name for token in get_rule("FRZ506").tokens), name
+        if kind == "compile":
+            assert any(token in name for token in get_rule("FRZ508").tokens), name
+    assert any(token in kb.DEEPSPEED_INITIALIZE for token in get_rule("FRZ507").tokens)
+
+
+def test_model_types_by_class_and_by_checkpoint():
+    from freezelint.knowledge import is_base_model_class, model_type
+
+    assert model_type("BertForSequenceClassification", None) == "bert"
+    assert model_type("ViTModel", None) == "vit" and is_base_model_class("ViTModel")
+    assert model_type("MobileNetV2ForImageClassification", None) == "mobilenet_v2"
+    assert model_type("AutoModelForImageClassification", "microsoft/resnet-50") == "resnet"
+    assert model_type("AutoModelForImageClassification", "facebook/dinov2-small") == "dinov2"
+    assert model_type("AutoModel", None) is None and model_type("MyNet", None) is None
+    assert not is_base_model_class("BertForMaskedLM")

@@ -42,6 +42,7 @@ class Report:
     node: cst.CSTNode
     message: str
     fix: FixProposal | None = None
+    level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
 
 
 Check = Callable[["Facts"], Iterable[Report]]
@@ -63,6 +64,7 @@ class Rule:
     # tokens must be sound: `tests/test_prefilter.py` checks them on every fixture.
     tokens: Tokens = ()
     runtime_only: bool = False
+    level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
 
     @property
     def url(self) -> str:
@@ -135,6 +137,25 @@ def specificity(code: str, selectors: Iterable[str]) -> int:
     )
 
 
+def chooses(
+    code: str,
+    select: Iterable[str] | None,
+    ignore: Iterable[str],
+    extend_select: Iterable[str],
+    base: bool | None = None,
+) -> bool:
+    """Whether one selection layer keeps `code`. `base` says whether the earlier layers kept it (None: no earlier
+    layer): without a `select` of its own, a layer keeps the base except where `extend_select`/`ignore` say otherwise."""
+    if select is None and base is None:
+        select = ["ALL"]
+    chosen = list(select) if select is not None else []
+    positive = max(specificity(code, chosen), specificity(code, list(extend_select)))
+    negative = specificity(code, list(ignore))
+    if positive < 0 and negative < 0:
+        return select is None and bool(base)
+    return positive > negative
+
+
 def select_rules(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
@@ -145,26 +166,16 @@ def select_rules(
     matching prefix wins, so `--select FRZ1 --ignore FRZ108` keeps FRZ101 and drops FRZ108.
 
     `base` is what an earlier layer chose (the configuration file, refined by command-line flags): without a
-    `select` of its own, a layer keeps the base except where its `extend_select`/`ignore` say otherwise."""
-    if select is None and base is None:
-        select = ["ALL"]
-    chosen = list(select) if select is not None else []
-    extended = list(extend_select)
-    ignored = list(ignore)
-
-    result = []
-    for candidate in all_rules():
-        if candidate.runtime_only:
-            continue
-        positive = max(specificity(candidate.code, chosen), specificity(candidate.code, extended))
-        negative = specificity(candidate.code, ignored)
-        if positive < 0 and negative < 0:
-            keep = select is None and base is not None and candidate.code in base
-        else:
-            keep = positive > negative
-        if keep:
-            result.append(candidate)
-    return result
+    `select` of its own, a layer keeps the base except where its `extend_select`/`ignore` say otherwise.
+    Runtime-only rules are never chosen here: only the runtime mode finds them."""
+    select = list(select) if select is not None else None
+    ignore, extend_select = list(ignore), list(extend_select)
+    return [
+        candidate
+        for candidate in all_rules()
+        if not candidate.runtime_only
+        and chooses(candidate.code, select, ignore, extend_select, None if base is None else candidate.code in base)
+    ]
 
 
 def known_codes() -> list[str]:

@@ -96,3 +96,25 @@ def _binding_loop(op: FreezeOp, node: cst.BaseExpression | None) -> tuple[int, s
 def torch_file(facts: Facts) -> bool:
     """The file imports torch code and no other framework's: an object it cannot see is most likely torch's."""
     return facts.imports_package(*knowledge.TORCH_PACKAGES) and not facts.imports_package(*knowledge.FOREIGN_MODEL_PACKAGES)
+
+
+def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Call:
+    """`call` with the keyword argument `name=value` added at the end. A trailing comma (a call written over several
+    lines) stays trailing: the new argument goes on a line of its own, like the one before it."""
+    added = cst.Arg(
+        keyword=cst.Name(name),
+        value=value,
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
+    args = list(call.args)
+    if not args:
+        return call.with_changes(args=[added])
+    last = args[-1]
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if isinstance(last.comma, cst.Comma):
+        before = args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma) else space
+        args[-1] = last.with_changes(comma=before)
+        added = added.with_changes(comma=last.comma)
+    else:
+        args[-1] = last.with_changes(comma=space)
+    return call.with_changes(args=[*args, added])

@@ -43,7 +43,7 @@ import libcst as cst
 
 from freezelint.facts import AttributeAssign, Facts, Kind, ModuleRef, ParamRef
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, rule
+from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 
 @rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=("Parameter",))
@@ -83,9 +83,4 @@ def _sets_requires_grad(call: cst.Call) -> bool:
 
 
 def _with_frozen_flag(call: cst.Call) -> cst.Call:
-    flag = cst.Arg(keyword=cst.Name("requires_grad"), value=cst.Name("False"), equal=cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
-    args = list(call.args)
-    if args:
-        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-    return call.with_changes(args=[*args, flag])
+    return edits.with_keyword(call, "requires_grad", cst.Name("False"))

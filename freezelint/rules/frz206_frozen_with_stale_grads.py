@@ -45,9 +45,6 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-import libcst as cst
-import libcst.matchers as m
-
 from freezelint import knowledge
 from freezelint.facts import (
     AttributeAssign,
@@ -55,13 +52,13 @@ from freezelint.facts import (
     Facts,
     FreezeOp,
     Literal,
-    Loop,
     ModuleCall,
     ModuleRef,
     OptimizerBuild,
     OptimizerCall,
     ParamRef,
     Where,
+    mentions,
 )
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
@@ -159,26 +156,10 @@ def _mid_training(facts: Facts, freeze: Where, step: Where) -> bool:
     if step.order < freeze.order:
         return True
     depth = next(i for i, entry in enumerate(freeze.loops) if entry is loop)
-    changing = _changed_by(loop)
+    changing = loop.changing_names()
     return any(
-        branch.depth > depth and branch.test is not None and _mentions(branch.test, changing) for branch in freeze.branches
+        branch.depth > depth and branch.test is not None and mentions(branch.test, changing) for branch in freeze.branches
     )
-
-
-def _changed_by(loop: Loop) -> set[str]:
-    """Names a loop changes from pass to pass: its targets, and names it increments (`global_step += 1`)."""
-    names: set[str] = set()
-    node = loop.node
-    if isinstance(node, (cst.For, cst.CompFor)):
-        names.update(n.value for n in m.findall(node.target, m.Name()))  # type: ignore[union-attr]
-    names.update(
-        n.value for aug in m.findall(node, m.AugAssign(target=m.Name())) for n in [aug.target]  # type: ignore[union-attr]
-    )
-    return names
-
-
-def _mentions(test: cst.BaseExpression, names: set[str]) -> bool:
-    return any(n.value in names for n in m.findall(test, m.Name()))  # type: ignore[union-attr]
 
 
 def _between_backward_and_step(facts: Facts, op: FreezeOp, steps: list[OptimizerCall], zeroing: list) -> Backward | None:

@@ -35,9 +35,11 @@ for name, param in model.named_parameters():
         param.requires_grad = False
 ```
 
-When PEFT is involved (`get_peft_model`, `prepare_model_for_kbit_training`, a trainer's `peft_config=`), this rule
-stays silent: the PEFT rules (FRZ401, FRZ403, FRZ404) explain why nothing trains there. It also stays silent when the
-model is handed to code the analysis cannot see into after the freeze, which may unfreeze it.
+When PEFT is involved (`get_peft_model`, `PeftModel.from_pretrained`, `prepare_model_for_kbit_training`, a trainer's
+`peft_config=`), this rule stays silent: the PEFT rules explain why nothing trains there (FRZ401: k-bit preparation
+after the adapters, or with none added; FRZ402: an adapter loaded for inference; FRZ403: a freeze after wrapping).
+It also stays silent when the model is handed to code the analysis cannot see into after the freeze, which may
+unfreeze it.
 
 ## Fix safety
 No fix: which layers should train is a modelling decision.

@@ -28,8 +28,9 @@ model = BertForSequenceClassification.from_pretrained("bert-base-uncased")  # fr
 ```
 
 The note stays silent for models that are never trained (inference, teachers, reference models), for PEFT and
-adapters (including TRL trainers given `peft_config=`), and for models handed to a function the analysis cannot see
-into (an imported helper may freeze them).
+adapters (including TRL trainers given `peft_config=`), for models handed to a function the analysis cannot see
+into (an imported helper may freeze them), when the optimizer holds only part of the model (the head), and when
+the model only ever runs under `torch.no_grad()` (a frozen feature extractor inside a larger module).
 
 ## Fix safety
 No fix: which layers to freeze is a modelling decision.
@@ -47,7 +48,7 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeOp, ModelSource, ModuleRef, OpaqueUse, PeftApply, Unknown, as_ref
+from freezelint.facts import Facts, Forward, FreezeOp, ModelSource, ModuleRef, OpaqueUse, PeftApply, Unknown, as_ref
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
@@ -61,11 +62,13 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
     for model in facts.models:
         if model.source is not ModelSource.PRETRAINED or model.abstract:
             continue
-        training = facts.training_of(model)
+        training = facts.training_of(model, covering=True)
         if training is None:
             continue
         ref = ModuleRef(model)
         if facts.freezes_touching(ref) or _peft_applied(facts, ref) or _handed_away(facts, ref):
+            continue
+        if _only_run_without_gradients(facts, ref):
             continue
         statement = model.where.statement or model.node
         if facts.has_marker(statement, MARKER):
@@ -92,6 +95,12 @@ def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
                 if applied is not None and applied.overlaps(ref):
                     return True
     return False
+
+
+def _only_run_without_gradients(facts: Facts, ref: ModuleRef) -> bool:
+    """Every call of the model runs under `torch.no_grad()` (a frozen feature extractor): nothing reaches its weights."""
+    calls = [forward for forward in facts.of(Forward) if ref.contains(forward.module)]
+    return bool(calls) and all(forward.where.no_grad for forward in calls)
 
 
 def _handed_away(facts: Facts, ref: ModuleRef) -> bool:

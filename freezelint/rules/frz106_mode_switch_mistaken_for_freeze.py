@@ -1,0 +1,157 @@
+"""## What it does
+Finds `.eval()` (or `.train(False)`) called on a sub-module at set-up, or a model created inside
+`with torch.no_grad():`, when nothing freezes that module and the file then trains it. Both read like freezing, and
+neither freezes anything.
+
+## Why is this bad?
+`.eval()` only switches dropout and BatchNorm to inference behaviour: every parameter still requires grad, the
+optimizer updates it, and the next `model.train()` (the Hugging Face Trainer calls it every step) switches the module
+back to training mode anyway. `torch.no_grad()` only stops gradient recording for the code that runs inside the
+`with` block: parameters created there still require grad and train like any others. The module meant to stay
+fixed is fine-tuned, silently.
+
+## Example
+```python
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+model.bert.eval()  # meant: keep the encoder fixed
+Trainer(model=model, args=args, train_dataset=train).train()
+```
+
+Use instead:
+```python
+model.bert.requires_grad_(False)
+```
+
+It stays silent when the module is also frozen with `requires_grad`, when it is not trained (a teacher, a frozen
+reference model, an optimizer over the head only), when its output is computed under `torch.no_grad()` or detached,
+for `.eval()` inside a training loop or an overridden `train()` (keeping BatchNorm statistics fixed), for a whole
+model put in eval mode, and for `no_grad` blocks that also run the model.
+
+## Fix safety
+No fix: `.eval()` may be wanted as well (for dropout or BatchNorm), so the freeze is to be added, not swapped in.
+
+## References
+- `../shared/rules-research.md` FRZ106 (experiment t5: `.eval()` and module creation under `no_grad` leave
+  `requires_grad` unchanged).
+- isht7/pytorch-deeplab-resnet#39 ("Now I know that model.eval() doesn't turn off the history tracking"); the many
+  "does model.eval() freeze weights?" explainers.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from freezelint.facts import (
+    ANY_CHILD,
+    ANY_DESCENDANT,
+    Backward,
+    Facts,
+    Forward,
+    Literal,
+    Model,
+    ModuleCall,
+    ModuleOutput,
+    ModuleRef,
+    OpaqueUse,
+    OptimizerCall,
+    PeftApply,
+    Training,
+)
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+
+_GRAD_OFF = ("no_grad", "inference_mode", "set_grad_enabled(False)")
+
+
+@rule("FRZ106", "mode-switch-mistaken-for-freeze", Level.WARNING, tokens=("eval", "train(False)", "no_grad", "inference_mode"))
+def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
+    reported: set[int] = set()
+    for call in facts.of(ModuleCall):
+        ref = call.receiver
+        if id(call.call) in reported or not _eval_call(call) or not isinstance(ref, ModuleRef) or not _set_up(call):
+            continue
+        if any(c in (ANY_CHILD, ANY_DESCENDANT) for c in ref.path) or ref.model.foreign:
+            continue  # modules picked in a loop (BatchNorm handling)
+        if not ref.path and not _part_of_another(facts, ref.model):
+            continue  # a whole model switched to eval mode (evaluation, a teacher)
+        training = _trained_unfrozen(facts, ref, call.order)
+        if training is None:
+            continue
+        reported.add(id(call.call))
+        name = facts.code(call.call.func.value)  # type: ignore[attr-defined]
+        yield Report(
+            call.where.statement or call.call,
+            f"`{facts.code(call.call)}` does not freeze `{name}`: it only switches dropout and BatchNorm to inference "
+            f"behaviour, its parameters still require grad, and {training.how} trains them at line "
+            f"{facts.line(training.event.node)} (and the next `model.train()`, which the Hugging Face Trainer calls every "
+            f"step, switches it back). To keep it fixed, call `{name}.requires_grad_(False)`.",
+        )
+    for model in facts.models:
+        if not model.where.no_grad or model.where.standalone or model.abstract:
+            continue
+        block = _grad_off_block(facts, model)
+        if block is None or _runs_models(facts, block):
+            continue
+        training = _trained_unfrozen(facts, ModuleRef(model), model.where.order)
+        if training is None:
+            continue
+        yield Report(
+            model.node,
+            f"Creating `{model.name}` inside `{facts.code(block.items[0].item)}` does not freeze it: the context only "
+            "stops gradient recording for the code run inside it; the parameters are created with `requires_grad=True`, "
+            f"and {training.how} trains all of them at line {facts.line(training.event.node)}. To keep it fixed, call "
+            f"`{model.name}.requires_grad_(False)`.",
+        )
+
+
+def _eval_call(call: ModuleCall) -> bool:
+    if call.method == "eval" and not call.args:
+        return True
+    return call.method == "train" and len(call.args) == 1 and isinstance(call.args[0], Literal) and call.args[0].value is False
+
+
+def _part_of_another(facts: Facts, model: Model) -> bool:
+    """A model held inside another one (`self.backbone = timm.create_model(...)`): a sub-module of that one."""
+    return any(other is not model and any(sub is model for _, sub in other.submodels()) for other in facts.models)
+
+
+def _set_up(call: ModuleCall) -> bool:
+    """Not re-applied during training: outside loops and callbacks, not in a `train()` override, walked in order."""
+    where = call.where
+    return not (where.standalone or where.loops or where.callback_of is not None or where.function.rsplit(".", 1)[-1] == "train")
+
+
+def _trained_unfrozen(facts: Facts, ref: ModuleRef, after: int) -> Training | None:
+    """How the file trains the parameters at `ref` after `after`, when nothing freezes them or cuts them off."""
+    if facts.freezes_touching(ref):
+        return None
+    for event in facts.events:
+        if isinstance(event, PeftApply) and event.touches(ref):
+            return None  # PEFT freezes the base model
+        if isinstance(event, OpaqueUse) and event.module.overlaps(ref):
+            return None  # handed to code that may freeze it
+        if isinstance(event, Forward) and event.where.no_grad and event.module.overlaps(ref) and ref.contains(event.module):
+            return None  # run under no_grad: no gradient reaches it
+        if isinstance(event, ModuleCall) and event.method in ("detach", "detach_") and isinstance(event.receiver, ModuleOutput):
+            if ref.contains(event.receiver.module):
+                return None  # its output is detached: no gradient reaches it
+    return facts.training_of(ref, after=after)
+
+
+def _grad_off_block(facts: Facts, model: Model) -> cst.With | None:
+    """The `with torch.no_grad():` block the model was created in."""
+    for block in m.findall(facts.module, m.With()):
+        assert isinstance(block, cst.With)
+        if any(off in facts.code(item.item) for item in block.items for off in _GRAD_OFF) and facts.within(model.node, block):
+            return block
+    return None
+
+
+def _runs_models(facts: Facts, block: cst.With) -> bool:
+    """The block also runs something (inference, a training step): it is not there for set-up alone."""
+    return any(
+        isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.events
+    )

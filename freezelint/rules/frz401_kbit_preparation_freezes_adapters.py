@@ -1,0 +1,178 @@
+"""## What it does
+Finds `prepare_model_for_kbit_training(model)` called after PEFT added the adapters (`get_peft_model`,
+`PeftModel.from_pretrained(..., is_trainable=True)`, `model.add_adapter(...)`, `inject_adapter_in_model`), or called
+with no adapters added before the model is trained.
+
+## Why is this bad?
+`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of the model it is given (peft
+0.21.2, `utils/other.py`), quantized or not. After `get_peft_model` that includes the LoRA weights: nothing is left to
+train. The Trainer then fails at the first step with "element 0 of tensors does not require grad and does not have a
+grad_fn"; with gradient checkpointing on in the training arguments (which makes the loss require grad), training runs,
+logs a loss (and a `grad_norm` of 0), and changes nothing. Without PEFT afterwards the whole model stays frozen the
+same way.
+
+## Example
+```python
+model = AutoModelForCausalLM.from_pretrained("facebook/opt-350m", load_in_8bit=True)
+model = get_peft_model(model, LoraConfig(r=8, task_type="CAUSAL_LM"))
+model = prepare_model_for_kbit_training(model)  # freezes the adapters too
+```
+
+Use instead, prepare the quantized model first, then add the adapters:
+```python
+model = prepare_model_for_kbit_training(model)
+model = get_peft_model(model, LoraConfig(r=8, task_type="CAUSAL_LM"))
+```
+
+It stays silent when the order is right, when something after the call may make parameters trainable again (an
+unfreeze, PEFT, a helper the analysis cannot see into), and for a TRL trainer given `peft_config=` after the call
+(it adds the adapters itself).
+
+## Fix safety
+The fix moves the `prepare_model_for_kbit_training` statement right before the PEFT statement, on the model PEFT
+receives. It is offered when both are plain statements in the same block on plain names
+(`model = get_peft_model(model, ...)`), and it is unsafe: it reorders statements, and code in between (printing the
+trainable parameters, enabling checkpointing) now runs after the preparation.
+
+## References
+- `../shared/rules-research.md` FRZ401 (experiment t9: 1,090 trainable parameters after `get_peft_model`, 0 after
+  `prepare_model_for_kbit_training`; 0 on a non-quantized model without PEFT).
+- huggingface/trl PR #4081: "prepare_model_for_kbit_training does not reapply to an instance of PeftModel, thus
+  freezing all the layers" (`grad_norm` went from 0 to > 0); huggingface/peft#2299 and PR #2305 (the docstring now
+  warns); huggingface/peft PR #760; tloen/alpaca-lora#352 ("trainable params: 0").
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from freezelint.facts import Facts, FreezeForm, FreezeOp, PeftApply, Where, may_unfreeze
+from freezelint.findings import Applicability, Level
+from freezelint.rules import FixProposal, Replacement, Report, rule
+
+
+@rule("FRZ401", "kbit-preparation-freezes-adapters", Level.ERROR, fix=Applicability.UNSAFE, tokens=("prepare_model_for",))
+def kbit_preparation_freezes_adapters(facts: Facts) -> Iterator[Report]:
+    for op in facts.of(FreezeOp):
+        prepared = op.module
+        if op.form is not FreezeForm.KBIT_PREPARE or op.where.standalone or prepared is None:
+            continue
+        training = facts.training_of(prepared.model, after=op.order)
+        until = training.event.order if training is not None else None
+        later = [e for e in facts.events if not e.where.standalone and e.order > op.order and (until is None or e.order < until)]
+        if any(may_unfreeze(event, prepared) for event in later):
+            continue  # adapters added now (the right order), an unfreeze, or a hand-off to unseen code
+        applied = [
+            apply for apply in facts.of(PeftApply)
+            if apply.order < op.order and not apply.where.standalone and apply.how != "peft_config"
+            and not apply.where.exclusive(op.where) and apply.touches(prepared)
+        ]
+        name = facts.code(op.node.args[0].value) if isinstance(op.node, cst.Call) and op.node.args else prepared.describe()
+        if applied:
+            apply = applied[-1]
+            yield Report(op.where.statement or op.node, _after_peft(facts, name, apply), fix=_move_before(facts, op, apply))
+        elif training is not None:
+            yield Report(op.where.statement or op.node, _without_peft(facts, name, training.how, training.event.node))
+
+
+def _after_peft(facts: Facts, name: str, apply: PeftApply) -> str:
+    how = _peft_spelling(apply)
+    return (
+        f"`prepare_model_for_kbit_training` runs here on `{name}` after {how} added the adapters at line "
+        f"{facts.line(apply.node)}: it sets `requires_grad=False` on every parameter, the adapters included, so nothing "
+        "is left to train (the first `backward()` fails with \"element 0 of tensors does not require grad\"; with "
+        f"gradient checkpointing on in the training arguments, training runs, logs a loss and changes nothing). Call it "
+        f"before {how}."
+    )
+
+
+def _without_peft(facts: Facts, name: str, how: str, node: cst.CSTNode) -> str:
+    return (
+        f"`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of `{name}`, and no adapters "
+        f"are added before {how} trains it at line {facts.line(node)}: there is nothing to train (the first "
+        "`backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on in the "
+        "training arguments, training runs, logs a loss and changes nothing). Add the adapters after it "
+        "(`model = get_peft_model(model, config)`), or drop the "
+        "call to train the model itself."
+    )
+
+
+def _peft_spelling(apply: PeftApply) -> str:
+    function = "." in apply.how or apply.how in ("get_peft_model", "inject_adapter_in_model")
+    return f"`{apply.how}(...)`" if function else f"`.{apply.how}(...)`"
+
+
+def _move_before(facts: Facts, op: FreezeOp, apply: PeftApply) -> FixProposal | None:
+    """Move the preparation statement right before the PEFT statement, applied to the model PEFT receives."""
+    prepare, peft = op.where.statement, apply.where.statement
+    if not (_same_block(op.where, apply.where) and isinstance(op.node, cst.Call) and op.node.args):
+        return None
+    base = _peft_input(apply)
+    if base is None or not isinstance(peft, (cst.Assign, cst.Expr)):
+        return None
+    argument = op.node.args[0].value
+    if not isinstance(argument, cst.Name) or argument.value not in (base.value, *_assigned_names(peft)):
+        return None
+    call = op.node.with_changes(args=[op.node.args[0].with_changes(value=base), *op.node.args[1:]])
+    if isinstance(prepare, cst.Assign) and len(prepare.targets) == 1 and isinstance(prepare.targets[0].target, cst.Name):
+        moved: cst.BaseSmallStatement = prepare.with_changes(targets=[prepare.targets[0].with_changes(target=base)], value=call)
+    elif isinstance(prepare, cst.Expr) and prepare.value is op.node:
+        moved = prepare.with_changes(value=call)
+    else:
+        return None
+    line = _line_of(facts, prepare)
+    if line is None:
+        return None
+    row = facts.line(peft)
+    text = facts.source.line(row)
+    indent = text[: len(text) - len(text.lstrip())]
+    newline = "\r\n" if "\r\n" in facts.source.text else "\n"
+    inserted = f"{cst.Module([]).code_for_node(moved)}{newline}{indent}{facts.module.code_for_node(peft)}"
+    return FixProposal(
+        Applicability.UNSAFE,
+        "Move `prepare_model_for_kbit_training` before the PEFT call",
+        (Replacement(peft, inserted), Replacement(line, "")),
+    )
+
+
+def _peft_input(apply: PeftApply) -> cst.Name | None:
+    """The plain name of the model the PEFT call receives: `get_peft_model(model, ...)`, `model.add_adapter(...)`."""
+    call = apply.call
+    if call is None:
+        return None
+    if apply.how in ("add_adapter", "load_adapter") and isinstance(call.func, cst.Attribute):
+        node: cst.BaseExpression | None = call.func.value
+    else:
+        positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+        node = next((arg.value for arg in call.args if arg.keyword is not None and arg.keyword.value == "model"), None)
+        if node is None and positional:
+            node = positional[1].value if apply.how == "inject_adapter_in_model" and len(positional) > 1 else positional[0].value
+    return node if isinstance(node, cst.Name) else None
+
+
+def _assigned_names(statement: cst.BaseSmallStatement) -> list[str]:
+    if isinstance(statement, cst.Assign):
+        return [t.target.value for t in statement.targets if isinstance(t.target, cst.Name)]
+    return []
+
+
+def _same_block(a: Where, b: Where) -> bool:
+    """Both walked in the same function call, loops and `if` arms (so one statement can move next to the other)."""
+    return (
+        a.function == b.function
+        and len(a.calls) == len(b.calls) and all(x is y for x, y in zip(a.calls, b.calls))
+        and len(a.loops) == len(b.loops) and all(x is y for x, y in zip(a.loops, b.loops))
+        and [(x.node, x.arm) for x in a.branches] == [(y.node, y.arm) for y in b.branches]
+    )
+
+
+def _line_of(facts: Facts, small: cst.CSTNode | None) -> cst.SimpleStatementLine | None:
+    """The statement line that holds `small` alone."""
+    for line in m.findall(facts.module, m.SimpleStatementLine()):
+        assert isinstance(line, cst.SimpleStatementLine)
+        if len(line.body) == 1 and line.body[0] is small:
+            return line
+    return None

@@ -1,0 +1,138 @@
+"""## What it does
+Finds `requires_grad` changed on a model after it was wrapped in `DistributedDataParallel` (directly, or by
+`accelerator.prepare(...)` or Lightning's `fabric.setup(...)`), when it trains afterwards through that wrapper and
+is not wrapped again after the change.
+
+## Why is this bad?
+DDP decides once, when it wraps the model, which parameters it will average across processes: those that require
+grad at that moment. It never looks at `requires_grad` again.
+
+- A layer **frozen after the wrap** still counts as trainable for DDP but no longer gets a gradient, so the second
+  iteration fails with `RuntimeError: Expected to have finished reduction in the prior iteration before starting a
+  new one`. (With `find_unused_parameters=True` or `static_graph=True` DDP tolerates it; this rule then stays silent
+  about freezes.)
+- A layer **unfrozen after the wrap** trains, but its gradients are never averaged: every process updates its own
+  copy with its own batch, and the replicas silently drift apart (no error, whatever the DDP options).
+
+`accelerator.prepare` and `fabric.setup` do the same wrap when the script is launched on several processes.
+
+## Example
+```python
+model = Net()
+ddp_model = DistributedDataParallel(model)
+model.backbone.requires_grad_(False)  # DDP still waits for its gradients
+for batch in loader:
+    ddp_model(batch).sum().backward()  # RuntimeError on the second iteration
+    optimizer.step()
+```
+
+Use instead, set `requires_grad` before wrapping:
+```python
+model = Net()
+model.backbone.requires_grad_(False)
+ddp_model = DistributedDataParallel(model)
+```
+For gradual unfreezing, wrap the model again after each change (and rebuild the optimizer if it was filtered).
+
+## Fix safety
+No fix: moving the change before the wrap reorders statements, and re-wrapping is a design decision.
+
+## References
+- `../shared/rules-research.md` FRZ504 (experiment t10b, gloo, 2 processes: freezing after the wrap fails on the
+  second iteration, and not with `find_unused_parameters=True`; unfreezing after the wrap runs and the layer differs
+  across ranks by 0.19 after 3 steps). Measured again by `tests/runtime/test_frz504_runtime.py` (also `static_graph=True`).
+- huggingface/transformers#416 (the DDP docs quoted: never change the parameters after wrapping);
+  facebookresearch/detectron2#2486 (unfreezing the box head at iteration 500 "does not take effect");
+  pytorch/pytorch#22049.
+- torch `DistributedDataParallel` docs: the reducer is built at construction from the parameters that require grad.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from freezelint import knowledge
+from freezelint.facts import Backward, Facts, FreezeOp, OptimizerCall, Wrap, group_by_node
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+from freezelint.rules.distributed import ddp_wraps, tolerates_unused, trained_through, wrap_name
+
+
+@rule("FRZ504", "changed-after-ddp-wrap", Level.ERROR, tokens=("DistributedDataParallel", "prepare", "setup"))
+def changed_after_ddp_wrap(facts: Facts) -> Iterator[Report]:
+    wraps = ddp_wraps(facts)
+    if not wraps:
+        return
+    changes = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    for group in group_by_node(changes):
+        for op in group:
+            wrap = _last_wrap_before(wraps, op)
+            if wrap is None or _harmless(facts, op, wrap, changes):
+                continue
+            if trained_through(facts, wrap, op.where) is None:
+                continue
+            yield Report(op.where.statement or op.node, _message(facts, op, wrap))
+            break
+
+
+def _last_wrap_before(wraps: list[Wrap], op: FreezeOp) -> Wrap | None:
+    """The DDP wrap of this model in force when `op` runs: the last one before it, unless the model is wrapped again
+    after the change (in the same pass, or later in a loop that changes then wraps)."""
+    assert op.module is not None
+    mine = [wrap for wrap in wraps if wrap.module.overlaps(op.module) and not wrap.where.exclusive(op.where)]
+    if any(wrap.order > op.order for wrap in mine):
+        return None  # wrapped again after the change: the new DDP sees the new flags
+    before = [wrap for wrap in mine if wrap.order < op.order]
+    return before[-1] if before else None
+
+
+def _harmless(facts: Facts, op: FreezeOp, wrap: Wrap, changes: list[FreezeOp]) -> bool:
+    """The change leaves DDP's view right when training resumes: a freeze of what was frozen at the wrap already (or
+    one DDP tolerates), undone before the next training step (frozen for evaluation, then unfrozen); an unfreeze of
+    what was trainable at the wrap (restoring it)."""
+    ref = op.module
+    assert ref is not None
+    if op.value is True:
+        return facts.partly_frozen_at(ref, wrap.order) is None
+    if op.value is False:
+        if tolerates_unused(facts, wrap) or facts.frozen_at(ref, wrap.order, whole=True) is not None:
+            return True
+        return any(_restores(facts, op, other) for other in changes)
+    return False
+
+
+def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
+    """`other` unfreezes all that `op` froze, later in the same pass, before any training step runs in between."""
+    if other.value is not True or other.order <= op.order or other.module is None or op.module is None:
+        return False
+    if not other.module.contains(op.module) or other.where.loops != op.where.loops or other.where.exclusive(op.where):
+        return False
+    return not any(
+        op.order < event.order < other.order and not event.where.standalone
+        for event in (*facts.of(Backward), *(c for c in facts.of(OptimizerCall) if c.method == "step"))
+    )
+
+
+def _message(facts: Facts, op: FreezeOp, wrap: Wrap) -> str:
+    what = f"`{facts.spelling(op)}`" if op.whole else f"parameters of `{facts.spelling(op)}`"
+    verb = "is" if op.whole else "are"
+    wrapped = f"`{wrap.module.describe()}` was wrapped by {wrap_name(facts, wrap)}"
+    if op.value is False:
+        return (
+            f"{what} {verb} frozen here, after {wrapped}. DDP chose the parameters to average when it wrapped the model: "
+            f"it still waits for gradients of these, they no longer get any, and the next iteration fails with "
+            f"`{knowledge.DDP_UNUSED_ERROR}`. Freeze before wrapping (or wrap the model again after freezing)."
+        )
+    if op.value is True:
+        return (
+            f"{what} {verb} unfrozen here, after {wrapped} while frozen. DDP only averages the gradients of the "
+            "parameters that were trainable when it wrapped the model: each process now updates its own copy of these "
+            "with its own batch, and the replicas silently drift apart. Unfreeze before wrapping, or wrap the model "
+            "again after unfreezing."
+        )
+    return (
+        f"`requires_grad` of {what} is changed here, after {wrapped}. DDP chose the parameters to average when it "
+        "wrapped the model: a parameter unfrozen now is never averaged across processes (the replicas silently drift "
+        f"apart), and one frozen now makes the next iteration fail with `{knowledge.DDP_UNUSED_ERROR}`. Set "
+        "`requires_grad` before wrapping, or wrap the model again after changing it."
+    )

@@ -1,0 +1,161 @@
+"""## What it does
+Finds a sub-module run under `torch.no_grad()` (or `inference_mode()`, or with its output `.detach()`ed) inside a
+model's `forward`, as a way to freeze it, while its parameters still require grad and the model trains through
+`DistributedDataParallel` (directly, or by `accelerator.prepare(...)` / `fabric.setup(...)`).
+
+## Why is this bad?
+Running a backbone without gradients does keep it fixed, but its parameters still say `requires_grad=True`. DDP
+waits for a gradient of every parameter that requires grad; these never get one, so the second iteration fails with
+`RuntimeError: Expected to have finished reduction in the prior iteration before starting a new one`. On a single
+process it is only untidy: the parameters count as trainable and sit in the optimizer. DDP with
+`find_unused_parameters=True` or `static_graph=True` tolerates it (the rule then stays silent), at the cost of
+searching the graph for unused parameters.
+
+## Example
+```python
+class Net(nn.Module):
+    def forward(self, x):
+        with torch.no_grad():
+            features = self.backbone(x)  # still requires grad
+        return self.head(features)
+
+ddp_model = DistributedDataParallel(Net())
+```
+
+Use instead, freeze the parameters as well:
+```python
+class Net(nn.Module):
+    def __init__(self):
+        ...
+        self.backbone.requires_grad_(False)
+```
+
+## Fix safety
+No fix: where to freeze (`__init__`, the training script) is the author's choice.
+
+## References
+- `../shared/rules-research.md` FRZ505 and section 3 trap 10 (experiment t10c, gloo, 2 processes: the DDP default
+  fails with the reduction error, `find_unused_parameters=True` runs). Measured again by
+  `tests/runtime/test_frz505_runtime.py` (`.detach()` too, and `static_graph=True` runs).
+- torch `DistributedDataParallel` docs, `find_unused_parameters`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from freezelint import knowledge
+from freezelint.facts import (
+    Facts,
+    Forward,
+    FreezeOp,
+    ModelSource,
+    ModuleRef,
+    OpaqueUse,
+    PeftApply,
+    Wrap,
+    as_ref,
+)
+from freezelint.findings import Level
+from freezelint.rules import Report, rule
+from freezelint.rules.distributed import ddp_wraps, tolerates_unused, wrap_name
+
+
+@rule("FRZ505", "no-grad-freeze-under-ddp", Level.WARNING, tokens=("DistributedDataParallel", "prepare", "setup"))
+def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
+    wraps = ddp_wraps(facts)
+    if not wraps:
+        return
+    forwards = facts.of(Forward)
+    through_ddp = [
+        forward for forward in forwards
+        if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad and not forward.where.standalone
+    ]
+    reported: set[int] = set()
+    for forward in forwards:
+        outer = next((d for d in through_ddp if any(site is d.node for site in forward.where.calls)), None)
+        if outer is None or id(forward.node) in reported or not _without_gradients(forward):
+            continue
+        sub = forward.module
+        if not ModuleRef(outer.module.model).contains(sub) or not _has_parameters(sub) or _frozen_somewhere(facts, sub):
+            continue
+        inside = [f for f in forwards if any(site is outer.node for site in f.where.calls)]
+        if any(other.module.overlaps(sub) and not _without_gradients(other) for other in inside):
+            continue  # also run with gradients in the same forward (a siamese branch, the other arm of an `if`)
+        wrap = next((w for w in wraps if w.kind == outer.module.wrapper and w.module.overlaps(outer.module)), None)
+        if wrap is None or tolerates_unused(facts, wrap):
+            continue
+        reported.add(id(forward.node))
+        yield Report(forward.node, _message(facts, forward, wrap))
+
+
+def _without_gradients(forward: Forward) -> bool:
+    return forward.where.no_grad or _detached(forward) is not None
+
+
+def _detached(forward: Forward) -> cst.Call | None:
+    """The `.detach()` of the output of `self.backbone(x)` (`self.backbone(x).detach()`, `self.encoder(...)
+    .last_hidden_state.detach()`, `self.backbone(x)[0].detach()`) in the same statement, if there is one."""
+    statement = forward.where.statement
+    if statement is None:
+        return None
+    for detach in m.findall(statement, m.Call(func=m.Attribute(attr=m.Name("detach")))):
+        value = detach.func.value  # type: ignore[union-attr]
+        while isinstance(value, (cst.Attribute, cst.Subscript)) and value is not forward.node:
+            value = value.value
+        if value is forward.node:
+            return detach  # type: ignore[return-value]
+    return None
+
+
+def _has_parameters(ref: ModuleRef) -> bool:
+    """The sub-module certainly holds parameters: a model or layer with some, or a known sub-module of a library model."""
+    if not ref.path:
+        model = ref.model
+        return not (model.source is ModelSource.LAYER and model.class_name in knowledge.PARAMETER_FREE_LAYERS)
+    return ref.is_module and ref.model.source is not ModelSource.CUSTOM
+
+
+def _frozen_somewhere(facts: Facts, sub: ModuleRef) -> bool:
+    """Anything in the file that may freeze (part of) it, wherever and whenever it runs, or hand it to code the
+    analysis cannot see."""
+    for event in facts.events:
+        if isinstance(event, FreezeOp) and event.value is not True:
+            if event.module is None or event.module.overlaps(sub) or _same_attribute(event.module, sub):
+                return True
+        elif isinstance(event, OpaqueUse) and event.module.overlaps(sub):
+            return True
+        elif isinstance(event, PeftApply):
+            values = (*event.model.candidates(), *event.result.candidates())
+            if any((ref := as_ref(value)) is not None and ref.overlaps(sub) for value in values):
+                return True
+    return False
+
+
+def _same_attribute(frozen: ModuleRef, sub: ModuleRef) -> bool:
+    """A freeze in a method walked on its own (on no instance: `def freeze_backbone(self)` nothing here calls) of all
+    of `self`, or of the attribute that holds `sub`."""
+    if not frozen.model.abstract:
+        return False
+    if not frozen.path:
+        return True
+    attribute = frozen.path[0]
+    if sub.path:
+        return sub.path[0] == attribute
+    return any(name.rsplit(".", 1)[-1] == attribute for name in sub.model.names)
+
+
+def _message(facts: Facts, forward: Forward, wrap: Wrap) -> str:
+    call = forward.node
+    sub = facts.code(call.func) if isinstance(call, cst.Call) else forward.module.describe()
+    how = "under `torch.no_grad()`" if forward.where.no_grad else "with its output detached"
+    function = forward.where.function or "forward"
+    return (
+        f"`{sub}` runs {how} in `{function}`, as if frozen, but its parameters still require grad, and "
+        f"`{wrap.module.describe()}` trains through {wrap_name(facts, wrap)}: DDP waits for a gradient of every "
+        f"parameter that requires grad, these never get one, and the second iteration fails with "
+        f"`{knowledge.DDP_UNUSED_ERROR}`. Freeze them too (`{sub}.requires_grad_(False)` where the model is built)."
+    )

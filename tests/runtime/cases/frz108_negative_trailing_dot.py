@@ -1,0 +1,8 @@
+"""Ending the pattern at the dot matches layer 1 only."""
+from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
+
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2)
+for name, param in model.named_parameters():
+    if "encoder.layer.0." in name or "encoder.layer.1." in name:
+        param.requires_grad = False
+Trainer(model=model, args=TrainingArguments("out")).train()
