@@ -153,6 +153,7 @@ def main() -> None:
               help="With --runtime: the config (config.json or checkpoint directory) to use for checkpoint NAME.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, metavar="SECONDS",
               help="With --runtime: time limit per file.")
+@click.option(
     "--no-cache", is_flag=True, envvar="FREEZELINT_NO_CACHE",
     help="Analyse every file again: do not read or write .freezelint_cache/ (env FREEZELINT_NO_CACHE).",
 )
