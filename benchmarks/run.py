@@ -362,9 +362,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="freezelint-bench-") as scratch:
         for name, path in corpora:
             run["corpora"].append(bench_corpus(name, Path(path), peers, args, Path(scratch)))
-    text = table(run)
-    args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(run, indent=2) + "\n")
+            text = table(run)  # written after each corpus: a long run interrupted keeps what it measured
+            args.out.write_text(text)
+            args.out.with_suffix(".json").write_text(json.dumps(run, indent=2) + "\n")
     print()
     print(text)
     for r in run["corpora"]:
