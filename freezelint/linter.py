@@ -70,12 +70,12 @@ def _relevant(text: str, rules: list[Rule], settings: Settings) -> list[Rule]:
     return prefilter.relevant_rules(text, rules, helpers)
 
 
-def check_syntax(source: Source) -> None:
+def check_syntax(source: Source) -> ast.Module:
     """Python's own parser first: it rejects what would crash libcst (5,000 nested brackets) with a clear error."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(source.text, filename=source.path)
+            return ast.parse(source.text, filename=source.path)
     except SyntaxError as error:
         raise SourceError(f"syntax error at {source.describe(error.lineno or 1, error.offset)}: {error.msg}") from None
     except (RecursionError, MemoryError):
@@ -86,6 +86,10 @@ def check_syntax(source: Source) -> None:
 
 def parse(source: Source) -> cst.Module:
     check_syntax(source)
+    return _parse_checked(source)
+
+
+def _parse_checked(source: Source) -> cst.Module:
     try:
         return cst.parse_module(source.text)
     except cst.ParserSyntaxError as error:
@@ -110,7 +114,7 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
         return result
     options = settings.options_for(source.path)
     try:
-        findings = run_with_deep_stack(lambda: _analyse(source, relevant, options))
+        findings = run_with_deep_stack(lambda: _analyse(source, relevant, options, settings.prefilter))
     except SourceError as error:
         result.error = FileError(source.path, str(error))
         return result
@@ -141,8 +145,13 @@ def lint_bytes(path: str, data: bytes, rules: list[Rule], settings: Settings | N
     return lint_source(source, rules, settings)
 
 
-def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Finding]:
-    module = parse(source)
+def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool = True) -> list[Finding]:
+    tree = check_syntax(source)
+    if narrow:
+        rules = [rule for rule in rules if rule.possible is None or rule.possible(tree)]
+        if not rules:
+            return []
+    module = _parse_checked(source)
     facts = collect(source, module, options)
     reports: list[tuple[Rule, Report]] = []
     for rule in rules:

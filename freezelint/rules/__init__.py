@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
 from freezelint.findings import Applicability, Level
 
 if TYPE_CHECKING:  # the registry itself stays light: `freezelint --version` and cache hits never import libcst
+    import ast
+
     import libcst as cst
 
     from freezelint.facts import Facts
@@ -64,6 +66,9 @@ class Rule:
     # tokens must be sound: `tests/test_prefilter.py` checks them on every fixture.
     tokens: Tokens = ()
     runtime_only: bool = False
+    # A second, finer pre-filter on Python's own syntax tree (built anyway, to guard libcst): False when the rule
+    # cannot fire in this file. Sound in the same way as the tokens, and checked by the same tests.
+    possible: Callable[[ast.Module], bool] | None = field(default=None, repr=False)
     level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
 
     @property
@@ -92,6 +97,7 @@ def rule(
     fix: Applicability | None = None,
     tokens: Tokens = (),
     runtime_only: bool = False,
+    possible: Callable[[ast.Module], bool] | None = None,
 ) -> Callable[[Check], Check]:
     """Register a rule; its docs are the docstring of the module that defines it."""
     if not _CODE.match(code):
@@ -101,7 +107,7 @@ def rule(
         doc = sys.modules[check.__module__].__doc__ or ""
         if code in _REGISTRY and _REGISTRY[code].check.__module__ != check.__module__:
             raise ValueError(f"rule code {code} registered twice")
-        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only)
+        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible)
         return check
 
     return register
