@@ -705,9 +705,10 @@ def layer_count(checkpoint: str | None) -> int | None:
 
 # A parameter-name pattern that ends in a layer index (`"encoder.layer.1"`, `"model.layers.3"`, `"transformer.h.2"`):
 # as a substring or prefix it also matches the layers whose index starts with the same digits (10-19). A container
-# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long.
+# right after another index is a sub-layer list (T5's `block.3.layer.1`: at most 3 entries), never ten long. CNN and
+# Swin `stages` are not listed: they have four or five entries, so `stage.1` never meets a `stage.10`.
 LAYER_INDEX_PATTERN = re.compile(
-    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|stage|stages|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
+    r"(?:^|(?<!\d)\.)(?P<container>layer|layers|h|block|blocks|blk|resblocks|res\d?)\.(?P<index>[1-9]\d*)$"
 )
 
 # Tensor methods that always return a new tensor object: `requires_grad` set on the result never reaches the parameter.
