@@ -198,3 +198,55 @@ def test_rule_codes_are_known_without_importing_the_rules():
     for rule in rules:
         module = rule.check.__module__.rsplit(".", 1)[-1]
         assert module.upper().startswith(rule.code), (rule.code, module)
+
+
+def test_flag_change_and_peft_tokens_cover_the_knowledge_tables():
+    """Every freeze or unfreeze form and every PEFT entry point the analysis knows contains one of the tokens that
+    rules needing them rely on."""
+    forms = [*knowledge.FREEZE_METHODS, *knowledge.FREEZE_FUNCTIONS, *knowledge.LIGHTNING_FINETUNING_METHODS]
+    for name in forms:
+        assert any(token in name for token in knowledge.FLAG_CHANGE_TOKENS), name
+    for name in [*knowledge.PEFT_WRAPPERS, *knowledge.PEFT_IN_PLACE, *knowledge.PEFT_METHODS, "peft.PeftModel.from_pretrained"]:
+        assert any(token in name for token in knowledge.PEFT_APPLY_TOKENS), name
+    assert set(knowledge.FREEZE_TOKENS) <= set(knowledge.FLAG_CHANGE_TOKENS)
+
+
+REUSABLE = [
+    "params = model.parameters()",
+    "params = filter(lambda p: p.requires_grad, model.parameters())",
+    "optimizer = AdamW((p for p in model.parameters() if p.requires_grad))",
+    "def trainable(m):\n    return (p for p in m.parameters() if p.requires_grad)",
+    "groups = [{'params': model.named_parameters()}]",
+    "run(*model.parameters())",
+    "it = getattr(model, 'parameters')()",
+    "get = model.parameters",
+    "def list(x):\n    return x\nkept = list(model.parameters())",
+]
+USED_UP_IN_PLACE = [
+    "for p in model.parameters():\n    p.requires_grad = False",
+    "n = sum(p.numel() for p in model.parameters() if p.requires_grad)",
+    "dtype = next(self.parameters()).dtype",
+    "names = [n for n, p in model.named_parameters() if p.requires_grad]",
+    "for i, (n, p) in enumerate(zip(a.named_parameters(), b.parameters())):\n    pass",
+    "trainable = {n: p for n, p in filter(lambda item: item[1].requires_grad, model.named_parameters())}",
+]
+
+
+@pytest.mark.parametrize("code", REUSABLE)
+def test_frz205_runs_where_a_parameter_iterator_may_outlive_its_statement(code):
+    import ast
+
+    assert get_rule_possible("FRZ205")(ast.parse(code))
+
+
+@pytest.mark.parametrize("code", USED_UP_IN_PLACE)
+def test_frz205_is_skipped_where_every_parameter_iterator_is_used_up_in_place(code):
+    import ast
+
+    assert not get_rule_possible("FRZ205")(ast.parse(code))
+
+
+def get_rule_possible(code: str):
+    rule = next(rule for rule in all_rules() if rule.code == code)
+    assert rule.possible is not None
+    return rule.possible
