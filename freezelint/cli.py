@@ -163,6 +163,15 @@ def main() -> None:
               help="With --runtime: the config (config.json or checkpoint directory) to use for checkpoint NAME.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True, metavar="SECONDS",
               help="With --runtime: time limit per file.")
+@click.option(
+    "--no-cache", is_flag=True, envvar="FREEZELINT_NO_CACHE",
+    help="Analyse every file again: do not read or write .freezelint_cache/ (env FREEZELINT_NO_CACHE).",
+)
+@click.option(
+    "--cache-dir", type=click.Path(file_okay=False), default=None, metavar="PATH", envvar="FREEZELINT_CACHE_DIR",
+    help="Where the cache lives (default: .freezelint_cache/ in the project root; env FREEZELINT_CACHE_DIR).",
+)
+@click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file, even one no rule can fire in (to check the pre-filter).")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -192,14 +201,15 @@ def check(
     weights: bool,
     model_config: tuple[str, ...],
     timeout: float,
+    no_cache: bool,
+    cache_dir: str | None,
+    no_prefilter: bool,
 ) -> None:
     """Lint Python files, notebooks and directories (default: the current directory)."""
     from freezelint.baseline import BaselineError, load, render
     from freezelint.config import ConfigError, RuleSelection, load_settings
     from freezelint.files import discover, is_force_excluded, write_atomically
     from freezelint.findings import FileResult, Level
-    from freezelint.fixes import FixMode
-    from freezelint.linter import lint_bytes
     from freezelint.noqa import add_noqa_to_file
     from freezelint.report import ReportOptions, display_path, formatter
     from freezelint.rules import validate_codes
@@ -232,7 +242,11 @@ def check(
         if hint is not None:
             click.echo(f"freezelint: error: {hint}", err=True)
             sys.exit(2)
-    mode = FixMode(unsafe=unsafe_fixes, write=not diff) if (fix or diff) else None
+    mode = None
+    if fix or diff:
+        from freezelint.fixes import FixMode
+
+        mode = FixMode(unsafe=unsafe_fixes, write=not diff)
     unknown = validate_codes(_split(select) + _split(ignore) + _split(extend_select))
     if unknown:
         raise click.UsageError(f"unknown rule code or prefix: {', '.join(unknown)} (see `freezelint rules`)")
@@ -253,6 +267,8 @@ def check(
     for name, value in (("force_exclude", force_exclude), ("show_fixes", show_fixes)):
         if value:
             changes[name] = True
+    if no_prefilter:
+        changes["prefilter"] = False
     if fail_on is not None:
         changes["fail_on"] = Level.parse(fail_on)
     if output_format is not None:
@@ -271,7 +287,6 @@ def check(
             load(baseline_path)
         except BaselineError as error:
             _fail(baseline_path, str(error))
-    rules = settings.rules()
 
     if use_stdin:
         name = stdin_filename or "-"
@@ -281,15 +296,22 @@ def check(
             if mode is not None:
                 from freezelint.fixes import fix_file
 
-                results = [fix_file(name, data, rules, mode, settings)]
+                results = [fix_file(name, data, settings.rules(), mode, settings)]
             else:
-                results = [lint_bytes(name, data, rules, settings)]
+                from freezelint.linter import lint_bytes
+
+                results = [lint_bytes(name, data, settings.rules(), settings)]
         checked = len(results)
     else:
+        from freezelint.cache import Cache, default_directory
+
         discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
         checked = len(discovery.files)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
-        results += lint_files(discovery.files, rules, jobs, settings, fix=mode)
+        # The rules are imported (with libcst) only when some file is not in the cache. --fix and --diff rewrite
+        # (or would rewrite) files: they always analyse, and their results are not kept.
+        cache = None if no_cache or mode is not None else Cache(cache_dir or default_directory(settings), settings)
+        results += lint_files(discovery.files, None, jobs, settings, cache, fix=mode)
     for result in results:
         if result.error is not None:
             click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
@@ -339,7 +361,10 @@ def check(
         except ValueError as error:
             raise click.UsageError(str(error)) from None
     options = ReportOptions(
-        color=fmt in ("text", "concise") and _use_color(), show_fixes=settings.show_fixes, quiet=quiet, rules=tuple(rules)
+        color=fmt in ("text", "concise") and _use_color(),
+        show_fixes=settings.show_fixes,
+        quiet=quiet,
+        rules=tuple(settings.rules()) if fmt == "sarif" else None,  # SARIF lists the rules that ran
     )
     if statistics:
         from freezelint.report.text import format_statistics, statistics as count_by_code

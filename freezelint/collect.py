@@ -183,15 +183,34 @@ def literal(node: cst.BaseExpression | None) -> object:
         return NotImplemented
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+    if isinstance(node, cst.SimpleString):
+        return _constant(node.value, str)
+    if isinstance(node, cst.ConcatenatedString):
         value = node.evaluated_value
         return value if isinstance(value, str) else NotImplemented
     if isinstance(node, (cst.Integer, cst.Float)):
-        return ast.literal_eval(node.value)
+        return _constant(node.value, (int, float))
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         inner = literal(node.expression)
         return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else NotImplemented
     return NotImplemented
+
+
+_CONSTANTS: dict[str, object] = {}
+
+
+def _constant(text: str, kind: type | tuple[type, ...]) -> object:
+    """The value of a literal's source text; the same literals recur thousands of times in a file, and
+    `ast.literal_eval` is the walk's most frequent call."""
+    if text not in _CONSTANTS:
+        if len(_CONSTANTS) > 50_000:
+            _CONSTANTS.clear()
+        try:
+            _CONSTANTS[text] = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError):
+            _CONSTANTS[text] = NotImplemented
+    value = _CONSTANTS[text]
+    return value if isinstance(value, kind) and not (kind is not str and isinstance(value, bool)) else NotImplemented
 
 
 def dotted(node: cst.BaseExpression) -> str | None:

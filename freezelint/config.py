@@ -11,13 +11,15 @@ import difflib
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from freezelint import knowledge
-from freezelint.facts import Options
 from freezelint.findings import Level
 from freezelint.report import FORMATS
 from freezelint.rules import Rule, chooses, select_rules, specificity, validate_codes
+
+if TYPE_CHECKING:
+    from freezelint.facts import Options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +88,7 @@ class Settings:
     baseline: str | None = None  # the baseline file (known findings); loaded by `freezelint.baseline`
     root: str = field(default_factory=os.getcwd)  # where path patterns are anchored: the configuration's directory
     config_file: str | None = None  # the file these settings were read from, if any
+    prefilter: bool = True  # skip what no selected rule's tokens allow (`freezelint.prefilter`); off only to check it
 
     # -- rules ------------------------------------------------------------------------------------------------------
 
@@ -134,6 +137,7 @@ class Settings:
 
     def options_for(self, path: str) -> Options:
         """What the analysis of this file should know about the project."""
+        from freezelint.facts import Options  # imports libcst: only where a file is analysed
         markers = frozenset({FULL_FINETUNE_MARKER}) if self.matches(path, self.full_finetune) else frozenset()
         return Options(
             target_transformers=self.target_transformers, freeze_helpers=frozenset(self.freeze_helpers), markers=markers

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import functools
 import os
+import re
 import signal
 import stat
 import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 from freezelint.findings import FileError
@@ -31,21 +32,33 @@ def path_matches(path: str, patterns: tuple[str, ...]) -> bool:
     matches `src/experiments/old/train.py`."""
     normalized = path.replace(os.sep, "/")
     parts = [part for part in normalized.split("/") if part not in ("", ".")]
-    prefixes = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-    if normalized.startswith("/"):
-        prefixes = ["/" + prefix for prefix in prefixes]
+    names, paths = _compiled(tuple(patterns))
+    if names is not None and any(names.match(part) for part in parts):
+        return True
+    if paths is None:
+        return False
+    lead = "/" if normalized.startswith("/") else ""
+    return any(paths.match(lead + "/".join(parts[: index + 1])) for index in range(len(parts)))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The patterns as two regular expressions (fnmatch's own translation): those without `/`, matched against one
+    component, and those with `/`, matched against a path from its start or below any directory (`*/pattern`)."""
+    names, paths = [], []
     for pattern in patterns:
         pattern = pattern.replace(os.sep, "/").rstrip("/")
         if pattern.startswith("./"):
             pattern = pattern[2:]
         if "/" not in pattern:
-            if any(fnmatch.fnmatchcase(part, pattern) for part in parts):
-                return True
-            continue
-        for prefix in prefixes:
-            if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(prefix, f"*/{pattern}"):
-                return True
-    return False
+            names.append(fnmatch.translate(pattern))
+        else:
+            paths += [fnmatch.translate(pattern), fnmatch.translate(f"*/{pattern}")]
+
+    def union(expressions: list[str]) -> re.Pattern[str] | None:
+        return re.compile("|".join(f"(?:{e})" for e in expressions)) if expressions else None
+
+    return union(names), union(paths)
 
 
 def is_force_excluded(path: str, excludes: tuple[str, ...], root: str | None = None) -> bool:
@@ -169,36 +182,50 @@ def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = 
 
 
 def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: list[FileError]) -> None:
+    # Excludes match below the directory the user named, so `freezelint build/` still lints `build/`. A directory is
+    # only entered when it is not excluded, so each entry needs checking by its own name and its own path only.
+    names, paths = _compiled(tuple(excludes))
+
+    def excluded(name: str, relative: str) -> bool:
+        return bool((names is not None and names.match(name)) or (paths is not None and paths.match(relative)))
+
     seen_dirs: set[tuple[int, int]] = set()
-
-    def on_error(error: OSError) -> None:
-        errors.append(FileError(error.filename or root, error.strerror or str(error)))
-
-    for directory, subdirs, filenames in os.walk(root, followlinks=True, onerror=on_error):
+    stack = [(root, "")]
+    while stack:
+        directory, relative = stack.pop()
         try:
             info = os.stat(directory)
-        except OSError:
-            subdirs[:] = []
+            if (info.st_dev, info.st_ino) in seen_dirs:  # a symlink loop
+                continue
+            seen_dirs.add((info.st_dev, info.st_ino))
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            errors.append(FileError(error.filename or directory, error.strerror or str(error)))
             continue
-        key = (info.st_dev, info.st_ino)
-        if key in seen_dirs:  # a symlink loop
-            subdirs[:] = []
-            continue
-        seen_dirs.add(key)
-        # Excludes match below the directory the user named, so `freezelint build/` still lints `build/`.
-        relative = os.path.relpath(directory, root)
-        subdirs[:] = sorted(d for d in subdirs if not path_matches(os.path.join(relative, d), excludes))
-        for name in sorted(filenames):
-            if not name.endswith(PYTHON_SUFFIXES):
+        subdirectories = []
+        for entry in entries:
+            below = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                is_directory = entry.is_dir()  # follows symbolic links
+            except OSError:
+                is_directory = False
+            if is_directory:
+                if not excluded(entry.name, below):
+                    subdirectories.append((entry.path, below))
                 continue
-            path = os.path.join(directory, name)
-            if path_matches(os.path.join(relative, name), excludes):
+            if not entry.name.endswith(PYTHON_SUFFIXES) or excluded(entry.name, below):
                 continue
-            if not Path(path).is_file():
-                if os.path.islink(path) and not os.path.exists(path):
-                    errors.append(FileError(path, _broken_link(path)))
+            try:
+                is_file = entry.is_file()
+            except OSError:
+                is_file = False
+            if not is_file:
+                if entry.is_symlink() and not os.path.exists(entry.path):
+                    errors.append(FileError(entry.path, _broken_link(entry.path)))
                 continue
-            found.setdefault(path, None)
+            found.setdefault(entry.path, None)
+        stack.extend(reversed(subdirectories))
 
 
 def _broken_link(path: str) -> str:

@@ -200,6 +200,11 @@ FREEZE_FUNCTIONS = {
 # freeze or an unfreeze): `requires_grad`, every FREEZE_METHODS / FREEZE_FUNCTIONS / Lightning name below.
 FREEZE_TOKENS = ("requires_grad", "freeze", "train_adapter", "prepare_model_for")
 UNFREEZE_TOKENS = ("requires_grad", "unfreeze", "make_trainable")
+# Every form of freeze or unfreeze the analysis records has one of these in its code: a rule about a change of
+# `requires_grad` cannot fire in a file without one (the pre-filter's groups rely on it).
+FLAG_CHANGE_TOKENS = tuple(sorted({*FREEZE_TOKENS, *UNFREEZE_TOKENS}))
+# Gradients switched off for a forward pass: a context manager, a decorator, or a detached output.
+NO_GRAD_TOKENS = ("no_grad", "inference_mode", "set_grad_enabled", "detach")
 # Method names on `self` in a Lightning `BaseFinetuning` subclass that freeze or unfreeze a module argument
 # (lightning/pytorch/callbacks/finetuning.py); `unfreeze_and_add_param_group` also adds them to the optimizer.
 LIGHTNING_FINETUNING_METHODS = {"freeze": False, "freeze_module": False, "make_trainable": True, "unfreeze_and_add_param_group": True}
@@ -222,6 +227,8 @@ PEFT_LOADERS = re.compile(r"^peft\.(\w+\.)*(PeftModel\w*|AutoPeftModel\w*)\.from
 PEFT_IN_PLACE = {"peft.inject_adapter_in_model": 1}  # qualified name -> index of the model argument
 PEFT_METHODS = frozenset({"add_adapter", "load_adapter", "enable_adapters", "set_adapter", "init_adapter"})
 PEFT_CONFIGS = re.compile(r"^peft\.(\w+\.)*\w+Config$")
+# Every way of applying PEFT the analysis records (PeftApply) has one of these in its code.
+PEFT_APPLY_TOKENS = ("get_peft_model", "PeftModel", "adapter", "peft_config")
 ADAPTER_LIBRARIES = ("adapters.init", "adapters.AutoAdapterModel")
 
 # --- optimizers, schedulers, trainers --------------------------------------------------------------------------------
@@ -910,6 +917,7 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
 # Wrap kinds (WRAPPERS, PREPARE_METHODS) that put a model in DistributedDataParallel: `DDP(...)` itself, and
 # `accelerator.prepare` / `fabric.setup` when the script is launched on several processes.
 DDP_WRAP_KINDS = frozenset({"ddp", "accelerate", "fabric"})
+DDP_TOKENS = ("DistributedDataParallel", "prepare", "setup")
 # Keyword arguments (of DDP, accelerate's `DistributedDataParallelKwargs`, Lightning's `DDPStrategy`) under which DDP
 # tolerates a parameter that requires grad and gets no gradient: measured on torch 2.13, DDP with either one trains
 # a model frozen after the wrap, or run partly under `no_grad`, without the reduction error.
@@ -1093,3 +1101,10 @@ WAV2VEC2_AUTO_CLASSES = frozenset(
     {"AutoModelForCTC", "AutoModelForAudioClassification", "AutoModelForAudioFrameClassification", "AutoModelForAudioXVector", "AutoModelForPreTraining"}
 )
 WAV2VEC2_CHECKPOINT = re.compile(r"wav2vec2|hubert|wavlm|data2vec-audio|unispeech|(^|/)sew", re.I)
+
+# --- pre-filter tokens (`tokens=` of rules, `freezelint.prefilter`) --------------------------------------------------
+
+# A trainer built (`TrainerBuild`, so `TrainCall`): a known trainer class, a TRL `*Trainer`, or a subclass of one.
+TRAINER_TOKENS = tuple(sorted({"Trainer"} | {n.rsplit(".", 1)[-1] for n in TRAINERS if "Trainer" not in n}))  # TRL: `*Trainer`
+# A model trained (`Facts.training_of`): by a trainer, or by an optimizer that steps or sits beside `backward()`.
+TRAINING_TOKENS = tuple(sorted({*TRAINER_TOKENS, *OPTIMIZER_TOKENS}))

@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 import libcst as cst
 
-from freezelint import noqa
+from freezelint import noqa, prefilter
 from freezelint.collect import collect
 from freezelint.config import Settings
 from freezelint.facts import Options
@@ -64,12 +64,20 @@ def run_with_deep_stack(function: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def needs_parsing(text: str, rules: list[Rule]) -> bool:
-    """A file is parsed only when it contains a token some selected rule needs (a rule with no tokens always runs)."""
-    return any(not rule.tokens or any(token in text for token in rule.tokens) for rule in rules)
+def needs_parsing(text: str, rules: list[Rule], settings: Settings | None = None) -> bool:
+    """A file is parsed only when its code has the tokens of some selected rule (a rule without tokens always runs)."""
+    return bool(_relevant(text, rules, settings or Settings()))
 
 
-def check_syntax(source: Source) -> None:
+def _relevant(text: str, rules: list[Rule], settings: Settings) -> list[Rule]:
+    if not settings.prefilter:
+        return rules
+    # A project's own freeze helper freezes without any token: where one is named, every rule may fire.
+    helpers = [name.rsplit(".", 1)[-1] for name in settings.freeze_helpers]
+    return prefilter.relevant_rules(text, rules, helpers)
+
+
+def check_syntax(source: Source) -> ast.Module:
     """Python's own parser first: it rejects what would crash libcst (5,000 nested brackets) with a clear error, and
     measures what would make libcst take minutes or gigabytes (`MAX_SOURCE_CHARACTERS`, `MAX_NESTING`)."""
     if len(source.text) > MAX_SOURCE_CHARACTERS:
@@ -93,6 +101,7 @@ def check_syntax(source: Source) -> None:
             f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
             f"the limit is {MAX_NESTING:,})"
         )
+    return tree
 
 
 def _deepest_nesting(tree: ast.AST) -> tuple[int, int]:
@@ -111,6 +120,10 @@ def _deepest_nesting(tree: ast.AST) -> tuple[int, int]:
 
 def parse(source: Source) -> cst.Module:
     check_syntax(source)
+    return _parse_checked(source)
+
+
+def _parse_checked(source: Source) -> cst.Module:
     try:
         return cst.parse_module(source.text)
     except cst.ParserSyntaxError as error:
@@ -130,12 +143,12 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
     if directives.skip:
         return result
     rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
-    relevant = [rule for rule in rules if not rule.tokens or any(token in source.text for token in rule.tokens)]
+    relevant = _relevant(source.text, rules, settings)
     if not relevant:
         return result
     options = settings.options_for(source.path)
     try:
-        findings = run_with_deep_stack(lambda: _analyse(source, relevant, options))
+        findings = run_with_deep_stack(lambda: _analyse(source, relevant, options, settings.prefilter))
     except SourceError as error:
         result.error = FileError(source.path, str(error))
         return result
@@ -166,8 +179,13 @@ def lint_bytes(path: str, data: bytes, rules: list[Rule], settings: Settings | N
     return lint_source(source, rules, settings)
 
 
-def _analyse(source: Source, rules: list[Rule], options: Options) -> list[Finding]:
-    module = parse(source)
+def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool = True) -> list[Finding]:
+    tree = check_syntax(source)
+    if narrow:
+        rules = [rule for rule in rules if rule.possible is None or rule.possible(tree)]
+        if not rules:
+            return []
+    module = _parse_checked(source)
     facts = collect(source, module, options)
     reports: list[tuple[Rule, Report]] = []
     for rule in rules:

@@ -1,7 +1,14 @@
-"""Lint many files: in worker processes, so that a crash inside the parser costs only the file that caused it.
+"""Lint many files: on every core, in worker processes, so that a crash inside the parser costs only the file that
+caused it; unchanged files come from the cache without being read again.
 
-A run stopped by Ctrl-C or `kill` stops cleanly: files being written are finished (`files.write_atomically` holds
-the signal back until a file is wholly old or wholly new), queued files are never started, no worker is left behind.
+The pool is small and made for this: a worker is started once (forked where possible, after the parent has imported
+the analysis, so nothing is imported twice) and takes chunks of files, largest first so that the cores finish
+together, and hands back one result per file as soon as it has it. When a worker dies, the file it was on is the one
+that killed it: that file gets a one-line error, the rest of its chunk goes back in the queue, and a new worker takes
+its place. Results come back in the order of the paths given, whatever order the workers finish in.
+
+A run stopped by Ctrl-C or `kill` stops cleanly: a file being written is finished (`files.write_atomically` holds
+the signal back until it is wholly old or wholly new), files not yet started never are, no worker is left behind.
 """
 
 from __future__ import annotations
@@ -14,38 +21,107 @@ import signal
 import stat
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
-from freezelint.config import Settings
 from freezelint.files import signals_deferred
 from freezelint.findings import FileError, FileResult
-from freezelint.fixes import FixMode, fix_file
-from freezelint.linter import lint_bytes
-from freezelint.rules import Rule
+
+if TYPE_CHECKING:
+    from freezelint.cache import Cache, Stamp
+    from freezelint.config import Settings
+    from freezelint.fixes import FixMode
+    from freezelint.rules import Rule
+
+# A chunk is a few files or one large one: small enough to balance the cores, large enough that a message per file
+# is the only overhead.
+CHUNK_FILES = 32
+CHUNK_BYTES = 256 * 1024
 
 
 def lint_file(path: str, rules: list[Rule], settings: Settings | None = None, fix: FixMode | None = None) -> FileResult:
     """Read and lint one file (and fix it, with a `fix` mode); any failure to read is a one-line error for that
     file."""
+    return _lint_file(path, rules, settings, fix).result
+
+
+@dataclass
+class _Linted:
+    result: FileResult
+    stamp: Stamp | None = None  # the file's metadata just before it was read (None: it could not be read)
+    digest: bytes | None = None  # the hash of the bytes that were linted
+
+
+def _lint_file(path: str, rules: list[Rule], settings: Settings | None, fix: FixMode | None = None) -> _Linted:
+    from freezelint.cache import digest_of, stamp_of
+    from freezelint.linter import lint_bytes
+
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
-            return FileResult(path=path, error=FileError(path, "not a regular file"))
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) and not os.path.isdir(path):
+            return _Linted(FileResult(path=path, error=FileError(path, "not a regular file")))
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return FileResult(path=path, error=FileError(path, "no such file (deleted during the run?)"))
+        return _Linted(FileResult(path=path, error=FileError(path, "no such file (deleted during the run?)")))
     except IsADirectoryError:
-        return FileResult(path=path, error=FileError(path, "is a directory"))
+        return _Linted(FileResult(path=path, error=FileError(path, "is a directory")))
     except OSError as error:
-        return FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}"))
+        return _Linted(FileResult(path=path, error=FileError(path, f"cannot be read: {error.strerror or error}")))
     if fix is not None:
-        return fix_file(path, data, rules, fix, settings)
-    return lint_bytes(path, data, rules, settings)
+        from freezelint.fixes import fix_file
+
+        return _Linted(fix_file(path, data, rules, fix, settings))  # it may rewrite the file: nothing to cache
+    # Stat before reading: if the file changes while it is read, the next run sees a newer stamp and hashes again.
+    return _Linted(lint_bytes(path, data, rules, settings), stamp_of(info), digest_of(data))
+
+
+def lint_files(
+    paths: list[str],
+    rules: list[Rule] | None = None,
+    jobs: int | None = None,
+    settings: Settings | None = None,
+    cache: Cache | None = None,
+    fix: FixMode | None = None,
+) -> list[FileResult]:
+    """Lint (and fix, with a `fix` mode) files in parallel (`jobs` workers, default one per core); results come back
+    in the order of `paths`.
+
+    `rules` default to the settings' selection, imported only when some file is not in the `cache`. A fix mode
+    never reads the cache: a file it rewrites must be analysed as it is now."""
+    if not paths:
+        return []
+    if fix is not None:
+        cache = None
+    results: dict[int, FileResult] = {}
+    if cache is not None:
+        for index, path in enumerate(paths):
+            hit = cache.get(path)
+            if hit is not None:
+                results[index] = hit
+    todo = [index for index in range(len(paths)) if index not in results]
+    if todo:
+        if settings is None:
+            from freezelint.config import Settings
+
+            settings = Settings()
+        if rules is None:
+            rules = settings.rules()
+        for index, linted in _run(paths, todo, rules, settings, jobs, fix):
+            results[index] = linted.result
+            if cache is not None and linted.digest is not None and linted.stamp is not None:
+                cache.put(paths[index], linted.stamp, linted.digest, linted.result)
+    if cache is not None:
+        cache.save()
+    return [results[index] for index in range(len(paths))]
+
+
+# --- the pool ---------------------------------------------------------------------------------------------------------
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # fork is cheapest (nothing heavy is imported by then); elsewhere fall back to the platform default.
+    # fork is cheapest (the parent has imported everything by then); elsewhere fall back to the platform default.
     if "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
@@ -97,69 +173,132 @@ def _stop_without_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def lint_files(
-    paths: list[str], rules: list[Rule], jobs: int | None = None, settings: Settings | None = None, fix: FixMode | None = None
-) -> list[FileResult]:
-    """Lint (and fix, with a `fix` mode) files in parallel; results come back in the order of `paths`."""
-    if not paths:
-        return []
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
-    results: dict[str, FileResult] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init, initargs=(os.getpid(),))
-    try:
-        with signals_deferred():  # an interrupt in the middle of starting the pool would leave it half started
-            futures = {path: pool.submit(lint_file, path, rules, settings, fix) for path in paths}
-        for path, future in futures.items():
-            try:
-                results[path] = future.result()
-            except BrokenProcessPool:
-                break
-    except BrokenProcessPool:
-        pass
-    except BaseException:
-        # Interrupted: the files in the workers' hands are finished, the queued ones are never started.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    # A worker died (libcst can crash the interpreter on pathological input): redo the rest one file per process.
-    for path in paths:
-        if path not in results:
-            results[path] = _lint_isolated(path, rules, settings, fix)
-    return [results[path] for path in paths]
-
-
-def _isolated_target(
-    path: str,
-    rules: list[Rule],
-    settings: Settings | None,
-    fix: FixMode | None,
-    sender: multiprocessing.connection.Connection,
-    parent: int,
+def _worker_main(
+    connection: multiprocessing.connection.Connection, rules: list[Rule], settings: Settings, fix: FixMode | None, parent: int
 ) -> None:
     _worker_init(parent)
-    sender.send(lint_file(path, rules, settings, fix))
+    while True:
+        chunk = connection.recv()
+        if chunk is None:
+            return
+        for path in chunk:
+            connection.send(_lint_file(path, rules, settings, fix))
 
 
-def _lint_isolated(path: str, rules: list[Rule], settings: Settings | None = None, fix: FixMode | None = None) -> FileResult:
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    connection: multiprocessing.connection.Connection
+    chunk: deque[int]  # the files sent and not yet answered, in order: the first is the one being linted
+
+
+def _chunks(paths: list[str], todo: list[int]) -> deque[list[int]]:
+    """The files in chunks, largest files first (the longest jobs start first, so the cores finish together)."""
+    sizes = {}
+    for index in todo:
+        try:
+            sizes[index] = os.stat(paths[index]).st_size
+        except OSError:
+            sizes[index] = 0
+    chunks: deque[list[int]] = deque()
+    current: list[int] = []
+    weight = 0
+    for index in sorted(todo, key=lambda i: (-sizes[i], i)):
+        if current and (len(current) >= CHUNK_FILES or weight + sizes[index] > CHUNK_BYTES):
+            chunks.append(current)
+            current, weight = [], 0
+        current.append(index)
+        weight += sizes[index]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _run(
+    paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None, fix: FixMode | None = None
+) -> Iterator[tuple[int, _Linted]]:
+    chunks = _chunks(paths, todo)
     context = _context()
-    receiver, sender = context.Pipe(duplex=False)
 
-    process = context.Process(target=_isolated_target, args=(path, rules, settings, fix, sender, os.getpid()), daemon=True)
-    process.start()
-    sender.close()
-    result: FileResult | None = None
+    def start() -> _Worker:
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(target=_worker_main, args=(child, rules, settings, fix, os.getpid()), daemon=True)
+        process.start()
+        child.close()
+        return _Worker(process, parent, deque())
+
+    def feed(position: int) -> None:
+        worker = workers[position]
+        if chunks and not worker.chunk:
+            chunk = chunks.popleft()
+            try:
+                worker.connection.send([paths[index] for index in chunk])
+            except OSError:  # it died while idle (killed from outside): the chunk waits for its successor
+                chunks.appendleft(chunk)
+                replace(position)
+                return
+            worker.chunk.extend(chunk)
+
+    def replace(position: int) -> None:
+        workers[position].connection.close()
+        workers[position].process.join()
+        workers[position] = start()
+        feed(position)
+
+    count = max(1, min(jobs or os.cpu_count() or 1, len(chunks)))
+    workers: list[_Worker] = []
     try:
-        if receiver.poll(None):
-            result = receiver.recv()
-    except EOFError:
-        result = None
+        with signals_deferred():  # an interrupt in the middle of starting the pool would leave it half started
+            workers.extend(start() for _ in range(count))
+        for position in range(count):
+            feed(position)
+        while any(worker.chunk for worker in workers):
+            busy = [worker for worker in workers if worker.chunk]
+            ready = multiprocessing.connection.wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
+            for position, worker in enumerate(workers):
+                if not worker.chunk or (worker.connection not in ready and worker.process.sentinel not in ready):
+                    continue
+                try:
+                    while worker.chunk and worker.connection.poll():
+                        linted = worker.connection.recv()
+                        yield worker.chunk.popleft(), linted
+                except (EOFError, OSError):
+                    pass
+                if worker.chunk and not worker.process.is_alive():
+                    crashed = _crashed(paths, worker)
+                    yield worker.chunk.popleft(), crashed
+                    if worker.chunk:  # the rest of its chunk was not reached: another worker takes it
+                        chunks.appendleft(list(worker.chunk))
+                        worker.chunk.clear()
+                    replace(position)
+                else:
+                    feed(position)
     except BaseException:
-        process.terminate()  # interrupted: a file it is writing is finished first
-        process.join()
+        # Interrupted: a worker writing a file finishes it (`files.write_atomically` holds SIGTERM back until the
+        # file is wholly old or new), then stops; files not started never are.
+        for worker in workers:
+            worker.process.terminate()
         raise
-    process.join()
-    if result is not None:
-        return result
-    code = process.exitcode or 0
-    cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-    return FileResult(path=path, error=FileError(path, f"the parser crashed on this file ({cause}); it was skipped"))
+    finally:
+        for worker in workers:
+            try:
+                worker.connection.send(None)
+            except OSError:
+                pass
+        for worker in workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join()
+            worker.connection.close()
+
+
+def _crashed(paths: list[str], worker: _Worker) -> _Linted:
+    path = paths[worker.chunk[0]]
+    worker.process.join()
+    code = worker.process.exitcode or 0
+    try:
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    except ValueError:
+        cause = f"signal {-code}"
+    return _Linted(FileResult(path=path, error=FileError(path, f"the parser crashed on this file ({cause}); it was skipped")))

@@ -13,7 +13,8 @@ from freezelint.findings import Level
 from freezelint.runner import lint_file, lint_files
 
 PREMISE = (FIXTURES / "FRZ302" / "article_premise.py").read_text()
-TOKENS = "model = AutoModel.from_pretrained('x')\n"
+# What makes a file worth parsing (FRZ302's tokens: a pretrained model and a trainer); without it a file is skipped.
+TOKENS = "model = AutoModel.from_pretrained('x'); trainer = Trainer(model)\n"
 
 
 def check_one_line_error(tmp_path, name: str, content: bytes, cause: str):

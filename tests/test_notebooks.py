@@ -119,7 +119,7 @@ def test_broken_notebooks_are_one_line_errors(tmp_path, data, message):
 
 
 def test_syntax_error_names_the_cell(tmp_path):
-    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes(("markdown", "m"), "model = AutoModel.from_pretrained(\"x\")", "y = 1\ndef f(:"))
+    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes(("markdown", "m"), "model = AutoModel.from_pretrained(\"x\"); Trainer(model)", "y = 1\ndef f(:"))
     completed = run_cli("nb.ipynb", cwd=tmp_path)
     assert completed.returncode == 2
     assert completed.stderr.startswith("nb.ipynb: error: syntax error at cell 3, line 2, column "), completed.stderr

@@ -201,5 +201,5 @@ def test_stdin(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.freezelint]\nextend-exclude = ['generated']\n")
     excluded = run_cli("--stdin-filename", "generated/train.py", "--force-exclude", input=text, cwd=tmp_path)
     assert excluded.returncode == 0 and "FRZ302" not in excluded.stdout
-    broken = run_cli("-", "--stdin-filename", "x.py", input="import transformers.from_pretrained\ndef f(:\n", cwd=tmp_path)
+    broken = run_cli("-", "--stdin-filename", "x.py", input="import transformers.from_pretrained, transformers.Trainer\ndef f(:\n", cwd=tmp_path)
     assert broken.returncode == 2 and broken.stderr.startswith("x.py: error: syntax error at line 2")

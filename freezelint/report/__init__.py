@@ -92,6 +92,8 @@ def locate(result: FileResult, location: Location) -> tuple[int | None, Location
 
 def shown(results: list[FileResult]) -> Iterator[Shown]:
     for result in results:
+        if not result.findings:
+            continue
         path = display_path(result.path)
         for finding in result.findings:
             cell, start = locate(result, finding.start)

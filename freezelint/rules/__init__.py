@@ -10,12 +10,16 @@ import pkgutil
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
 
-import libcst as cst
-
-from freezelint.facts import Facts
 from freezelint.findings import Applicability, Level
+
+if TYPE_CHECKING:  # the registry itself stays light: `freezelint --version` and cache hits never import libcst
+    import ast
+
+    import libcst as cst
+
+    from freezelint.facts import Facts
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,10 @@ class Report:
     level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
 
 
-Check = Callable[[Facts], Iterable[Report]]
+Check = Callable[["Facts"], Iterable[Report]]
+# A rule's `tokens`: strings, one of which the file's code must contain (`("requires_grad", "freeze")`), or groups of
+# them, each of which must be satisfied (`(FREEZE_TOKENS, OPTIMIZER_TOKENS)`: a freeze and an optimizer).
+Tokens = Union[tuple[str, ...], tuple[tuple[str, ...], ...]]
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,14 @@ class Rule:
     check: Check = field(repr=False)
     doc: str = field(repr=False)
     fix: Applicability | None = None  # the best fix it can offer, for the rule table
-    tokens: tuple[str, ...] = ()  # the rule can only fire in files that contain one of these strings
+    # The rule can only fire in a file whose code (comments and docstrings aside) contains one of these strings, or
+    # one string of every group. Files that satisfy no selected rule are not parsed (`freezelint.prefilter`), so the
+    # tokens must be sound: `tests/test_prefilter.py` checks them on every fixture.
+    tokens: Tokens = ()
     runtime_only: bool = False
+    # A second, finer pre-filter on Python's own syntax tree (built anyway, to guard libcst): False when the rule
+    # cannot fire in this file. Sound in the same way as the tokens, and checked by the same tests.
+    possible: Callable[[ast.Module], bool] | None = field(default=None, repr=False)
     level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
 
     @property
@@ -82,8 +95,9 @@ def rule(
     level: Level,
     *,
     fix: Applicability | None = None,
-    tokens: tuple[str, ...] = (),
+    tokens: Tokens = (),
     runtime_only: bool = False,
+    possible: Callable[[ast.Module], bool] | None = None,
 ) -> Callable[[Check], Check]:
     """Register a rule; its docs are the docstring of the module that defines it."""
     if not _CODE.match(code):
@@ -93,7 +107,7 @@ def rule(
         doc = sys.modules[check.__module__].__doc__ or ""
         if code in _REGISTRY and _REGISTRY[code].check.__module__ != check.__module__:
             raise ValueError(f"rule code {code} registered twice")
-        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only)
+        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible)
         return check
 
     return register
@@ -170,9 +184,14 @@ def select_rules(
     ]
 
 
+def known_codes() -> list[str]:
+    """Every rule's code, read from the module names (`frz302_full_fine_tuning` is FRZ302) without importing them."""
+    return sorted({module.name[:6].upper() for module in pkgutil.iter_modules(__path__) if _CODE.match(module.name[:6].upper())})
+
+
 def validate_codes(codes: Iterable[str]) -> list[str]:
     """The selectors that match no rule (for a clear error on typos)."""
-    known = [r.code for r in all_rules()]
+    known = known_codes()
     return [c for c in codes if c.upper() != "ALL" and not any(k.startswith(c.upper()) for k in known)]
 
 

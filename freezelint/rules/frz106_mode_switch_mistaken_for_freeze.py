@@ -44,6 +44,7 @@ from typing import Iterator
 import libcst as cst
 import libcst.matchers as m
 
+from freezelint import knowledge
 from freezelint.facts import (
     ANY_CHILD,
     ANY_DESCENDANT,
@@ -66,7 +67,11 @@ from freezelint.rules import Report, rule
 _GRAD_OFF = ("no_grad", "inference_mode", "set_grad_enabled(False)")
 
 
-@rule("FRZ106", "mode-switch-mistaken-for-freeze", Level.WARNING, tokens=("eval", "train(False)", "no_grad", "inference_mode"))
+# A mode switch mistaken for a freeze matters only where the module is then trained.
+_MODE_SWITCH = ("eval", "train(False)", "no_grad", "inference_mode")
+
+
+@rule("FRZ106", "mode-switch-mistaken-for-freeze", Level.WARNING, tokens=(_MODE_SWITCH, knowledge.TRAINING_TOKENS))
 def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
     for call in facts.of(ModuleCall):

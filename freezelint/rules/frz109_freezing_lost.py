@@ -71,7 +71,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ109", "freezing-lost", Level.ERROR, tokens=knowledge.FREEZE_TOKENS)
+@rule("FRZ109", "freezing-lost", Level.ERROR, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
 def freezing_lost(facts: Facts) -> Iterator[Report]:
     yield from _re_assigned(facts)
     yield from _model_init(facts)

@@ -41,12 +41,13 @@ from typing import Iterator
 
 import libcst as cst
 
+from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Facts, Kind, ModuleRef, ParamRef
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 
-@rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=("Parameter",))
+@rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=(("Parameter",), knowledge.FREEZE_TOKENS))
 def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
     for assign in facts.of(AttributeAssign):
         owner = assign.owner

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from freezelint import knowledge
 from freezelint.facts import (
     AttributeAssign,
     Facts,
@@ -53,7 +54,7 @@ from freezelint.rules import Report, rule
 from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
 
 
-@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=("requires_grad", "freeze"))
+@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
 def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
     if _harm_reported_elsewhere(facts):
         return

@@ -56,7 +56,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ202", "unfrozen-after-filtered-optimizer", Level.ERROR, tokens=knowledge.UNFREEZE_TOKENS)
+@rule("FRZ202", "unfrozen-after-filtered-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
 def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
     unfreezes = [
         op for op in facts.of(FreezeOp)

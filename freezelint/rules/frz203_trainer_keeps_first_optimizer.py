@@ -60,7 +60,7 @@ from freezelint.rules import Report, rule
 _HF_TRAINER_LIBRARIES = ("transformers", "trl", "sentence-transformers")
 
 
-@rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=knowledge.UNFREEZE_TOKENS)
+@rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.TRAINER_TOKENS))
 def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
     trains = [call for call in facts.of(TrainCall) if not call.where.standalone]
     for trainer in _trainers(trains):

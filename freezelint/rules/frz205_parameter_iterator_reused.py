@@ -34,9 +34,12 @@ that line and the first use. Otherwise it is unsafe: a list is taken at once, a 
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
 
 import libcst as cst
+
+from freezelint import knowledge
 
 from freezelint.facts import (
     AttributeAssign,
@@ -54,7 +57,58 @@ from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, rule
 
 
-@rule("FRZ205", "parameter-iterator-reused", Level.ERROR, fix=Applicability.SAFE, tokens=("parameters",))
+# Calls that use up an iterator where it stands, and calls that wrap it in another iterator (by the called name).
+_USED_UP_BY = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted", "sum", "any", "all", "max", "min", "next", "len"})
+_WRAPPED_BY = frozenset({"filter", "map", "iter", "enumerate", "zip", "chain", "from_iterable", "islice"})
+
+
+def _may_keep_an_iterator(tree: ast.Module) -> bool:
+    """False when every parameter iterator of the file is used up in the statement that creates it (`for p in
+    m.parameters()`, `sum(p.numel() for p in m.parameters())`, `next(m.parameters())`): then none is ever used twice.
+    Stored, passed, returned or otherwise handed on (or named without a call), it may be."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    defined = {n.name for n in parents if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {n.id for n in parents if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    if defined & (_USED_UP_BY | _WRAPPED_BY):
+        return True  # a `list` or `filter` of the file's own may keep what it is given
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in knowledge.PARAMETER_ITERATORS:
+            return True  # `getattr(m, "parameters")`
+        if isinstance(node, ast.Name) and node.id in knowledge.PARAMETER_ITERATORS:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in knowledge.PARAMETER_ITERATORS:
+            call = parents.get(node)
+            if not (isinstance(call, ast.Call) and call.func is node) or _handed_on(call, parents):
+                return True
+    return False
+
+
+def _handed_on(iterator: ast.expr, parents: dict) -> bool:
+    """The iterator, or what wraps it lazily, outlives its statement (or may: anything not known to use it up)."""
+    while True:
+        parent = parents.get(iterator)
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is iterator:
+            return False
+        if isinstance(parent, ast.comprehension) and parent.iter is iterator:
+            comprehension = parents.get(parent)
+            if not isinstance(comprehension, ast.GeneratorExp):
+                return False  # a list, set or dict comprehension runs at once
+            iterator = comprehension
+            continue
+        if isinstance(parent, ast.Call) and iterator in parent.args:
+            called = parent.func.id if isinstance(parent.func, ast.Name) else getattr(parent.func, "attr", None)
+            if called in _USED_UP_BY:
+                return False
+            if called in _WRAPPED_BY:
+                iterator = parent
+                continue
+        return True
+
+
+@rule(
+    "FRZ205", "parameter-iterator-reused", Level.ERROR, fix=Applicability.SAFE, tokens=("parameters",),
+    possible=_may_keep_an_iterator,
+)
 def parameter_iterator_reused(facts: Facts) -> Iterator[Report]:
     uses: dict[int, list[Consumption]] = {}
     for use in facts.of(Consumption):

@@ -64,7 +64,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ206", "frozen-with-stale-grads", Level.WARNING, tokens=knowledge.FREEZE_TOKENS)
+@rule("FRZ206", "frozen-with-stale-grads", Level.WARNING, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
 def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
     dropped = _grads_dropped(facts)
     if dropped is None:

@@ -78,7 +78,7 @@ from freezelint.rules import Report, rule
 Head = tuple[str, tuple[str, ...], frozenset[str]]  # architecture, head sub-modules, head words in parameter names
 
 
-@rule("FRZ301", "nothing-trainable", Level.ERROR, tokens=knowledge.FREEZE_TOKENS)
+@rule("FRZ301", "nothing-trainable", Level.ERROR, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
 def nothing_trainable(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
     for moment, trained, how in _trainings(facts):

@@ -55,7 +55,7 @@ from freezelint.rules import Report, rule
 MARKER = "full-finetune"
 
 
-@rule("FRZ302", "full-fine-tuning", Level.NOTE, tokens=("from_pretrained",))
+@rule("FRZ302", "full-fine-tuning", Level.NOTE, tokens=(("from_pretrained",), knowledge.TRAINING_TOKENS))
 def full_fine_tuning(facts: Facts) -> Iterator[Report]:
     if _unplaced_freeze(facts):
         return  # something freezes parameters the analysis cannot place: it may be this model's

@@ -71,7 +71,7 @@ class Place:
     whole: bool
 
 
-@rule("FRZ403", "freeze-after-peft", Level.WARNING, tokens=("requires_grad",))
+@rule("FRZ403", "freeze-after-peft", Level.WARNING, tokens=(("requires_grad",), knowledge.PEFT_APPLY_TOKENS))
 def freeze_after_peft(facts: Facts) -> Iterator[Report]:
     applies = [a for a in facts.of(PeftApply) if not a.where.standalone]
     reported: set[int] = set()

@@ -55,7 +55,7 @@ from freezelint.rules import Report, rule
 _APPLIES = frozenset({"get_peft_model", "add_adapter", "inject_adapter_in_model"})
 
 
-@rule("FRZ404", "peft-task-head-frozen", Level.WARNING, tokens=("Config",))
+@rule("FRZ404", "peft-task-head-frozen", Level.WARNING, tokens=(("Config",), ("get_peft_model", "add_adapter", "inject_adapter_in_model")))
 def peft_task_head_frozen(facts: Facts) -> Iterator[Report]:
     for apply in facts.of(PeftApply):
         config = apply.config

@@ -74,7 +74,7 @@ from freezelint.rules import Report, rule
 _INPUT_HOOKS = knowledge.INPUT_GRAD_METHODS | {"register_forward_hook"}
 
 
-@rule("FRZ501", "reentrant-checkpointing-frozen-inputs", Level.ERROR, tokens=knowledge.CHECKPOINTING_TOKENS)
+@rule("FRZ501", "reentrant-checkpointing-frozen-inputs", Level.ERROR, tokens=(knowledge.CHECKPOINTING_TOKENS, knowledge.FREEZE_TOKENS))
 def reentrant_checkpointing_frozen_inputs(facts: Facts) -> Iterator[Report]:
     target = facts.options.target_transformers
     for enabled in facts.checkpointing():

@@ -55,7 +55,7 @@ from freezelint.rules import Report, rule
 _UNHOOK = frozenset({"disable_input_require_grads"})
 
 
-@rule("FRZ502", "checkpointing-frozen-backbone", Level.WARNING, tokens=knowledge.CHECKPOINTING_TOKENS)
+@rule("FRZ502", "checkpointing-frozen-backbone", Level.WARNING, tokens=(knowledge.CHECKPOINTING_TOKENS, knowledge.FREEZE_TOKENS))
 def checkpointing_frozen_backbone(facts: Facts) -> Iterator[Report]:
     if facts.options.target_transformers < 5:
         return

@@ -72,7 +72,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ503", "frozen-batchnorm-in-train-mode", Level.WARNING, tokens=knowledge.FREEZE_TOKENS)
+@rule("FRZ503", "frozen-batchnorm-in-train-mode", Level.WARNING, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
 def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
     if _handles_batchnorm(facts):
         return

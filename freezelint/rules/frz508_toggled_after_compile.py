@@ -60,7 +60,7 @@ from freezelint.findings import Level
 from freezelint.rules import Report, rule
 
 
-@rule("FRZ508", "toggled-after-compile", Level.WARNING, tokens=("compile",))
+@rule("FRZ508", "toggled-after-compile", Level.WARNING, tokens=(("compile",), knowledge.FLAG_CHANGE_TOKENS))
 def toggled_after_compile(facts: Facts) -> Iterator[Report]:
     compiled = _compiled_calls(facts)
     if not compiled:
