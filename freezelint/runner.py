@@ -174,21 +174,27 @@ def _stop_without_parent(parent: int) -> None:
 
 
 def _worker_main(
-    connection: multiprocessing.connection.Connection, rules: list[Rule], settings: Settings, fix: FixMode | None, parent: int
+    tasks: multiprocessing.connection.Connection,
+    results: multiprocessing.connection.Connection,
+    rules: list[Rule],
+    settings: Settings,
+    fix: FixMode | None,
+    parent: int,
 ) -> None:
     _worker_init(parent)
     while True:
-        chunk = connection.recv()
+        chunk = tasks.recv()
         if chunk is None:
             return
         for path in chunk:
-            connection.send(_lint_file(path, rules, settings, fix))
+            results.send(_lint_file(path, rules, settings, fix))
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    connection: multiprocessing.connection.Connection
+    tasks: multiprocessing.connection.Connection  # chunks of paths to the worker
+    results: multiprocessing.connection.Connection  # one result per file back from it
     chunk: deque[int]  # the files sent and not yet answered, in order: the first is the one being linted
 
 
@@ -221,18 +227,23 @@ def _run(
     context = _context()
 
     def start() -> _Worker:
-        parent, child = context.Pipe(duplex=True)
-        process = context.Process(target=_worker_main, args=(child, rules, settings, fix, os.getpid()), daemon=True)
+        # Two one-way pipes, not a duplex one: that would be a socket pair, and the static mode opens no socket.
+        task_reader, task_writer = context.Pipe(duplex=False)
+        result_reader, result_writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker_main, args=(task_reader, result_writer, rules, settings, fix, os.getpid()), daemon=True
+        )
         process.start()
-        child.close()
-        return _Worker(process, parent, deque())
+        task_reader.close()
+        result_writer.close()
+        return _Worker(process, task_writer, result_reader, deque())
 
     def feed(position: int) -> None:
         worker = workers[position]
         if chunks and not worker.chunk:
             chunk = chunks.popleft()
             try:
-                worker.connection.send([paths[index] for index in chunk])
+                worker.tasks.send([paths[index] for index in chunk])
             except OSError:  # it died while idle (killed from outside): the chunk waits for its successor
                 chunks.appendleft(chunk)
                 replace(position)
@@ -240,7 +251,8 @@ def _run(
             worker.chunk.extend(chunk)
 
     def replace(position: int) -> None:
-        workers[position].connection.close()
+        workers[position].tasks.close()
+        workers[position].results.close()
         workers[position].process.join()
         workers[position] = start()
         feed(position)
@@ -254,13 +266,13 @@ def _run(
             feed(position)
         while any(worker.chunk for worker in workers):
             busy = [worker for worker in workers if worker.chunk]
-            ready = multiprocessing.connection.wait([w.connection for w in busy] + [w.process.sentinel for w in busy])
+            ready = multiprocessing.connection.wait([w.results for w in busy] + [w.process.sentinel for w in busy])
             for position, worker in enumerate(workers):
-                if not worker.chunk or (worker.connection not in ready and worker.process.sentinel not in ready):
+                if not worker.chunk or (worker.results not in ready and worker.process.sentinel not in ready):
                     continue
                 try:
-                    while worker.chunk and worker.connection.poll():
-                        linted = worker.connection.recv()
+                    while worker.chunk and worker.results.poll():
+                        linted = worker.results.recv()
                         yield worker.chunk.popleft(), linted
                 except (EOFError, OSError):
                     pass
@@ -282,7 +294,7 @@ def _run(
     finally:
         for worker in workers:
             try:
-                worker.connection.send(None)
+                worker.tasks.send(None)
             except OSError:
                 pass
         for worker in workers:
@@ -290,7 +302,8 @@ def _run(
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join()
-            worker.connection.close()
+            worker.tasks.close()
+            worker.results.close()
 
 
 def _crashed(paths: list[str], worker: _Worker) -> _Linted:

@@ -250,7 +250,7 @@ def test_the_baseline_is_written_whole_or_not_at_all(tmp_path):
     baseline = tmp_path / "baseline.json"
     mask = os.umask(0)
     os.umask(mask)
-    command = [sys.executable, "-m", "freezelint", ".", "--baseline", "baseline.json", "--write-baseline"]
+    command = [sys.executable, "-m", "freezelint", ".", "--baseline", "baseline.json", "--write-baseline", "--no-cache"]
     first = subprocess.run(command, cwd=tmp_path, env=run_env(), capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert stat.S_IMODE(baseline.stat().st_mode) == 0o666 & ~mask
