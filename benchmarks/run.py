@@ -26,6 +26,7 @@ The table goes to `benchmarks/results.md` (the README quotes it) and the details
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -190,7 +191,8 @@ def findings(corpus: Path, *flags: str) -> tuple[list[dict], list[str], float]:
 
 
 def parsed_per_rule(corpus: Path) -> tuple[dict[str, int], int, list[tuple[int, str]]]:
-    """How many files each rule's tokens make freezelint parse, how many any rule does, and their sizes."""
+    """How many files each rule's tokens (and syntax-tree test) make freezelint parse with libcst, how many any rule
+    does, and their sizes."""
     from freezelint import prefilter
     from freezelint.rules import select_rules
     from freezelint.source import SourceError, decode
@@ -205,6 +207,13 @@ def parsed_per_rule(corpus: Path) -> tuple[dict[str, int], int, list[tuple[int, 
         except SourceError:
             continue
         relevant = prefilter.relevant_rules(text, rules)
+        if any(rule.possible is not None for rule in relevant):  # the second stage, on Python's own syntax tree
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+            if tree is not None:
+                relevant = [rule for rule in relevant if rule.possible is None or rule.possible(tree)]
         for rule in relevant:
             per_rule[rule.code] += 1
         if relevant:
