@@ -918,6 +918,8 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
 # `accelerator.prepare` / `fabric.setup` when the script is launched on several processes.
 DDP_WRAP_KINDS = frozenset({"ddp", "accelerate", "fabric"})
 DDP_TOKENS = ("DistributedDataParallel", "prepare", "setup")
+# ... and `prepare`/`setup` only wrap on an object of those libraries, which the file then imports.
+DDP_LIBRARY_TOKENS = ("DistributedDataParallel", "accelerate", "lightning")
 # Keyword arguments (of DDP, accelerate's `DistributedDataParallelKwargs`, Lightning's `DDPStrategy`) under which DDP
 # tolerates a parameter that requires grad and gets no gradient: measured on torch 2.13, DDP with either one trains
 # a model frozen after the wrap, or run partly under `no_grad`, without the reduction error.

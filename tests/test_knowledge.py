@@ -50,8 +50,9 @@ def test_distributed_rule_tokens_cover_every_wrap_they_read():
     needs is spelled with one of them."""
     from freezelint.rules import get_rule
 
-    ddp = get_rule("FRZ504").tokens
-    assert get_rule("FRZ505").tokens == ddp
+    ddp = kb.DDP_TOKENS
+    assert get_rule("FRZ504").tokens[0] == get_rule("FRZ505").tokens[0] == ddp  # each with a second group of its own
+    compiled = get_rule("FRZ508").tokens[0]
     kinds = {**kb.WRAPPERS, **kb.PREPARE_METHODS}
     for name, kind in kinds.items():
         if kind in kb.DDP_WRAP_KINDS:
@@ -59,8 +60,11 @@ def test_distributed_rule_tokens_cover_every_wrap_they_read():
         if kind == "fsdp":
             assert any(token in name for token in get_rule("FRZ506").tokens), name
         if kind == "compile":
-            assert any(token in name for token in get_rule("FRZ508").tokens), name
+            assert any(token in name for token in compiled), name
     assert any(token in kb.DEEPSPEED_INITIALIZE for token in get_rule("FRZ507").tokens)
+    # `prepare` and `setup` wrap only on objects of accelerate or Lightning, whose import spells the second group.
+    assert get_rule("FRZ504").tokens[1] == get_rule("FRZ505").tokens[1] == kb.DDP_LIBRARY_TOKENS
+    assert all(kb.PREPARE_METHODS[name] in ("accelerate", "fabric") for name in kb.PREPARE_METHODS)
 
 
 def test_model_types_by_class_and_by_checkpoint():

@@ -58,7 +58,7 @@ from freezelint.rules import Report, rule
 from freezelint.rules.distributed import ddp_wraps, tolerates_unused, trained_through, wrap_name
 
 
-@rule("FRZ504", "changed-after-ddp-wrap", Level.ERROR, tokens=(knowledge.DDP_TOKENS, knowledge.FLAG_CHANGE_TOKENS))
+@rule("FRZ504", "changed-after-ddp-wrap", Level.ERROR, tokens=(knowledge.DDP_TOKENS, knowledge.DDP_LIBRARY_TOKENS, knowledge.FLAG_CHANGE_TOKENS))
 def changed_after_ddp_wrap(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:

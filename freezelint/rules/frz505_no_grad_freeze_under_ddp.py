@@ -64,7 +64,7 @@ from freezelint.rules import Report, rule
 from freezelint.rules.distributed import ddp_wraps, tolerates_unused, wrap_name
 
 
-@rule("FRZ505", "no-grad-freeze-under-ddp", Level.WARNING, tokens=(knowledge.DDP_TOKENS, knowledge.NO_GRAD_TOKENS))
+@rule("FRZ505", "no-grad-freeze-under-ddp", Level.WARNING, tokens=(knowledge.DDP_TOKENS, knowledge.DDP_LIBRARY_TOKENS, knowledge.NO_GRAD_TOKENS))
 def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:
