@@ -341,6 +341,16 @@ def table(run: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def quote_in_readme(text: str) -> None:
+    """Put the table between the README's `benchmark:results` markers."""
+    readme = REPO / "README.md"
+    start, end = "<!-- benchmark:results -->\n", "<!-- /benchmark:results -->"
+    content = readme.read_text()
+    if start in content and end in content:
+        head, rest = content.split(start, 1)
+        readme.write_text(head + start + text.rstrip("\n") + "\n" + end + rest.split(end, 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", action="append", default=[], metavar="NAME=PATH", help="a tree of Python files (repeatable)")
@@ -374,6 +384,8 @@ def main() -> None:
             text = table(run)  # written after each corpus: a long run interrupted keeps what it measured
             args.out.write_text(text)
             args.out.with_suffix(".json").write_text(json.dumps(run, indent=2) + "\n")
+    if args.out == HERE / "results.md":
+        quote_in_readme(text)
     print()
     print(text)
     for r in run["corpora"]:
