@@ -136,14 +136,31 @@ def signals_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in INTERRUPTING_SIGNALS}
+    with signals_blocked():
+        previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in INTERRUPTING_SIGNALS}
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        with signals_blocked():
+            for number, handler in previous.items():
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         for number in dict.fromkeys(received):
             signal.raise_signal(number)
+
+
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """Keep the interrupting signals pending in the kernel while handlers change. One that arrives while Python swaps a
+    handler for the default one is otherwise lost, with "OSError: Signal 15 ignored due to race condition" on stderr.
+    Threads started inside the block keep them blocked for good (they are the main thread's to handle)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _sync_directory(directory: str) -> None:

@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from freezelint.files import signals_deferred
+from freezelint.files import signals_blocked, signals_deferred
 from freezelint.findings import FileError, FileResult
 
 if TYPE_CHECKING:
@@ -157,12 +157,14 @@ def stop_on_signals() -> None:
 
 
 def _worker_init(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    for name in ("SIGTERM", "SIGHUP"):  # not the parent's handlers: a worker told to stop just stops
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-    faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
-    threading.Thread(target=_stop_without_parent, args=(parent,), name="freezelint-orphan-watch", daemon=True).start()
+    with signals_blocked():  # a stop arriving now is delivered under the worker's own handlers, not lost
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+        for name in ("SIGTERM", "SIGHUP"):  # not the parent's handlers: a worker told to stop just stops
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+        faulthandler.disable()  # a crash becomes the file's one-line error, not a stack dump
+        # Started with the signals blocked, the watch never takes a stop meant for the thread that may be writing.
+        threading.Thread(target=_stop_without_parent, args=(parent,), name="freezelint-orphan-watch", daemon=True).start()
 
 
 def _stop_without_parent(parent: int) -> None:

@@ -16,12 +16,8 @@ from conftest import FIXTURES, ROOT, run_cli
 from freezelint.findings import Applicability, Edit, FileResult, Finding, Fix, Level, Location
 from freezelint.report import ReportOptions, formatter
 
-# The project's shared/ folder sits beside the checkout (CI) or beside the folder of worktrees.
-SCHEMA = next(
-    (base / "shared" / "schemas" / "sarif-schema-2.1.0.json" for base in (ROOT.parent, ROOT.parent.parent)
-     if (base / "shared" / "schemas" / "sarif-schema-2.1.0.json").exists()),
-    ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json",
-)
+# The OASIS SARIF 2.1.0 schema, kept with the tests so that a fresh clone validates against it.
+SCHEMA = Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json"
 
 
 @pytest.fixture(scope="module")
