@@ -221,6 +221,8 @@ REUSABLE = [
     "it = getattr(model, 'parameters')()",
     "get = model.parameters",
     "def list(x):\n    return x\nkept = list(model.parameters())",
+    "from helpers import sum\ntotal = sum(model.parameters())",
+    "tracker.sum(p.numel() for p in model.parameters())",
 ]
 USED_UP_IN_PLACE = [
     "for p in model.parameters():\n    p.requires_grad = False",
@@ -229,6 +231,8 @@ USED_UP_IN_PLACE = [
     "names = [n for n, p in model.named_parameters() if p.requires_grad]",
     "for i, (n, p) in enumerate(zip(a.named_parameters(), b.parameters())):\n    pass",
     "trainable = {n: p for n, p in filter(lambda item: item[1].requires_grad, model.named_parameters())}",
+    "import itertools\nfor p in itertools.chain(a.parameters(), b.parameters()):\n    p.requires_grad = False",
+    "from itertools import chain\nn = len(list(chain(a.parameters(), b.parameters())))",
 ]
 
 

@@ -40,7 +40,6 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-
 from freezelint.facts import (
     AttributeAssign,
     Consumption,
@@ -57,7 +56,7 @@ from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, rule
 
 
-# Calls that use up an iterator where it stands, and calls that wrap it in another iterator (by the called name).
+# Builtins that use up an iterator where it stands, and builtins or itertools functions that wrap it lazily.
 _USED_UP_BY = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted", "sum", "any", "all", "max", "min", "next", "len"})
 _WRAPPED_BY = frozenset({"filter", "map", "iter", "enumerate", "zip", "chain", "from_iterable", "islice"})
 
@@ -67,11 +66,9 @@ def _may_keep_an_iterator(tree: ast.Module) -> bool:
     m.parameters()`, `sum(p.numel() for p in m.parameters())`, `next(m.parameters())`): then none is ever used twice.
     Stored, passed, returned or otherwise handed on (or named without a call), it may be."""
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    defined = {n.name for n in parents if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    defined |= {n.id for n in parents if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    if defined & (_USED_UP_BY | _WRAPPED_BY):
+    if _shadowed(parents) & (_USED_UP_BY | _WRAPPED_BY):
         return True  # a `list` or `filter` of the file's own may keep what it is given
-    for node in ast.walk(tree):
+    for node in parents:
         if isinstance(node, ast.Constant) and node.value in knowledge.PARAMETER_ITERATORS:
             return True  # `getattr(m, "parameters")`
         if isinstance(node, ast.Name) and node.id in knowledge.PARAMETER_ITERATORS:
@@ -83,7 +80,34 @@ def _may_keep_an_iterator(tree: ast.Module) -> bool:
     return False
 
 
-def _handed_on(iterator: ast.expr, parents: dict) -> bool:
+def _shadowed(parents: dict[ast.AST, ast.AST]) -> set[str]:
+    """Names the file binds itself (functions, classes, assignments, imports other than from itertools)."""
+    names = set()
+    for node in parents:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            statement = parents.get(node)
+            if not (isinstance(statement, ast.ImportFrom) and statement.module == "itertools"):
+                names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+def _called(call: ast.Call) -> str | None:
+    """The builtin or itertools function a call names (`list(...)`, `itertools.chain(...)`, `chain.from_iterable`)."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("itertools", "chain"):
+        return func.attr
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) and func.value.attr == "chain":
+        return func.attr  # itertools.chain.from_iterable
+    return None  # a method of some object: it may keep what it is given
+
+
+def _handed_on(iterator: ast.expr, parents: dict[ast.AST, ast.AST]) -> bool:
     """The iterator, or what wraps it lazily, outlives its statement (or may: anything not known to use it up)."""
     while True:
         parent = parents.get(iterator)
@@ -95,8 +119,8 @@ def _handed_on(iterator: ast.expr, parents: dict) -> bool:
                 return False  # a list, set or dict comprehension runs at once
             iterator = comprehension
             continue
-        if isinstance(parent, ast.Call) and iterator in parent.args:
-            called = parent.func.id if isinstance(parent.func, ast.Name) else getattr(parent.func, "attr", None)
+        if isinstance(parent, ast.Call) and any(arg is iterator for arg in parent.args):
+            called = _called(parent)
             if called in _USED_UP_BY:
                 return False
             if called in _WRAPPED_BY:
