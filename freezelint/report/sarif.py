@@ -47,8 +47,11 @@ def _result(item: Shown, index: dict[str, int], identity: str) -> dict:
     }
     if finding.code in index:
         result["ruleIndex"] = index[finding.code]
-    if item.cell is not None:
-        result["properties"] = {"cell": item.cell}
+    properties = {"cell": item.cell} if item.cell is not None else {}
+    if "runtime" in finding.extra:  # confirmed, refuted, not-checkable or found by `--runtime`, with its evidence
+        properties["runtime"] = finding.extra["runtime"]
+    if properties:
+        result["properties"] = properties
     if finding.fix is not None and finding.fix.edits:
         replacements = []
         for edit in finding.fix.edits:

@@ -66,8 +66,10 @@ def annotate(
     import transformers.modeling_utils  # noqa: F401
     import transformers.models.auto.auto_factory  # noqa: F401
 
-    readable = settings.output_format in ("text", "concise")
-    to_stderr = not readable
+    to_stderr = settings.output_format not in ("text", "concise")
+    # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message; the
+    # data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
+    readable = settings.output_format not in ("json", "json-lines", "sarif")
     counts: dict[str, int] = {}
     annotated: list[FileResult] = []
     for result in results:

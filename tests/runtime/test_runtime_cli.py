@@ -38,6 +38,21 @@ def test_json_output_carries_the_runtime_status_and_the_tables_go_to_stderr(tmp_
     assert f"bert        BertModel     {body:,}    {body:,}       0" in completed.stderr
 
 
+def test_sarif_and_github_output_carry_the_runtime_status(tiny):
+    # The static FRZ302 note on a project model that freezes its encoder in __init__: refuted at runtime.
+    case = str(CASES / "frz302_refuted_freeze_in_project_model.py")
+    sarif = run_cli("--runtime", *model_configs(tiny), "--output-format", "sarif", case)
+    assert sarif.returncode == 0, sarif.stderr
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    runtime = [result["properties"]["runtime"] for result in results if result["ruleId"] == "FRZ302"]
+    assert runtime and runtime[0]["status"] == "refuted" and runtime[0]["evidence"]
+    assert "[runtime:" not in results[0]["message"]["text"]  # a field of its own, not in the text
+
+    github = run_cli("--runtime", *model_configs(tiny), "--output-format", "github", case)
+    annotations = [line for line in github.stdout.splitlines() if line.startswith("::") and "title=FRZ302" in line]
+    assert annotations and "[runtime: refuted: " in annotations[0], github.stdout
+
+
 def test_a_refuted_finding_is_shown_and_does_not_count(tiny):
     # The project's model class freezes its encoder in __init__ (another module): the static FRZ302 note is wrong.
     case = str(CASES / "frz302_refuted_freeze_in_project_model.py")
