@@ -1007,6 +1007,11 @@ class Facts:
         """Events of one kind, in walk order."""
         return [event for event in self.events if isinstance(event, kind)]
 
+    def flag_changes(self) -> list[FreezeOp]:
+        """The freezes and unfreezes that really change `requires_grad` of a known module, in code that runs (not a
+        function walked standalone because nothing calls it)."""
+        return [op for op in self.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+
     def imports_package(self, *packages: str) -> bool:
         """True when the file imports anything from one of these top-level packages."""
         return any(qualname.split(".", 1)[0] in packages for qualname in self.imports)

@@ -58,7 +58,7 @@ from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_gr
 def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
     if _harm_reported_elsewhere(facts):
         return
-    operations = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    operations = facts.flag_changes()
     freezes = [op for op in operations if op.value is False]
     for build in facts.of(OptimizerBuild):
         for params in build.param_sets():

@@ -58,10 +58,7 @@ from freezelint.rules import Report, rule
 
 @rule("FRZ202", "unfrozen-after-filtered-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
 def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
-    unfreezes = [
-        op for op in facts.of(FreezeOp)
-        if op.value is True and op.effective and not op.where.standalone and op.module is not None
-    ]
+    unfreezes = [op for op in facts.flag_changes() if op.value is True]
     reported: set[int] = set()
     for build in facts.of(OptimizerBuild):
         if build.where.standalone:

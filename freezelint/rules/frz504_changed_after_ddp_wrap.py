@@ -63,7 +63,7 @@ def changed_after_ddp_wrap(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:
         return
-    changes = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    changes = facts.flag_changes()
     for group in group_by_node(changes):
         for op in group:
             wrap = _last_wrap_before(wraps, op)

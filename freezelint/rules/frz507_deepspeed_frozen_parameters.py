@@ -82,7 +82,7 @@ def _handed(facts: Facts, wrap: Wrap) -> Iterator[tuple[OptimizerBuild, ParamSet
 
 
 def _changed_after(facts: Facts, wraps: list[Wrap]) -> Iterator[Report]:
-    changes = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    changes = facts.flag_changes()
     for group in group_by_node(changes):
         for op in group:
             assert op.module is not None

@@ -65,7 +65,7 @@ def toggled_after_compile(facts: Facts) -> Iterator[Report]:
     compiled = _compiled_calls(facts)
     if not compiled:
         return
-    changes = [op for op in facts.of(FreezeOp) if op.effective and not op.where.standalone and op.module is not None]
+    changes = facts.flag_changes()
     for group in group_by_node(changes):
         for op in group:
             assert op.module is not None
