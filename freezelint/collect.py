@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 import sys
 from contextlib import contextmanager
@@ -196,21 +197,19 @@ def literal(node: cst.BaseExpression | None) -> object:
     return NotImplemented
 
 
-_CONSTANTS: dict[str, object] = {}
-
-
 def _constant(text: str, kind: type | tuple[type, ...]) -> object:
-    """The value of a literal's source text; the same literals recur thousands of times in a file, and
-    `ast.literal_eval` is the walk's most frequent call."""
-    if text not in _CONSTANTS:
-        if len(_CONSTANTS) > 50_000:
-            _CONSTANTS.clear()
-        try:
-            _CONSTANTS[text] = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError):
-            _CONSTANTS[text] = NotImplemented
-    value = _CONSTANTS[text]
-    return value if isinstance(value, kind) and not (kind is not str and isinstance(value, bool)) else NotImplemented
+    """The value of a literal's source text, when it is of `kind`."""
+    value = _literal_value(text)
+    return value if isinstance(value, kind) else NotImplemented
+
+
+@functools.lru_cache(maxsize=50_000)
+def _literal_value(text: str) -> object:
+    # The same literals recur thousands of times in a file, and `ast.literal_eval` was the walk's most frequent call.
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError):
+        return NotImplemented
 
 
 def dotted(node: cst.BaseExpression) -> str | None:

@@ -65,7 +65,8 @@ def run_with_deep_stack(function: Callable[[], T]) -> T:
 
 
 def needs_parsing(text: str, rules: list[Rule], settings: Settings | None = None) -> bool:
-    """A file is parsed only when its code has the tokens of some selected rule (a rule without tokens always runs)."""
+    """The text stage of the pre-filter: whether the file's code has the tokens of some selected rule (a rule without
+    tokens always runs). The syntax-tree stage (`Rule.possible`, in `_analyse`) may still spare the libcst parse."""
     return bool(_relevant(text, rules, settings or Settings()))
 
 
