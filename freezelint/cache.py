@@ -28,10 +28,10 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Any, Iterable
 
 from freezelint import __version__
+from freezelint.files import write_atomically
 from freezelint.findings import FileResult
 
 if TYPE_CHECKING:
@@ -114,15 +114,9 @@ class Cache:
             if loaded != self.loaded:  # another run saved meanwhile: keep its entries too
                 self.entries = {**self.entries, **entries}
             self.entries.update(self.changed)
-            handle, temporary = tempfile.mkstemp(prefix=".index-", dir=os.path.dirname(self.path))
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    pickle.dump((FORMAT, self.entries), out, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary, self.path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
-        except OSError:
+            data = pickle.dumps((FORMAT, self.entries), protocol=pickle.HIGHEST_PROTOCOL)
+            write_atomically(self.path, data, create=True)  # replaced whole, like a fixed file
+        except OSError:  # WriteRefused included
             return  # a read-only checkout: lint without a cache
         self.changed = {}
 
