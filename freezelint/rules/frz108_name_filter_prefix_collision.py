@@ -11,9 +11,9 @@ and transformers 5.24: `"encoder.layer.1" in n` froze layers 1, 10 and 11 of a 1
 
 It stays silent where no collision can happen: a model known to have too few layers (`num_hidden_layers=6`, a known
 checkpoint such as `distilbert-base-uncased`), a sub-layer index (right after another index, as in T5's
-`block.3.layer.1`, or `layer.N` in a T5-family model, whose `layer` lists have at most three entries), and filters
-that do not decide a freeze (layer-wise learning-rate groups). Without a known
-layer count it reports indices 1 to 3 (colliding from 11, 21 and 31 layers: base, large and 7B-class models).
+`block.3.layer.1`, or `layer.N` in a T5-family model, whose `layer` lists have at most three entries), CNN and Swin
+`stage`/`stages` lists (four or five entries), and filters that do not decide a freeze (layer-wise learning-rate
+groups). Without a known layer count it reports indices 1 to 3 (colliding from 11, 21 and 31 layers: base, large and 7B-class models).
 
 ## Example
 ```python
