@@ -9,7 +9,7 @@ from freezelint.facts import Backward, Facts, Forward, LibraryCall, Literal, Whe
 
 def ddp_wraps(facts: Facts) -> list[Wrap]:
     """The wraps that put a model in DistributedDataParallel (`DDP(...)`, `accelerator.prepare`, `fabric.setup`)."""
-    return [wrap for wrap in facts.of(Wrap, uncalled=True) if wrap.kind in knowledge.DDP_WRAP_KINDS and not wrap.where.standalone]
+    return [wrap for wrap in facts.of(Wrap) if wrap.kind in knowledge.DDP_WRAP_KINDS]
 
 
 def wrap_name(facts: Facts, wrap: Wrap) -> str:
@@ -51,10 +51,10 @@ def trained_through(facts: Facts, wrap: Wrap, where: Where) -> Forward | None:
     """A forward with gradients on through the wrapper `wrap` made (`ddp_model(batch)`, `engine(**batch)`) that may
     run after `where`, in a file that runs `backward()`: the wrapped model trains then. (A frozen teacher wrapped by
     `accelerator.prepare` and run under `torch.no_grad()` does not.)"""
-    if not any(not event.where.standalone for event in facts.of(Backward, uncalled=True)):
+    if not facts.of(Backward):
         return None
-    for forward in facts.of(Forward, uncalled=True):
-        if forward.where.standalone or forward.where.no_grad or forward.module.wrapper != wrap.kind:
+    for forward in facts.of(Forward):
+        if forward.where.no_grad or forward.module.wrapper != wrap.kind:
             continue
         if forward.module.overlaps(wrap.module) and forward.where.runs_after(where):
             return forward

@@ -78,9 +78,7 @@ def freezing_lost(facts: Facts) -> Iterator[Report]:
 
 
 def _re_assigned(facts: Facts) -> Iterator[Report]:
-    for rebind in facts.of(Rebind, uncalled=True):
-        if rebind.where.standalone:
-            continue
+    for rebind in facts.of(Rebind):
         news = [v for v in rebind.new.candidates() if isinstance(v, Model) and v.source is not ModelSource.COPY]
         for old in _models(rebind.old):
             freeze = _last_freeze(facts, old, rebind.order)
@@ -105,14 +103,14 @@ def _re_assigned(facts: Facts) -> Iterator[Report]:
 
 
 def _model_init(facts: Facts) -> Iterator[Report]:
-    for build in facts.of(TrainerBuild, uncalled=True):
+    for build in facts.of(TrainerBuild):
         model_init = build.model_init
-        if build.where.standalone or model_init is None or (isinstance(model_init, Literal) and model_init.value is None):
+        if model_init is None or (isinstance(model_init, Literal) and model_init.value is None):
             continue
-        trains = [call for call in facts.of(TrainCall, uncalled=True) if call.trainer.build is build and not call.where.standalone]
+        trains = [call for call in facts.of(TrainCall) if call.trainer.build is build]
         made = [ref for ref in map(as_ref, build.model.candidates()) if ref is not None]
-        for op in facts.of(FreezeOp, uncalled=True):
-            if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
+        for op in facts.of(FreezeOp):
+            if op.value is not False or not op.effective or op.where.callback_of is not None:
                 continue
             if op.module is None or op.order <= build.order or not any(op.module.overlaps(ref) for ref in made):
                 continue
@@ -139,8 +137,8 @@ def _models(value: Value) -> list[Model]:
 def _last_freeze(facts: Facts, model: Model, before: int) -> FreezeOp | None:
     ref = ModuleRef(model)
     last = None
-    for op in facts.of(FreezeOp, uncalled=True):
-        if op.value is False and op.effective and not op.where.standalone and op.order < before:
+    for op in facts.of(FreezeOp):
+        if op.value is False and op.effective and op.order < before:
             if op.module is not None and op.module.overlaps(ref) and ModuleRef(model).contains(op.module):
                 last = op
     return last

@@ -49,9 +49,9 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 @rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=(("Parameter",), knowledge.FREEZE_TOKENS))
 def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
-    for assign in facts.of(AttributeAssign, uncalled=True):
+    for assign in facts.of(AttributeAssign):
         owner = assign.owner
-        if assign.where.standalone or not isinstance(owner, ModuleRef):
+        if not isinstance(owner, ModuleRef):
             continue
         created = [v for v in assign.value.candidates() if isinstance(v, ParamRef) and v.new and isinstance(v.node, cst.Call)]
         if not created or any(_sets_requires_grad(v.node) for v in created):  # type: ignore[arg-type]

@@ -60,9 +60,7 @@ from freezelint.rules import Report, rule
 def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
     unfreezes = [op for op in facts.flag_changes() if op.value is True]
     reported: set[int] = set()
-    for build in facts.of(OptimizerBuild, uncalled=True):
-        if build.where.standalone:
-            continue
+    for build in facts.of(OptimizerBuild):
         for op in unfreezes:
             if id(op) in reported or op.order <= build.order or op.where.shared_loop(build.where) is not None:
                 continue  # before the optimizer, or rebuilt every time round the loop that unfreezes

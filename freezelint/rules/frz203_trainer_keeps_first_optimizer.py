@@ -62,12 +62,12 @@ _HF_TRAINER_LIBRARIES = ("transformers", "trl", "sentence-transformers")
 
 @rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.TRAINER_TOKENS))
 def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
-    trains = [call for call in facts.of(TrainCall, uncalled=True) if not call.where.standalone]
+    trains = list(facts.of(TrainCall))
     for trainer in _trainers(trains):
         own = [call for call in trains if call.trainer is trainer]
         created = _optimizer_created(facts, trainer, own[0])
-        for op in facts.of(FreezeOp, uncalled=True):
-            if op.value is not True or not op.effective or op.where.standalone or op.module is None:
+        for op in facts.of(FreezeOp):
+            if op.value is not True or not op.effective or op.module is None:
                 continue
             in_callback = op.where.callback_of is trainer
             between = not in_callback and op.order > own[0].order and any(call.order > op.order for call in own)

@@ -135,9 +135,9 @@ def _handed_on(iterator: ast.expr, parents: dict[ast.AST, ast.AST]) -> bool:
 )
 def parameter_iterator_reused(facts: Facts) -> Iterator[Report]:
     uses: dict[int, list[Consumption]] = {}
-    for use in facts.of(Consumption, uncalled=True):
+    for use in facts.of(Consumption):
         value = use.value
-        if not isinstance(value, (ParamSet, ParamGroups)) or use.where.standalone:
+        if not isinstance(value, (ParamSet, ParamGroups)):
             continue
         if use.where.lazy is not None and not use.where.lazy.consumed:
             continue  # inside a generator nothing runs

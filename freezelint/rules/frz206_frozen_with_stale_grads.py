@@ -69,16 +69,16 @@ def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
     dropped = _grads_dropped(facts)
     if dropped is None:
         return  # `x.grad = None` on something the analysis cannot place: it may be these parameters
-    for op in facts.of(FreezeOp, uncalled=True):
-        if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
+    for op in facts.of(FreezeOp):
+        if op.value is not False or not op.effective or op.where.callback_of is not None:
             continue
         frozen = op.module
         if frozen is None or any(ref.overlaps(frozen) for ref in dropped) or _toggled(facts, op, frozen):
             continue
-        for build in facts.of(OptimizerBuild, uncalled=True):
-            if build.where.standalone or not any(s.module.overlaps(frozen) for s in build.param_sets() if not s.copies):
+        for build in facts.of(OptimizerBuild):
+            if not any(s.module.overlaps(frozen) for s in build.param_sets() if not s.copies):
                 continue
-            steps = [c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is build and c.method == "step" and not c.where.standalone]
+            steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is build and c.method == "step"]
             if not steps or _frozen_before(facts, op, frozen, min(step.order for step in steps)):
                 continue
             zeroing = _zero_grads(facts, build, frozen)
@@ -128,12 +128,11 @@ def _frozen_before(facts: Facts, op: FreezeOp, frozen: ModuleRef, order: int) ->
 def _zero_grads(facts: Facts, build: OptimizerBuild, frozen: ModuleRef) -> list[ModuleCall | OptimizerCall]:
     """`zero_grad` calls that clear the frozen parameters' gradients: on the optimizer, or on a module holding them."""
     calls: list[ModuleCall | OptimizerCall] = [
-        c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is build and c.method == "zero_grad" and not c.where.standalone
+        c for c in facts.of(OptimizerCall) if c.optimizer.build is build and c.method == "zero_grad"
     ]
-    for call in facts.of(ModuleCall, uncalled=True):
+    for call in facts.of(ModuleCall):
         if call.method == "zero_grad" and isinstance(call.receiver, ModuleRef) and call.receiver.overlaps(frozen):
-            if not call.where.standalone:
-                calls.append(call)
+            calls.append(call)
     return sorted(calls, key=lambda c: c.order)
 
 
@@ -167,8 +166,8 @@ def _between_backward_and_step(facts: Facts, op: FreezeOp, steps: list[Optimizer
     for step in steps:
         if step.order <= op.order or op.where.exclusive(step.where) or step.where.loops != op.where.loops:
             continue
-        for backward in facts.of(Backward, uncalled=True):
-            if backward.order >= op.order or backward.where.standalone or backward.where.loops != op.where.loops:
+        for backward in facts.of(Backward):
+            if backward.order >= op.order or backward.where.loops != op.where.loops:
                 continue
             if not any(backward.order < call.order < step.order for call in zeroing):
                 return backward

@@ -96,9 +96,9 @@ def nothing_trainable(facts: Facts) -> Iterator[Report]:
 
 def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
     """Where training starts, what it updates, and how (for messages)."""
-    for call in facts.of(TrainCall, uncalled=True):
+    for call in facts.of(TrainCall):
         build = call.trainer.build
-        if call.where.standalone or "optimizers" in build.given:
+        if "optimizers" in build.given:
             continue
         if build.cls is not None and build.cls.find_method("create_optimizer"):
             continue
@@ -106,9 +106,9 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
         if refs and all(ref is not None for ref in refs):
             how = f"`{build.names[0]}.train()`" if build.names else f"`{build.class_name}(...).train()`"
             yield call, [ref for ref in refs if ref is not None], how
-    for build in facts.of(OptimizerBuild, uncalled=True):
+    for build in facts.of(OptimizerBuild):
         parts = build.param_parts()
-        if build.where.standalone or not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
+        if not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
             continue
         sets = [p for p in parts if isinstance(p, ParamSet)]
         refs = [s.module for s in sets]
@@ -139,16 +139,16 @@ def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | Non
     with `moment`, or in the trainer's callbacks) may make any trainable again."""
     head = _head(ref.model)
     last: FreezeOp | None = None
-    for op in facts.of(FreezeOp, uncalled=True):
-        if op.where.standalone or op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
+    for op in facts.of(FreezeOp):
+        if op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
             continue
         if op.form in (FreezeForm.STORE, FreezeForm.CALL) and _effect(op, ref, head) == "all frozen":
             last = op if last is None or op.order > last.order else last
     if last is None:
         return None
     trainer = moment.trainer if isinstance(moment, TrainCall) else None
-    for event in facts.all_events(uncalled=True):
-        if event.where.standalone or event.order <= last.order:
+    for event in facts.events:
+        if event.order <= last.order:
             continue
         later = event.order >= moment.order and event.where.shared_loop(moment.where) is None
         if later and (trainer is None or event.where.callback_of is not trainer):
@@ -221,8 +221,8 @@ def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how:
 
 def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> AttributeAssign | None:
     """A new sub-module assigned into the model before the freeze-all (the usual "replace the head, then freeze")."""
-    for assign in facts.of(AttributeAssign, uncalled=True):
-        if assign.order < freeze.order and isinstance(assign.owner, ModuleRef) and not assign.where.standalone:
+    for assign in facts.of(AttributeAssign):
+        if assign.order < freeze.order and isinstance(assign.owner, ModuleRef):
             place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
             if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):
                 return assign

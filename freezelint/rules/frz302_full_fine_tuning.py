@@ -109,8 +109,8 @@ def _handed_away(facts: Facts, ref: ModuleRef) -> bool:
 
 def _unplaced_freeze(facts: Facts) -> bool:
     """A freeze run on parameters of unknown origin (a helper's argument we could not trace)."""
-    for op in facts.of(FreezeOp, uncalled=True):
-        if op.where.standalone or op.value is True:
+    for op in facts.of(FreezeOp):
+        if op.value is True:
             continue
         if isinstance(op.target, Unknown):
             return True

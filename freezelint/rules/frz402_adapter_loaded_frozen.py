@@ -52,9 +52,9 @@ _IS_TRAINABLE_POSITION = {"PeftModel": 3}
 
 @rule("FRZ402", "adapter-loaded-frozen", Level.ERROR, fix=Applicability.SAFE, tokens=("from_pretrained",))
 def adapter_loaded_frozen(facts: Facts) -> Iterator[Report]:
-    for apply in facts.of(PeftApply, uncalled=True):
+    for apply in facts.of(PeftApply):
         wrapper, call = apply.wrapper, apply.call
-        if wrapper is None or call is None or not apply.how.endswith(".from_pretrained") or apply.where.standalone:
+        if wrapper is None or call is None or not apply.how.endswith(".from_pretrained"):
             continue
         given = _is_trainable(call, apply.how)
         if given is not None and not (isinstance(given, cst.Name) and given.value == "False"):

@@ -77,9 +77,9 @@ def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
     if _handles_batchnorm(facts):
         return
     reported: set[int] = set()
-    for op in facts.of(FreezeOp, uncalled=True):
+    for op in facts.of(FreezeOp):
         frozen = op.module
-        if op.value is not False or not op.whole or not op.effective or op.where.standalone or frozen is None:
+        if op.value is not False or not op.whole or not op.effective or frozen is None:
             continue
         if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or id(op.node) in reported or not _holds_batchnorm(frozen):
             continue
@@ -133,7 +133,7 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
         return training.how, event, undone
     if not isinstance(event, OptimizerBuild):
         return None
-    steps = [c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is event and c.method == "step" and not c.where.standalone]
+    steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step"]
     step = steps[0] if steps else None
     if step is None or not step.where.loops:
         return None

@@ -108,8 +108,8 @@ def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
     if not other.module.contains(op.module) or other.where.loops != op.where.loops or other.where.exclusive(op.where):
         return False
     return not any(
-        op.order < event.order < other.order and not event.where.standalone
-        for event in (*facts.of(Backward, uncalled=True), *(c for c in facts.of(OptimizerCall, uncalled=True) if c.method == "step"))
+        op.order < event.order < other.order
+        for event in (*facts.of(Backward), *(c for c in facts.of(OptimizerCall) if c.method == "step"))
     )
 
 

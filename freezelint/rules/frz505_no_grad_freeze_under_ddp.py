@@ -71,8 +71,8 @@ def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
         return
     forwards = facts.of(Forward, uncalled=True)
     through_ddp = [
-        forward for forward in forwards
-        if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad and not forward.where.standalone
+        forward for forward in facts.of(Forward)
+        if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad
     ]
     reported: set[int] = set()
     for forward in forwards:

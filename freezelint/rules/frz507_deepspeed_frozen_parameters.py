@@ -58,7 +58,7 @@ _UNVERIFIED = "(From DeepSpeed's source and issue tracker; not run here.)"
 
 @rule("FRZ507", "deepspeed-frozen-parameters", Level.WARNING, tokens=("deepspeed",))
 def deepspeed_frozen_parameters(facts: Facts) -> Iterator[Report]:
-    wraps = [wrap for wrap in facts.of(Wrap, uncalled=True) if wrap.kind == "deepspeed" and not wrap.where.standalone]
+    wraps = [wrap for wrap in facts.of(Wrap) if wrap.kind == "deepspeed"]
     for wrap in wraps:
         for build, params in _handed(facts, wrap):
             frozen = facts.partly_frozen_at(params.module, wrap.order)
