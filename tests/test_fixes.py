@@ -11,7 +11,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from conftest import FIXTURES, run_cli
+from support import FIXTURES, run_cli
 
 from freezelint.findings import Applicability, Edit, Fix, Level, Location
 from freezelint.fixes import apply_fixes, fix_source

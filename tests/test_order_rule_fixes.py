@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FIXTURES
+from support import FIXTURES
 
 from freezelint import fix_text, lint_text
 

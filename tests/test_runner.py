@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from conftest import FIXTURES
+from support import FIXTURES
 
 from freezelint.findings import Level
 from freezelint.rules import Rule, all_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import FIXTURES, ROOT
+from support import FIXTURES, ROOT
 
 PROBE = """
 import sys
