@@ -1,4 +1,5 @@
-"""Fixes: applied as libcst edits, re-linted until done, never unparseable, written atomically byte for byte."""
+"""Fixes: applied as libcst edits, re-linted until done, never unparseable, written back byte for byte (encoding,
+BOM, line endings, mode); that a write is atomic, whenever it is interrupted, is test_never_lose_data's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The pool: every core, output in the order of the paths, a crash costs only its file (see also test_bad_input)."""
+"""The pool: results in the order of the paths whatever the workers do, a crash costs only its file (see also
+test_bad_input), and excludes match as plainly defined."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The static path never imports torch or transformers, and starts fast."""
+"""The static path never imports torch or transformers, and `--version` loads neither libcst nor the rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""FRZ301: with every parameter frozen there is nothing to train; the first backward() fails."""
+"""FRZ301: with every parameter frozen there is nothing to train: the first backward() fails, or the optimizer
+refuses its empty parameter list."""
 
 from __future__ import annotations
 
