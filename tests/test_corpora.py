@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from support import run_json
+from cli_helpers import run_json
 from snapshots import TextSnapshot, render
 
 CORPORA = {"transformers": "5.25.0", "torch": "2.13.0+cpu"}

@@ -12,7 +12,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from support import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.findings import Applicability, Edit, Fix, Level, Location
 from freezelint.fixes import apply_fixes, fix_source

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 from figures import STRESS, count
 
 BUGGY = (FIXTURES / "FRZ101" / "bert_attribute.py").read_text()

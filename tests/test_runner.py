@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from support import FIXTURES
+from cli_helpers import FIXTURES
 
 from freezelint.findings import Level
 from freezelint.rules import Rule, all_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from support import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 PROBE = """
 import sys

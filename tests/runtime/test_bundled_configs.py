@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from support import ROOT
+from cli_helpers import ROOT
 
 from freezelint.runtime import configs
 
