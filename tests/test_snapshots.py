@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_json
+from cli_helpers import FIXTURES, run_json
 from snapshots import TextSnapshot, render
 
 FIXTURE_FILES = sorted(path.relative_to(FIXTURES).as_posix() for pattern in ("*.py", "*.ipynb") for path in FIXTURES.rglob(pattern))

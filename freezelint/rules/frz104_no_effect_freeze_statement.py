@@ -36,8 +36,10 @@ name is used elsewhere in the file (a loop variable, unlike a lambda's, outlives
 when it would freeze a whole model that nothing unfreezes afterwards.
 
 ## References
-- `../shared/rules-research.md` section 0.4 (experiment t5: `p.requires_grad == False`, an unconsumed `map(...)`
-  and an unconsumed generator expression all leave trainable at 34,412/34,412) and FRZ104.
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ104-comparison`, `FRZ104-map`, `FRZ104-generator`: every parameter stays trainable, and the fixes freeze).
+- Python documentation, built-in functions, `map()`: "Return an iterator that applies function to every item of
+  iterable"; an iterator does its work only when something consumes it.
 - pylint W0104 (pointless statement) and flake8-bugbear B015 (pointless comparison) catch the general pattern.
 """
 

@@ -31,10 +31,15 @@ model put in eval mode, and for `no_grad` blocks that also run the model.
 No fix: `.eval()` may be wanted as well (for dropout or BatchNorm), so the freeze is to be added, not swapped in.
 
 ## References
-- `../shared/rules-research.md` FRZ106 (experiment t5: `.eval()` and module creation under `no_grad` leave
-  `requires_grad` unchanged).
-- isht7/pytorch-deeplab-resnet#39 ("Now I know that model.eval() doesn't turn off the history tracking"); the many
-  "does model.eval() freeze weights?" explainers.
+- torch 2.13 `torch/nn/modules/module.py`, `Module.eval`: "This has an effect only on certain modules" (Dropout,
+  BatchNorm); it is `self.train(False)`. `torch/autograd/grad_mode.py`, `no_grad`: "functions that create a new
+  Tensor and take a requires_grad kwarg, will NOT be affected by this mode" (an `nn.Parameter` created inside still
+  requires grad). PyTorch documentation, "Autograd mechanics", "Locally disabling gradient computation", compares
+  `.eval()`, `no_grad` and `requires_grad`.
+- transformers 5.25 `trainer.py`, `Trainer.training_step`: calls `model.train()` at every step.
+- tests/runtime/test_library_rules_runtime.py: `test_frz106_eval_freezes_nothing_and_the_module_trains` (the encoder
+  trains and is back in training mode) and `test_frz106_creating_under_no_grad_freezes_nothing`.
+- isht7/pytorch-deeplab-resnet#39 ("Now I know that model.eval() doesn't turn off the history tracking").
 """
 
 from __future__ import annotations

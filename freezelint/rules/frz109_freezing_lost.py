@@ -40,9 +40,12 @@ trained itself, and when the new model is frozen, wrapped by PEFT or handed to c
 No fix: where the freeze belongs depends on which object the script meant to train.
 
 ## References
-- `../shared/rules-research.md` FRZ109 (experiment t21: with `model_init`, 41 of 41 tensors trainable after
-  `train()` despite freezing `trainer.model` first; a re-assigned model has every parameter trainable).
-- transformers `Trainer.train`: "if self.model_init is not None: ... self.model = self.call_model_init(trial)".
+- transformers 5.25 `trainer.py`, `Trainer.train`: "if self.model_init is not None: ... self.model =
+  self.call_model_init(trial)", then "self.optimizer, self.lr_scheduler = None, None".
+- tests/runtime/test_frz109_runtime.py: `test_reassigned_model_trains_with_nothing_frozen` and
+  `test_model_init_replaces_the_frozen_model_at_train` (the trained model has every parameter trainable and its
+  encoder changes; frozen inside `model_init`, the encoder stays put).
+- tests/runtime/test_flag_kept_runtime.py, `test_moving_casting_and_copying_keep_the_flag` (`copy.deepcopy`).
 """
 
 from __future__ import annotations

@@ -29,8 +29,14 @@ optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]
 No fix: both forms train the same parameters; which one reads better depends on whether layers are unfrozen later.
 
 ## References
-- `../shared/rules-research.md` sections 0.2 and 2 (torch 2.13: frozen parameters with `grad is None` get no update and
-  no state; the old "optimizing a parameter that doesn't require gradients" error was removed in pytorch PR #7419).
+- torch 2.13 `torch/optim/optimizer.py`, `Optimizer.zero_grad`: "torch.optim optimizers have a different behavior if
+  the gradient is 0 or None (in one case it does the step with a gradient of 0 and in the other it skips the step
+  altogether)"; `torch/optim/sgd.py` and `torch/optim/adam.py` (AdamW derives from Adam), `_init_group`: only
+  parameters with `p.grad is not None` take part in the step.
+- tests/runtime/test_frz202_runtime.py, `test_optimizer_over_all_parameters_trains_the_unfrozen_layer` (the layer
+  still frozen stays unchanged, the unfrozen one trains); tests/runtime/test_frz203_runtime.py,
+  `test_an_optimizer_over_all_parameters_trains_what_the_callback_unfreezes`.
+- pytorch/pytorch PR #7419 removed the old "optimizing a parameter that doesn't require gradients" error.
 """
 
 from __future__ import annotations

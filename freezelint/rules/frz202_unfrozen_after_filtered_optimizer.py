@@ -36,11 +36,19 @@ No fix: which of the remedies fits (all parameters, a rebuilt optimizer and sche
 own learning rate) is a training decision.
 
 ## References
-- `../shared/rules-research.md` section 0.3 and FRZ202 (experiment t4: the unfrozen layer's weight gets a gradient
-  and moves 0; `add_param_group` fixes it and breaks an existing LambdaLR).
+- tests/runtime/test_frz202_runtime.py: `test_unfrozen_layer_gets_gradients_and_never_moves`,
+  `test_optimizer_over_all_parameters_trains_the_unfrozen_layer` and
+  `test_add_param_group_breaks_an_existing_lambda_lr_schedule` (`add_param_group` after
+  `get_linear_schedule_with_warmup` fails at `scheduler.step()`); tests/runtime/test_checkers.py,
+  `test_frz202_confirmed_when_unfrozen_parameters_miss_the_optimizer` and
+  `test_frz202_refuted_when_they_are_added_to_it`.
+- torch 2.13 `torch/optim/optimizer.py`, `Optimizer.add_param_group`: "useful when fine tuning a pre-trained network
+  as frozen layers can be made trainable and added to the Optimizer as training progresses".
 - fastai/fastai#2133: the optimizer "needs to be created again because at creation, it only takes trainable
   parameters".
-- Lightning `BaseFinetuning` docs: unfrozen parameters "need to be added in a new `param_group` within the optimizer".
+- Lightning documentation, `BaseFinetuning`
+  (https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.BaseFinetuning.html): unfrozen
+  parameters "need to be added in a new `param_group` within the optimizer".
 """
 
 from __future__ import annotations

@@ -40,11 +40,14 @@ build a fresh optimizer (with fresh Adam state), or build a new `Trainer` per st
 No fix: several remedies exist, and each changes the optimizer state or the schedule differently.
 
 ## References
-- `../shared/rules-research.md` sections 0.1 and FRZ203 (experiments t2 1e and 1f: after the callback unfroze 18
-  tensors only the 2 classifier tensors changed; t22 and t23: the fixes train the unfrozen layer).
-- transformers `Trainer.create_optimizer` ("if self.optimizer is None") and `Trainer.train` (the optimizer is reset
-  only when `model_init` is set).
+- transformers 5.25 `trainer.py`: `Trainer.create_optimizer` builds the optimizer only "if self.optimizer is None",
+  from the parameters with `p.requires_grad`; `Trainer.train` resets it only when `model_init` is set.
+- tests/runtime/test_frz203_runtime.py: `test_callback_unfreeze_is_ignored_by_the_trainers_optimizer`
+  (`on_epoch_begin` and `on_train_begin`), `test_an_optimizer_over_all_parameters_trains_what_the_callback_unfreezes`
+  and `test_second_train_call_keeps_the_first_optimizer_unless_reset`.
 - OptimalScale/LMFlow#726: LISA layer switching showed "same loss regardless of lisa_activated_layers".
+- docs.ahmadiehsan.ir, "Freezing Layers" (https://docs.ahmadiehsan.ir/ai/neural_network/regularization/freezing_layers):
+  a `gradual_unfreeze` that unfreezes layers and calls `trainer.train(resume_from_checkpoint=True)` again.
 """
 
 from __future__ import annotations

@@ -28,8 +28,13 @@ that line and the first use. Otherwise it is unsafe: a list is taken at once, a 
 `requires_grad` filter, or a new head, in between would select different parameters.
 
 ## References
-- `../shared/rules-research.md` FRZ205 (experiment t4: `clip_grad_norm_` over the used-up filter returned
-  `tensor(0.)` and the gradient norm stayed 256.2; a second optimizer raised `ValueError`).
+- tests/runtime/test_frz205_runtime.py: `test_the_optimizer_gets_an_empty_parameter_list`,
+  `test_clipping_a_used_up_generator_clips_nothing` (`clip_grad_norm_` returns 0 and leaves the gradients as they
+  were) and `test_freezelints_fix_gives_the_optimizer_the_parameters`.
+- torch 2.13: `torch/optim/optimizer.py`, `Optimizer.__init__` raises "optimizer got an empty parameter list";
+  `torch/nn/utils/clip_grad.py`, `_get_total_norm` returns `torch.tensor(0.0)` when there is nothing to clip.
+- Python glossary, "iterator": once exhausted, "any further calls to its __next__() method just raise StopIteration
+  again".
 """
 
 from __future__ import annotations

@@ -45,10 +45,17 @@ unfreeze it.
 No fix: which layers should train is a modelling decision.
 
 ## References
-- `../shared/rules-research.md` FRZ301 (experiment t2 1c: the "element 0" crash; t18: silent no-op with activation
-  checkpointing in transformers 5; t6: "all but `classifier`" on GPT-2 and Llama sequence classifiers leaves 0
-  trainable, their head is `score`).
-- RecBole#2027, pyg-team/pytorch_geometric PR #9996: the "element 0 of tensors does not require grad" question.
+- tests/runtime/test_frz301_runtime.py: `test_trainer_crashes_at_the_first_backward_with_nothing_trainable` (the
+  "element 0 of tensors does not require grad" error),
+  `test_with_activation_checkpointing_the_trainer_runs_and_changes_nothing`,
+  `test_a_head_replaced_before_freezing_all_is_frozen_too` and
+  `test_all_but_classifier_freezes_every_parameter_of_gpt2` (GPT-2's head is `score`; the optimizer raises
+  "optimizer got an empty parameter list");
+  tests/runtime/test_task_heads_runtime.py checks `knowledge.TASK_HEADS` against the installed transformers.
+- transformers 5.25 `modeling_utils.py`, `_activation_checkpointing_enable`: calls `enable_input_require_grads()`
+  when `main_input_name == "input_ids"`, so the loss requires grad with nothing trainable.
+- RUCAIBox/RecBole#2027, pyg-team/pytorch_geometric PR #9996: the "element 0 of tensors does not require grad"
+  question.
 """
 
 from __future__ import annotations

@@ -38,7 +38,12 @@ No fix: which layers to freeze is a modelling decision.
 ## References
 - huggingface/transformers PR #11533 ("Transformers models get better results when being fine-tuned as a whole.
   There is no freezing stage.")
-- `../shared/seed-article.md`: "Are Hugging Face BERT pre-trained layers frozen by default?"
+- openillumi.com, "Hugging Face BERT Fine-Tuning: Freeze Weights Correctly"
+  (https://openillumi.com/en/en-huggingface-bert-finetuning-freeze-check): whether `from_pretrained` weights are
+  frozen by default is "a common misconception"; they are not. The same question on AI Stack Exchange:
+  https://ai.stackexchange.com/questions/28559 ("Does BERT freeze the entire model body when it does fine-tuning?").
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes`: the model
+  `from_pretrained` returns has no parameter frozen.
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ Library code that merely defines `freeze_*` methods is not concerned.
 No fix: what the option should freeze is the author's decision.
 
 ## References
-- `../shared/rules-research.md` FRZ302/FRZ303 (roboflow/rf-detr#357; capreolus-style
-  `if not config["finetune"]: self.bert.requires_grad = False`).
+- roboflow/rf-detr#357: `freeze_encoder` passed to `train()` and ignored.
+- tests/runtime/test_frz303_runtime.py, `test_the_option_is_passed_and_everything_still_trains` (the option is set,
+  and every parameter is trainable; applied, only the head is).
 """
 
 from __future__ import annotations

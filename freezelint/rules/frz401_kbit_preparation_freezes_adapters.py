@@ -35,11 +35,16 @@ receives. It is offered when both are plain statements in the same block on plai
 trainable parameters, enabling checkpointing) now runs after the preparation.
 
 ## References
-- `../shared/rules-research.md` FRZ401 (experiment t9: 1,090 trainable parameters after `get_peft_model`, 0 after
-  `prepare_model_for_kbit_training`; 0 on a non-quantized model without PEFT).
+- peft 0.21.2 `utils/other.py`, `prepare_model_for_kbit_training`: `for name, param in model.named_parameters():
+  param.requires_grad = False`, whether the model is quantized or not; its docstring lists "Freezing the base model
+  layers" (huggingface/peft#2299, PR #2305).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz401_kbit_preparation_after_peft_leaves_nothing_to_train`,
+  `test_frz401_after_peft_with_checkpointing_training_runs_and_changes_nothing`,
+  `test_frz401_fix_moves_the_preparation_and_the_adapters_train` and
+  `test_frz401_preparation_alone_freezes_every_weight`.
 - huggingface/trl PR #4081: "prepare_model_for_kbit_training does not reapply to an instance of PeftModel, thus
-  freezing all the layers" (`grad_norm` went from 0 to > 0); huggingface/peft#2299 and PR #2305 (the docstring now
-  warns); huggingface/peft PR #760; tloen/alpaca-lora#352 ("trainable params: 0").
+  freezing all the layers" (`grad_norm` went from 0 to > 0); huggingface/peft PR #760; tloen/alpaca-lora#352
+  ("trainable params: 0").
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ No fix: whether the freeze was meant for something PEFT does not already freeze 
 `modules_to_save`) is a decision for the author.
 
 ## References
-- `../shared/rules-research.md` FRZ403 (experiment t9 and its follow-up: `for p in m.base_model.parameters():
-  p.requires_grad = False` after `get_peft_model` leaves 0 trainable; freezing `...bert` leaves only the 2
-  `modules_to_save` tensors; unfreezing all gives 35,502 of 35,502 trainable).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz403_freezing_base_model_after_peft_freezes_the_adapters`
+  (nothing trainable), `test_frz403_backbone_or_all_but_head_after_peft_leaves_only_the_head` (the adapters never
+  train) and `test_frz403_unfreezing_all_after_peft_is_full_fine_tuning`.
 - PEFT documentation, "LoRA": `modules_to_save` for extra trainable modules.
 """
 

@@ -41,12 +41,18 @@ Lightning's `BaseFinetuning.freeze`, which handle BatchNorm their own way).
 No fix: which of the remedies fits the code is the author's choice.
 
 ## References
-- `../shared/rules-research.md` FRZ503 (experiment t7: raw loop, running_mean drift 0.229 after 5 steps while the
-  weights moved 0.0, and `backbone.eval(); model.train()` leaves `bn.training == True`; t20: HF
-  `ResNetForImageClassification`, `resnet.requires_grad_(False)` + `.eval()`, one Trainer epoch: running_mean drift
-  1.21, BatchNorm back in training mode).
-- pytorch/pytorch#86590, #66073; pgniewko/gt-pyg#112; poppinace/indexnet_matting#35; isht7/pytorch-deeplab-resnet#39;
-  ultralytics PR #8753.
+- torch 2.13 `torch/nn/modules/batchnorm.py`, `_BatchNorm.forward`: "Buffers are only updated if they are to be
+  tracked and we are in training mode", whatever the parameters' `requires_grad`; `torch/nn/modules/module.py`,
+  `Module.train` sets the mode of every child.
+- transformers 5.25 `trainer.py`, `Trainer.training_step`: calls `model.train()` at every step.
+- tests/runtime/test_library_rules_runtime.py: `test_frz503_running_statistics_drift_under_the_trainer` (an HF ResNet
+  frozen with `requires_grad_(False)` and `.eval()`: weights unchanged, running statistics moved, BatchNorm back in
+  training mode; kept in eval by an overridden `train()`, nothing moves) and
+  `test_frz503_a_plain_loop_in_training_mode_moves_them_too`; tests/runtime/test_checkers.py,
+  `test_frz503_confirmed_and_refuted`.
+- pytorch/pytorch#9046 ("For Modules like BatchNorm it is not sufficient to set requires_grad = False, because the
+  running_mean and running_var are still updated"), #86590, #66073; pgniewko/gt-pyg#112;
+  poppinace/indexnet_matting#35; isht7/pytorch-deeplab-resnet#39; ultralytics PR #8753.
 """
 
 from __future__ import annotations

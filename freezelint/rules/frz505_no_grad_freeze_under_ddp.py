@@ -34,10 +34,12 @@ class Net(nn.Module):
 No fix: where to freeze (`__init__`, the training script) is the author's choice.
 
 ## References
-- `../shared/rules-research.md` FRZ505 and section 3 trap 10 (experiment t10c, gloo, 2 processes: the DDP default
-  fails with the reduction error, `find_unused_parameters=True` runs). Measured again by
-  `tests/runtime/test_frz505_runtime.py` (`.detach()` too, and `static_graph=True` runs).
-- torch `DistributedDataParallel` docs, `find_unused_parameters`.
+- tests/runtime/test_distributed_runtime.py (gloo, 2 processes): `test_a_backbone_run_without_gradients_fails_under_ddp`
+  (`no_grad` and `.detach()`), `test_a_frozen_or_tolerated_no_grad_backbone_trains_under_ddp` (frozen as well,
+  `find_unused_parameters=True`, `static_graph=True`) and `test_a_no_grad_backbone_is_harmless_on_one_process`.
+- torch 2.13 `torch/nn/parallel/distributed.py`: `_build_params_for_reducer` registers every parameter that
+  requires grad, and the reducer waits for each one's gradient; the `DistributedDataParallel` docstring on
+  `find_unused_parameters` and `static_graph`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ PEFT adapters) and then wrapped as one unit in `FullyShardedDataParallel` (FSDP1
 ## Why is this bad?
 FSDP1 flattens the parameters of each wrapped unit into one `FlatParameter`, which has a single `requires_grad`.
 Unless `use_orig_params=True`, it refuses to flatten a unit that mixes frozen and trainable parameters: the wrap
-x. Without an
+raises `ValueError: Must flatten tensors with uniform requires_grad when use_orig_params=False`. Without an
 `auto_wrap_policy` the whole model is one unit, so any partial freeze (or LoRA, whose adapters sit next to frozen
 weights) hits it. accelerate's FSDP1 plugin also defaults to `use_orig_params=False`.
 
@@ -28,8 +28,13 @@ Safe: adding `use_orig_params=True` to the `FullyShardedDataParallel(...)` call 
 makes the wrap accept mixed units and changes nothing else about training.
 
 ## References
-- `../shared/rules-research.md` FRZ506 (experiment t11, gloo, 2 processes: `use_orig_params=False` raises that
-  ValueError at the wrap, `True` and FSDP2 train). Measured again by `tests/runtime/test_frz506_runtime.py`.
+- torch 2.13 `torch/distributed/fsdp/_flat_param.py`, `FlatParamHandle._validate_tensors_to_flatten`: "Must flatten
+  tensors with uniform `requires_grad` when `use_orig_params=False`".
+- tests/runtime/test_distributed_runtime.py (gloo, 2 processes): `test_fsdp1_refuses_a_partly_frozen_unit` and
+  `test_the_fix_use_orig_params_trains_only_the_trainable_layer`.
+- Measured with torch 2.13 (gloo, 2 processes): FSDP2's `fully_shard` trains the same partly frozen model.
+- accelerate 1.16 `utils/dataclasses.py`, `FullyShardedDataParallelPlugin.__post_init__`: for FSDP1,
+  `use_orig_params` comes from `FSDP_USE_ORIG_PARAMS`, default `False`.
 - huggingface/peft#1702; pytorch/pytorch#104690, #91167 and PR #98221 (mixed `requires_grad` with
   `use_orig_params=True`); facebookresearch/audiocraft#260.
 """

@@ -37,9 +37,11 @@ and set `requires_grad` before `deepspeed.initialize` (for gradual unfreezing, i
 No fix: the evidence is DeepSpeed's source and issues, not a run; which parameters to hand over is the author's call.
 
 ## References
-- `../shared/rules-research.md` FRZ507 (not verified locally: no GPU).
-- DeepSpeed source: `deepspeed/runtime/engine.py` (`model_parameters` defaults to `module.parameters()`),
-  `deepspeed/runtime/zero/stage_1_and_2.py` and `stage3.py` (groups built from `requires_grad` at initialization).
+- DeepSpeed 0.19.8 source: `deepspeed/runtime/engine.py`, `DeepSpeedEngine.__init__` (`model_parameters` defaults to
+  `self.module.parameters()`); `deepspeed/runtime/zero/stage_1_and_2.py`, `DeepSpeedZeroOptimizer.__init__`, and
+  `stage3.py`, `DeepSpeedZeroOptimizer_Stage3._get_trainable_parameter_groups`, keep only the parameters for which
+  `deepspeed/runtime/utils.py`, `is_optimized_parameter`, holds ("Frozen parameters have always been left out of
+  the optimizer groups").
 - deepspeedai/DeepSpeed#4055 and #4776 (ZeRO-2 fails with frozen layers, via accelerate); #2615 and PR #2653 (ZeRO-3
   frozen weights); PR #8214 (DeepCompile KeyError on frozen parameters); open-mmlab/mmengine#1518 and PR #1441.
 """
