@@ -6,7 +6,7 @@ imports neither; `freezelint.server.app` does.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 INSTALL_HINT = "pip install 'freezelint[server]'"
 
@@ -14,6 +14,8 @@ INSTALL_HINT = "pip install 'freezelint[server]'"
 def missing_dependency() -> str | None:
     """The first module the server needs that is not installed, or None."""
     for module in ("pygls", "lsprotocol"):
-        if importlib.util.find_spec(module) is None:
+        try:
+            importlib.import_module(module)
+        except ImportError:
             return module
     return None
