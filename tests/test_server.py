@@ -82,7 +82,31 @@ async def test_python_file_diagnosed_fixed_and_clean(client: LanguageClient, tmp
     change_text(client, uri, fixed, version=2)
     assert list(await diagnostics(client, uri, lambda d: len(d) == 0)) == []
     assert path.read_text() == BUGGY, "the server never writes the file"
+
+    # Saved without a change: published again, from the in-memory cache (no new "checked" line in the log).
+    checked = [m.message for m in client.log_messages if m.message.startswith("freezelint: checked")]
+    assert len(checked) == 2, checked
+    client.diagnostics.pop(uri)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    assert list(await diagnostics(client, uri)) == []
+    assert [m.message for m in client.log_messages if m.message.startswith("freezelint: checked")] == checked
     assert not (tmp_path / ".freezelint_cache").exists()
+
+
+async def test_ranges_count_utf16_code_units(client: LanguageClient, tmp_path: Path):
+    """LSP columns count UTF-16 code units by default: an emoji before the finding counts two."""
+    await start(client, tmp_path)
+    prefix = 'label = "🤗 données"; '
+    text = BUGGY.replace(BUGGY_STATEMENT, prefix + BUGGY_STATEMENT)
+    uri = open_text(client, tmp_path / "unicode.py", text)
+    [found] = await diagnostics(client, uri, lambda d: len(d) > 0)
+    units = len(prefix.encode("utf-16-le")) // 2
+    assert units == len(prefix) + 1
+    row = where(text, BUGGY_STATEMENT).start.line
+    assert found.range == types.Range(types.Position(row, units), types.Position(row, units + len(BUGGY_STATEMENT)))
+    fix = action_titled(await code_actions(client, uri, found.range), "requires_grad_(False)")
+    assert fix.edit is not None and fix.edit.changes is not None
+    assert prefix + "model.bert.requires_grad_(False)" in apply_edits(text, fix.edit.changes[uri])
 
 
 def _edit(raw: dict) -> dict:

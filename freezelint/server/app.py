@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Hashable
@@ -211,15 +212,19 @@ class FreezelintServer(LanguageServer):
         if cached is not None:
             return cached
 
-        def work() -> Analysis:
+        def work() -> tuple[Analysis, float]:
+            started = time.perf_counter()
             try:
                 result = analyse(snapshot, settings, codec)
             except Exception as error:  # noqa: BLE001 - one document must never take the server down
                 result = Analysis(snapshot, settings, error=f"internal error ({type(error).__name__}: {error}); please report it", codec=codec)
             self.cache.put(key, result)
-            return result
+            return result, time.perf_counter() - started
 
-        return await asyncio.get_running_loop().run_in_executor(self.linter, work)
+        result, seconds = await asyncio.get_running_loop().run_in_executor(self.linter, work)
+        count = len(result.flagged)
+        self.log(f"checked {snapshot.path} in {seconds:.2f} s: {count} finding{'s' if count != 1 else ''}")
+        return result
 
     def schedule(self, uri: str, delay: float) -> None:
         """Lint `uri` after `delay` seconds, replacing a lint of it that has not published yet."""
