@@ -192,9 +192,9 @@ class StageTimer:
 
 
 def stages(path: Path, runs: int) -> dict[str, Any]:
+    from freezelint import facts as facts_module
     from freezelint import linter
     from freezelint.config import Settings
-    from freezelint.rules import Rule
     from freezelint.source import Source
 
     settings = Settings()
@@ -203,7 +203,8 @@ def stages(path: Path, runs: int) -> dict[str, Any]:
     linter.lint_source(Source(path=str(path), text=text), rules, settings)  # warm: rule modules imported
 
     samples: dict[str, list[float]] = {}
-    missing = []
+    per_rule: dict[str, list[float]] = {}
+    missing: list[str] = []
     for _ in range(runs):
         timer = StageTimer()
         wrapped = {
@@ -211,38 +212,64 @@ def stages(path: Path, runs: int) -> dict[str, Any]:
             "libcst parse": timer.wrap(linter, "_parse_checked", "libcst parse"),
             "facts (collect)": timer.wrap(linter, "collect", "facts (collect)"),
         }
-        missing = [stage for stage, ok in wrapped.items() if not ok]
-        rule_time = {"t": 0.0}
+        # Line and column of every node (libcst's PositionProvider): computed once, by whoever asks first (a rule,
+        # or the linter placing the findings). Counted on its own, and taken out of the rule that asked.
+        positions = {"seconds": 0.0}
+        facts_class = getattr(facts_module, "Facts", None)
+        original_positions = getattr(facts_class, "positions", None)
+        if original_positions is not None:
+
+            def timed_positions(self: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return original_positions(self)
+                finally:
+                    positions["seconds"] += time.perf_counter() - started
+
+            facts_class.positions = timed_positions  # type: ignore[union-attr]
+        else:
+            missing.append("positions")
+        rule_seconds: dict[str, float] = {}
         checks = []
         for rule in rules:
             original = rule.check
 
-            def timed(facts: Any, original: Callable = original) -> list:
-                started = time.perf_counter()
+            def timed(facts: Any, original: Callable = original, code: str = rule.code) -> list:
+                started, before = time.perf_counter(), positions["seconds"]
                 try:
                     return list(original(facts))
                 finally:
-                    rule_time["t"] += time.perf_counter() - started
+                    spent = time.perf_counter() - started - (positions["seconds"] - before)
+                    rule_seconds[code] = rule_seconds.get(code, 0.0) + spent
 
             checks.append((rule, original))
             object.__setattr__(rule, "check", timed)
+        missing += [stage for stage, ok in wrapped.items() if not ok]
         try:
             started = time.perf_counter()
             result = linter.lint_source(Source(path=str(path), text=text), rules, settings)
             total = time.perf_counter() - started
         finally:
             timer.undo()
+            if original_positions is not None:
+                facts_class.positions = original_positions  # type: ignore[union-attr]
             for rule, original in checks:
                 object.__setattr__(rule, "check", original)
         assert result.error is None, result.error
-        measured = dict(timer.totals, rules=rule_time["t"])
+        measured = dict(timer.totals)
+        measured["positions (libcst PositionProvider)"] = positions["seconds"]
+        measured["rules"] = sum(rule_seconds.values())
         measured["everything else (pre-filter, placing findings, noqa)"] = total - sum(measured.values())
         measured["lint_source, whole"] = total
         for stage, seconds in measured.items():
             samples.setdefault(stage, []).append(seconds)
+        for code, seconds in rule_seconds.items():
+            per_rule.setdefault(code, []).append(seconds)
     out: dict[str, Any] = {stage: summary(values) for stage, values in samples.items()}
+    slowest = sorted(per_rule.items(), key=lambda item: -statistics.median(item[1]))[:5]
+    out["slowest rules"] = {code: summary(values) for code, values in slowest}
     if missing:
-        out["not measured (renamed in freezelint.linter?)"] = missing
+        out["not measured (renamed in freezelint?)"] = missing
     out["findings"] = len(result.findings)
     return out
 
@@ -300,19 +327,41 @@ def profile(path: Path, top: int) -> str:
     return out.getvalue()
 
 
+def first_lines(path: Path, count: int) -> Path:
+    """A copy of the file's beginning, cut at a top-level statement so that it still parses (in a temporary
+    directory, with the original's name)."""
+    import tempfile
+
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = min(count, len(lines))
+    while cut > 0 and cut < len(lines) and (not lines[cut].strip() or lines[cut][0] in " \t#)]}"):
+        cut -= 1
+    directory = Path(tempfile.mkdtemp(prefix="freezelint-latency-"))
+    shortened = directory / path.name
+    shortened.write_text("".join(lines[:cut]), encoding="utf-8")
+    return shortened
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the Python file to edit (default: the bundled script)")
+    parser.add_argument(
+        "--lines", type=int, default=None,
+        help="use only the file's first N lines or so (cut before the top-level definition that crosses line N)",
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--profile", action="store_true", help="also print cProfile's top functions of one lint")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     args = parser.parse_args()
     path = args.file.resolve()
+    if args.lines is not None:
+        path = first_lines(path, args.lines)
     lines = path.read_text(encoding="utf-8").count("\n")
 
     report: dict[str, Any] = {
-        "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+        "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        + (f" (its first {args.lines} lines or so)" if args.lines is not None else ""),
         "lines": lines,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -333,7 +382,10 @@ def main() -> None:
     print(f"  save, unchanged (cached)   {fmt(server['save_unchanged_cached'])}")
     print("\nOne lint, by stage (in this process):")
     for stage, stats in report["stages"].items():
-        if isinstance(stats, dict):
+        if stage == "slowest rules":
+            for code, rule_stats in stats.items():
+                print(f"    {code:<53} {fmt(rule_stats)}")
+        elif isinstance(stats, dict):
             print(f"  {stage:<55} {fmt(stats)}")
         else:
             print(f"  {stage}: {stats}")
