@@ -54,7 +54,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 @rule("FRZ101", "module-requires-grad-attribute", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
 def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
-    stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
+    stores = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
     for group in group_by_node(stores):
         modules = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         op = modules[0] if modules else None

@@ -58,7 +58,7 @@ TOKENS = tuple(sorted(knowledge.MISSPELLED_REQUIRES_GRAD | knowledge.FOREIGN_FRE
 
 @rule("FRZ102", "misspelled-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=TOKENS)
 def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
-    stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.MISSPELLED_STORE]
+    stores = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.MISSPELLED_STORE]
     for group in group_by_node(stores):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or not isinstance(ops[0].node, cst.Attribute):

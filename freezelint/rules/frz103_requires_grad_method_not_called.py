@@ -49,7 +49,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 @rule("FRZ103", "requires-grad-method-not-called", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad_",))
 def requires_grad_method_not_called(facts: Facts) -> Iterator[Report]:
     forms = (FreezeForm.METHOD_OVERWRITE, FreezeForm.UNCALLED)
-    for group in group_by_node([op for op in facts.of(FreezeOp) if op.form in forms]):
+    for group in group_by_node([op for op in facts.of(FreezeOp, uncalled=True) if op.form in forms]):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or not all(_may_be_torch(facts, op) for op in ops):
             continue

@@ -72,7 +72,7 @@ def no_effect_freeze_statement(facts: Facts) -> Iterator[Report]:
 
 
 def _comparisons(facts: Facts) -> Iterator[Report]:
-    comparisons = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.COMPARISON]
+    comparisons = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.COMPARISON]
     for group in group_by_node(comparisons):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or any(_foreign(op) for op in ops):
@@ -107,8 +107,8 @@ def _comparisons(facts: Facts) -> Iterator[Report]:
 
 
 def _unconsumed(facts: Facts) -> Iterator[Report]:
-    lazy_ops = [op for op in facts.of(FreezeOp) if op.where.lazy is not None and op.form in (FreezeForm.STORE, FreezeForm.CALL)]
-    for statement in facts.of(ExpressionStatement):
+    lazy_ops = [op for op in facts.of(FreezeOp, uncalled=True) if op.where.lazy is not None and op.form in (FreezeForm.STORE, FreezeForm.CALL)]
+    for statement in facts.of(ExpressionStatement, uncalled=True):
         lazies = [lazy for lazy in map(_lazy, statement.value.candidates()) if lazy is not None and not lazy.consumed]
         ops = [op for op in lazy_ops if any(op.where.lazy is lazy for lazy in lazies)]
         if not ops:

@@ -57,7 +57,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 @rule("FRZ105", "freeze-on-detached-copy", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
 def freeze_on_detached_copy(facts: Facts) -> Iterator[Report]:
-    ops = [op for op in facts.of(FreezeOp) if op.form in (FreezeForm.STORE, FreezeForm.CALL) and op.attribute in ("requires_grad", "requires_grad_")]
+    ops = [op for op in facts.of(FreezeOp, uncalled=True) if op.form in (FreezeForm.STORE, FreezeForm.CALL) and op.attribute in ("requires_grad", "requires_grad_")]
     for group in group_by_node(ops):
         if not all(_on_copy(op) for op in group):
             continue

@@ -74,7 +74,7 @@ _MODE_SWITCH = ("eval", "train(False)", "no_grad", "inference_mode")
 @rule("FRZ106", "mode-switch-mistaken-for-freeze", Level.WARNING, tokens=(_MODE_SWITCH, knowledge.TRAINING_TOKENS))
 def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         ref = call.receiver
         if id(call.call) in reported or not _eval_call(call) or not isinstance(ref, ModuleRef) or not _set_up(call):
             continue
@@ -133,7 +133,7 @@ def _trained_unfrozen(facts: Facts, ref: ModuleRef, after: int) -> Training | No
     """How the file trains the parameters at `ref` after `after`, when nothing freezes them or cuts them off."""
     if facts.freezes_touching(ref):
         return None
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if isinstance(event, PeftApply) and event.touches(ref):
             return None  # PEFT freezes the base model
         if isinstance(event, OpaqueUse) and event.module.overlaps(ref):
@@ -158,5 +158,5 @@ def _grad_off_block(facts: Facts, model: Model) -> cst.With | None:
 def _runs_models(facts: Facts, block: cst.With) -> bool:
     """The block also runs something (inference, a training step): it is not there for set-up alone."""
     return any(
-        isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.events
+        isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.all_events(uncalled=True)
     )

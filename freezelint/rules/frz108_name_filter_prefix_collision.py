@@ -61,7 +61,7 @@ SUBSTRING, PREFIX, REGEX = "a substring of", "a prefix of", "a regular expressio
 @rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
 def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
     seen: set[int] = set()
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or op.loop is None or not op.filters:
             continue
         names = {name.value for name in edits.bound_names(getattr(op.loop.node, "target", None))}

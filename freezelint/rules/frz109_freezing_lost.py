@@ -78,7 +78,7 @@ def freezing_lost(facts: Facts) -> Iterator[Report]:
 
 
 def _re_assigned(facts: Facts) -> Iterator[Report]:
-    for rebind in facts.of(Rebind):
+    for rebind in facts.of(Rebind, uncalled=True):
         if rebind.where.standalone:
             continue
         news = [v for v in rebind.new.candidates() if isinstance(v, Model) and v.source is not ModelSource.COPY]
@@ -105,13 +105,13 @@ def _re_assigned(facts: Facts) -> Iterator[Report]:
 
 
 def _model_init(facts: Facts) -> Iterator[Report]:
-    for build in facts.of(TrainerBuild):
+    for build in facts.of(TrainerBuild, uncalled=True):
         model_init = build.model_init
         if build.where.standalone or model_init is None or (isinstance(model_init, Literal) and model_init.value is None):
             continue
-        trains = [call for call in facts.of(TrainCall) if call.trainer.build is build and not call.where.standalone]
+        trains = [call for call in facts.of(TrainCall, uncalled=True) if call.trainer.build is build and not call.where.standalone]
         made = [ref for ref in map(as_ref, build.model.candidates()) if ref is not None]
-        for op in facts.of(FreezeOp):
+        for op in facts.of(FreezeOp, uncalled=True):
             if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
                 continue
             if op.module is None or op.order <= build.order or not any(op.module.overlaps(ref) for ref in made):
@@ -139,7 +139,7 @@ def _models(value: Value) -> list[Model]:
 def _last_freeze(facts: Facts, model: Model, before: int) -> FreezeOp | None:
     ref = ModuleRef(model)
     last = None
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.value is False and op.effective and not op.where.standalone and op.order < before:
             if op.module is not None and op.module.overlaps(ref) and ModuleRef(model).contains(op.module):
                 last = op
@@ -149,7 +149,7 @@ def _last_freeze(facts: Facts, model: Model, before: int) -> FreezeOp | None:
 def _used_after(facts: Facts, model: Model, order: int) -> bool:
     """Any event after `order` that involves the model (it is still in use under some other handle)."""
     ref = ModuleRef(model)
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if event.order <= order or isinstance(event, Rebind):
             continue
         for value in _values(event):
@@ -171,7 +171,7 @@ def _values(event: Event) -> Iterator[Value]:
 
 def _handled_elsewhere(facts: Facts, ref: ModuleRef) -> bool:
     """PEFT on the new model, or the new model handed to code the analysis cannot see (it may freeze it)."""
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         if any((r := as_ref(o)) is not None and r.overlaps(ref) for v in (apply.model, apply.result) for o in v.candidates()):
             return True
-    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse))
+    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse, uncalled=True))

@@ -49,7 +49,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 @rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=(("Parameter",), knowledge.FREEZE_TOKENS))
 def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
-    for assign in facts.of(AttributeAssign):
+    for assign in facts.of(AttributeAssign, uncalled=True):
         owner = assign.owner
         if assign.where.standalone or not isinstance(owner, ModuleRef):
             continue

@@ -44,7 +44,7 @@ from freezelint.rules import Report, rule
 
 @rule("FRZ111", "embedding-from-pretrained-frozen", Level.NOTE, tokens=("from_pretrained",))
 def embedding_from_pretrained_frozen(facts: Facts) -> Iterator[Report]:
-    calls = [c for c in facts.of(LibraryCall) if c.qualname in knowledge.EMBEDDING_FROM_PRETRAINED]
+    calls = [c for c in facts.of(LibraryCall, uncalled=True) if c.qualname in knowledge.EMBEDDING_FROM_PRETRAINED]
     for group in group_by_node(calls):
         call = group[0].call
         positional = [arg for arg in call.args if arg.keyword is None and not arg.star]

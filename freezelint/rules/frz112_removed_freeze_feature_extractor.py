@@ -47,7 +47,7 @@ from freezelint.rules import FixProposal, Replacement, Report, rule
 
 @rule("FRZ112", "removed-freeze-feature-extractor", Level.ERROR, fix=Applicability.SAFE, tokens=tuple(knowledge.REMOVED_METHODS))
 def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
-    calls = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.HELPER and op.attribute in knowledge.REMOVED_METHODS]
+    calls = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.HELPER and op.attribute in knowledge.REMOVED_METHODS]
     target = facts.options.target_transformers
     for group in group_by_node(calls):
         op = group[0]

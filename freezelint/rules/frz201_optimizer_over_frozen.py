@@ -60,7 +60,7 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
         return
     operations = facts.flag_changes()
     freezes = [op for op in operations if op.value is False]
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         for params in build.param_sets():
             if params.only_trainable or params.copies:
                 continue
@@ -96,7 +96,7 @@ def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -
         isinstance(a.owner, ModuleRef) and a.order > op.order
         and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
         and any(new_parameters(v) for v in a.value.candidates())
-        for a in facts.of(AttributeAssign)
+        for a in facts.of(AttributeAssign, uncalled=True)
     )
 
 
@@ -104,6 +104,6 @@ def _harm_reported_elsewhere(facts: Facts) -> bool:
     """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
     stale = any(
         call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
-        for call in (*facts.of(OptimizerCall), *facts.of(ModuleCall))
+        for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True))
     )
-    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap)) or any(frozen_with_stale_grads(facts))
+    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True)) or any(frozen_with_stale_grads(facts))

@@ -60,7 +60,7 @@ from freezelint.rules import Report, rule
 def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
     unfreezes = [op for op in facts.flag_changes() if op.value is True]
     reported: set[int] = set()
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         if build.where.standalone:
             continue
         for op in unfreezes:
@@ -102,15 +102,15 @@ def _misses(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef, freeze: Fr
 
 def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfrozen: ModuleRef) -> bool:
     """An `add_param_group` on this optimizer, or a new optimizer that may hold the layers, once they are unfrozen."""
-    for call in facts.of(OptimizerCall):
+    for call in facts.of(OptimizerCall, uncalled=True):
         if call.optimizer.build is build and call.method == "add_param_group":
             if call.order > op.order or call.where.shared_loop(op.where) is not None:
                 return True
-    for other in facts.of(OptimizerBuild):
+    for other in facts.of(OptimizerBuild, uncalled=True):
         if other is not build and (other.order > op.order or other.where.shared_loop(op.where) is not None):
             if other.holds(unfrozen, frozen_then=False) is not False:
                 return True
-    for call in facts.of(LibraryCall):  # handed to code of another module, which may add a param group
+    for call in facts.of(LibraryCall, uncalled=True):  # handed to code of another module, which may add a param group
         if call.order > op.order or call.where.shared_loop(op.where) is not None:
             if call.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
                 isinstance(o, Optimizer) and o.build is build for v in (*call.args, *call.kwargs.values()) for o in v.candidates()

@@ -62,11 +62,11 @@ _HF_TRAINER_LIBRARIES = ("transformers", "trl", "sentence-transformers")
 
 @rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.TRAINER_TOKENS))
 def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
-    trains = [call for call in facts.of(TrainCall) if not call.where.standalone]
+    trains = [call for call in facts.of(TrainCall, uncalled=True) if not call.where.standalone]
     for trainer in _trainers(trains):
         own = [call for call in trains if call.trainer is trainer]
         created = _optimizer_created(facts, trainer, own[0])
-        for op in facts.of(FreezeOp):
+        for op in facts.of(FreezeOp, uncalled=True):
             if op.value is not True or not op.effective or op.where.standalone or op.module is None:
                 continue
             in_callback = op.where.callback_of is trainer
@@ -105,7 +105,7 @@ def _trainers(trains: list[TrainCall]) -> list[Trainer]:
 
 def _optimizer_created(facts: Facts, trainer: Trainer, first: TrainCall) -> int:
     """When the trainer's optimizer is built: an explicit `create_optimizer()`, else the first `train()`."""
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         if call.receiver is trainer and call.method in ("create_optimizer", "create_optimizer_and_scheduler"):
             return min(call.order, first.order)
     return first.order
@@ -132,5 +132,5 @@ def _optimizer_reset(facts: Facts, trainer: Trainer, created: int) -> bool:
     """`trainer.optimizer = ...` after the optimizer was built (None makes the next `train()` build a new one)."""
     return any(
         assign.owner is trainer and assign.attribute == "optimizer" and assign.order > created
-        for assign in facts.of(AttributeAssign)
+        for assign in facts.of(AttributeAssign, uncalled=True)
     )

@@ -45,7 +45,7 @@ from freezelint.rules import Report, rule
 
 @rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_TOKENS)
 def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         if build.where.standalone:
             continue
         trained = [s.module for s in build.param_sets() if not s.copies]
@@ -60,7 +60,7 @@ def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
 
 def _changes(facts: Facts, build: OptimizerBuild, trained: list[ModuleRef]) -> Iterator[tuple[Event, str]]:
     """Events after the optimizer that give the model it trains parameters it does not hold."""
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if event.order <= build.order or event.where.standalone or event.where.exclusive(build.where):
             continue
         if isinstance(event, PeftApply):

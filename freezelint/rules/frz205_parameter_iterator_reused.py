@@ -135,7 +135,7 @@ def _handed_on(iterator: ast.expr, parents: dict[ast.AST, ast.AST]) -> bool:
 )
 def parameter_iterator_reused(facts: Facts) -> Iterator[Report]:
     uses: dict[int, list[Consumption]] = {}
-    for use in facts.of(Consumption):
+    for use in facts.of(Consumption, uncalled=True):
         value = use.value
         if not isinstance(value, (ParamSet, ParamGroups)) or use.where.standalone:
             continue
@@ -182,13 +182,13 @@ def _consequence(facts: Facts, use: Consumption) -> str:
     statement = use.where.statement
     if isinstance(statement, cst.For):
         return "this loop does not run once"
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         if build.where.statement is statement and any(use.value is o for o in _flat(build.params)):
             return (
                 f"`{build.name}` gets none of these parameters (with no others, `torch.optim` raises "
                 "`ValueError: optimizer got an empty parameter list`)"
             )
-    for call in facts.of(LibraryCall):
+    for call in facts.of(LibraryCall, uncalled=True):
         if call.where.statement is statement and call.qualname.rsplit(".", 1)[-1].startswith("clip_grad"):
             return "it clips nothing (and returns a norm of 0)"
     return "it sees no parameters"
@@ -215,9 +215,9 @@ def _nothing_changes_between(facts: Facts, value: Value, first: Consumption) -> 
     """No freeze, new sub-module or PEFT between the iterator's creation and its first use (a list taken at creation
     then holds exactly what the generator would have yielded)."""
     created = _created(value)
-    orders = [e.order for e in facts.events if facts.within(e.node, created)]
+    orders = [e.order for e in facts.all_events(uncalled=True) if facts.within(e.node, created)]
     start = min(orders) if orders else first.order
     return not any(
         start < event.order < first.order and isinstance(event, (FreezeOp, AttributeAssign, PeftApply))
-        for event in facts.events
+        for event in facts.all_events(uncalled=True)
     )

@@ -69,16 +69,16 @@ def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
     dropped = _grads_dropped(facts)
     if dropped is None:
         return  # `x.grad = None` on something the analysis cannot place: it may be these parameters
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
             continue
         frozen = op.module
         if frozen is None or any(ref.overlaps(frozen) for ref in dropped) or _toggled(facts, op, frozen):
             continue
-        for build in facts.of(OptimizerBuild):
+        for build in facts.of(OptimizerBuild, uncalled=True):
             if build.where.standalone or not any(s.module.overlaps(frozen) for s in build.param_sets() if not s.copies):
                 continue
-            steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is build and c.method == "step" and not c.where.standalone]
+            steps = [c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is build and c.method == "step" and not c.where.standalone]
             if not steps or _frozen_before(facts, op, frozen, min(step.order for step in steps)):
                 continue
             zeroing = _zero_grads(facts, build, frozen)
@@ -98,7 +98,7 @@ _GRAD_DROPPED = re.compile(r"\.grad\s*=\s*None\b")
 def _grads_dropped(facts: Facts) -> list[ModuleRef] | None:
     """The modules whose parameters get `p.grad = None`; None when some such store is on something unknown."""
     found: list[ModuleRef] = []
-    for assign in facts.of(AttributeAssign):
+    for assign in facts.of(AttributeAssign, uncalled=True):
         owner = assign.owner
         if assign.attribute == "grad" and isinstance(owner, ParamRef) and any(
             isinstance(v, Literal) and v.value is None for v in assign.value.candidates()
@@ -115,7 +115,7 @@ def _toggled(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> bool:
     return any(
         other.value is not False and other.module is not None and other.module.overlaps(frozen)
         and other.where.shared_loop(op.where) is not None
-        for other in facts.of(FreezeOp)
+        for other in facts.of(FreezeOp, uncalled=True)
     )
 
 
@@ -128,9 +128,9 @@ def _frozen_before(facts: Facts, op: FreezeOp, frozen: ModuleRef, order: int) ->
 def _zero_grads(facts: Facts, build: OptimizerBuild, frozen: ModuleRef) -> list[ModuleCall | OptimizerCall]:
     """`zero_grad` calls that clear the frozen parameters' gradients: on the optimizer, or on a module holding them."""
     calls: list[ModuleCall | OptimizerCall] = [
-        c for c in facts.of(OptimizerCall) if c.optimizer.build is build and c.method == "zero_grad" and not c.where.standalone
+        c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is build and c.method == "zero_grad" and not c.where.standalone
     ]
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         if call.method == "zero_grad" and isinstance(call.receiver, ModuleRef) and call.receiver.overlaps(frozen):
             if not call.where.standalone:
                 calls.append(call)
@@ -167,7 +167,7 @@ def _between_backward_and_step(facts: Facts, op: FreezeOp, steps: list[Optimizer
     for step in steps:
         if step.order <= op.order or op.where.exclusive(step.where) or step.where.loops != op.where.loops:
             continue
-        for backward in facts.of(Backward):
+        for backward in facts.of(Backward, uncalled=True):
             if backward.order >= op.order or backward.where.standalone or backward.where.loops != op.where.loops:
                 continue
             if not any(backward.order < call.order < step.order for call in zeroing):

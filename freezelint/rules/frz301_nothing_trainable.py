@@ -96,7 +96,7 @@ def nothing_trainable(facts: Facts) -> Iterator[Report]:
 
 def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
     """Where training starts, what it updates, and how (for messages)."""
-    for call in facts.of(TrainCall):
+    for call in facts.of(TrainCall, uncalled=True):
         build = call.trainer.build
         if call.where.standalone or "optimizers" in build.given:
             continue
@@ -106,7 +106,7 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
         if refs and all(ref is not None for ref in refs):
             how = f"`{build.names[0]}.train()`" if build.names else f"`{build.class_name}(...).train()`"
             yield call, [ref for ref in refs if ref is not None], how
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         parts = build.param_parts()
         if build.where.standalone or not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
             continue
@@ -125,12 +125,12 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
 
 def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:
     """PEFT (or k-bit preparation) touches this model: the PEFT rules explain its trainable set."""
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         for value in (apply.model, apply.result):
             if any((r := as_ref(o)) is not None and (r.overlaps(ref) or ref.overlaps(r)) for o in value.candidates()):
                 return True
     return any(
-        op.form is FreezeForm.KBIT_PREPARE and op.module is not None and op.module.overlaps(ref) for op in facts.of(FreezeOp)
+        op.form is FreezeForm.KBIT_PREPARE and op.module is not None and op.module.overlaps(ref) for op in facts.of(FreezeOp, uncalled=True)
     )
 
 
@@ -139,7 +139,7 @@ def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | Non
     with `moment`, or in the trainer's callbacks) may make any trainable again."""
     head = _head(ref.model)
     last: FreezeOp | None = None
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.where.standalone or op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
             continue
         if op.form in (FreezeForm.STORE, FreezeForm.CALL) and _effect(op, ref, head) == "all frozen":
@@ -147,7 +147,7 @@ def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | Non
     if last is None:
         return None
     trainer = moment.trainer if isinstance(moment, TrainCall) else None
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if event.where.standalone or event.order <= last.order:
             continue
         later = event.order >= moment.order and event.where.shared_loop(moment.where) is None
@@ -221,7 +221,7 @@ def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how:
 
 def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> AttributeAssign | None:
     """A new sub-module assigned into the model before the freeze-all (the usual "replace the head, then freeze")."""
-    for assign in facts.of(AttributeAssign):
+    for assign in facts.of(AttributeAssign, uncalled=True):
         if assign.order < freeze.order and isinstance(assign.owner, ModuleRef) and not assign.where.standalone:
             place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
             if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):

@@ -88,7 +88,7 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
 
 
 def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         for value in (apply.model, apply.result):
             for option in value.candidates():
                 applied = as_ref(option)
@@ -99,17 +99,17 @@ def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
 
 def _only_run_without_gradients(facts: Facts, ref: ModuleRef) -> bool:
     """Every call of the model runs under `torch.no_grad()` (a frozen feature extractor): nothing reaches its weights."""
-    calls = [forward for forward in facts.of(Forward) if ref.contains(forward.module)]
+    calls = [forward for forward in facts.of(Forward, uncalled=True) if ref.contains(forward.module)]
     return bool(calls) and all(forward.where.no_grad for forward in calls)
 
 
 def _handed_away(facts: Facts, ref: ModuleRef) -> bool:
-    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse))
+    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse, uncalled=True))
 
 
 def _unplaced_freeze(facts: Facts) -> bool:
     """A freeze run on parameters of unknown origin (a helper's argument we could not trace)."""
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.where.standalone or op.value is True:
             continue
         if isinstance(op.target, Unknown):

@@ -72,7 +72,7 @@ _PARSE_METHODS = frozenset(
 
 @rule("FRZ303", "freeze-intent-not-applied", Level.WARNING, tokens=("freeze", "frozen", "train_base", "train-base"))
 def freeze_intent_not_applied(facts: Facts) -> Iterator[Report]:
-    options = [d for d in facts.of(OptionDefinition) if knowledge.FREEZE_OPTION_NAME.search(d.name)]
+    options = [d for d in facts.of(OptionDefinition, uncalled=True) if knowledge.FREEZE_OPTION_NAME.search(d.name)]
     if not options or not _trains(facts):
         return
     code = _Code(facts)
@@ -86,7 +86,7 @@ def freeze_intent_not_applied(facts: Facts) -> Iterator[Report]:
 
 
 def _trains(facts: Facts) -> bool:
-    return bool(facts.of(TrainCall) or facts.of(Backward) or any(c.method == "step" for c in facts.of(OptimizerCall)))
+    return bool(facts.of(TrainCall, uncalled=True) or facts.of(Backward, uncalled=True) or any(c.method == "step" for c in facts.of(OptimizerCall, uncalled=True)))
 
 
 class _Code:
@@ -101,8 +101,8 @@ class _Code:
         )
         self.returns: list[cst.Return] = list(m.findall(module, m.Return()))  # type: ignore[arg-type]
         self.local_callables = {f.name for f in facts.functions} | {c.name for c in facts.classes}
-        self.library = {id(call.call): call.qualname for call in facts.of(LibraryCall)}
-        self.regions = [region for event in facts.events if _may_freeze(event) for region in _regions(event)]
+        self.library = {id(call.call): call.qualname for call in facts.of(LibraryCall, uncalled=True)}
+        self.regions = [region for event in facts.all_events(uncalled=True) if _may_freeze(event) for region in _regions(event)]
         self.holder_escapes = self._holder_escapes()
 
     def reads(self, option: OptionDefinition) -> list[cst.CSTNode]:
@@ -211,7 +211,7 @@ class _Code:
             if parsed or isinstance(value, cst.Dict):
                 for target in assign.targets:
                     holders.update(n.value for n in m.findall(target.target, m.Name()))  # type: ignore[union-attr]
-        for definition in self.facts.of(OptionDefinition):
+        for definition in self.facts.of(OptionDefinition, uncalled=True):
             for node in self.facts.references(definition.name):
                 if isinstance(node, cst.Attribute):
                     name = _holder_name(node.value)

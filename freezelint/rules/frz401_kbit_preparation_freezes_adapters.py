@@ -56,17 +56,17 @@ from freezelint.rules import FixProposal, Replacement, Report, rule
 
 @rule("FRZ401", "kbit-preparation-freezes-adapters", Level.ERROR, fix=Applicability.UNSAFE, tokens=("prepare_model_for",))
 def kbit_preparation_freezes_adapters(facts: Facts) -> Iterator[Report]:
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         prepared = op.module
         if op.form is not FreezeForm.KBIT_PREPARE or op.where.standalone or prepared is None:
             continue
         training = facts.training_of(prepared.model, after=op.order)
         until = training.event.order if training is not None else None
-        later = [e for e in facts.events if not e.where.standalone and e.order > op.order and (until is None or e.order < until)]
+        later = [e for e in facts.all_events(uncalled=True) if not e.where.standalone and e.order > op.order and (until is None or e.order < until)]
         if any(may_unfreeze(event, prepared) for event in later):
             continue  # adapters added now (the right order), an unfreeze, or a hand-off to unseen code
         applied = [
-            apply for apply in facts.of(PeftApply)
+            apply for apply in facts.of(PeftApply, uncalled=True)
             if apply.order < op.order and not apply.where.standalone and apply.how != "peft_config"
             and not apply.where.exclusive(op.where) and apply.touches(prepared)
         ]

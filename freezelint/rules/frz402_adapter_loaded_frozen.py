@@ -52,7 +52,7 @@ _IS_TRAINABLE_POSITION = {"PeftModel": 3}
 
 @rule("FRZ402", "adapter-loaded-frozen", Level.ERROR, fix=Applicability.SAFE, tokens=("from_pretrained",))
 def adapter_loaded_frozen(facts: Facts) -> Iterator[Report]:
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         wrapper, call = apply.wrapper, apply.call
         if wrapper is None or call is None or not apply.how.endswith(".from_pretrained") or apply.where.standalone:
             continue

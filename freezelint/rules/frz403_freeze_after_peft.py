@@ -73,9 +73,9 @@ class Place:
 
 @rule("FRZ403", "freeze-after-peft", Level.WARNING, tokens=(("requires_grad",), knowledge.PEFT_APPLY_TOKENS))
 def freeze_after_peft(facts: Facts) -> Iterator[Report]:
-    applies = [a for a in facts.of(PeftApply) if not a.where.standalone]
+    applies = [a for a in facts.of(PeftApply, uncalled=True) if not a.where.standalone]
     reported: set[int] = set()
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         target = op.module
         if op.where.standalone or not op.effective or target is None or op.value is None or id(op.node) in reported:
             continue
@@ -194,7 +194,7 @@ def _undone(facts: Facts, op: FreezeOp, until: int) -> bool:
     trainable; for an unfreeze, a freeze of any of them, or a hand-off to code the analysis cannot see."""
     target = op.module
     assert target is not None
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if event.where.standalone or not op.order < event.order < until:
             continue
         if op.value is False and may_unfreeze(event, target):

@@ -57,7 +57,7 @@ _APPLIES = frozenset({"get_peft_model", "add_adapter", "inject_adapter_in_model"
 
 @rule("FRZ404", "peft-task-head-frozen", Level.WARNING, tokens=(("Config",), ("get_peft_model", "add_adapter", "inject_adapter_in_model")))
 def peft_task_head_frozen(facts: Facts) -> Iterator[Report]:
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         config = apply.config
         if apply.where.standalone or apply.how not in _APPLIES or apply.call is None or not isinstance(config, Config):
             continue

@@ -133,7 +133,7 @@ def _message(facts: Facts, enabled: Checkpointing, frozen: tuple[FreezeOp, Modul
 
 
 def _raw_checkpoints(facts: Facts) -> Iterator[Report]:
-    for call in facts.of(LibraryCall):
+    for call in facts.of(LibraryCall, uncalled=True):
         if call.qualname not in knowledge.TORCH_CHECKPOINT or call.where.no_grad:
             continue
         given = call.kwargs.get("use_reentrant")

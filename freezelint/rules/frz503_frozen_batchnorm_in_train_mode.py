@@ -77,7 +77,7 @@ def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
     if _handles_batchnorm(facts):
         return
     reported: set[int] = set()
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         frozen = op.module
         if op.value is not False or not op.whole or not op.effective or op.where.standalone or frozen is None:
             continue
@@ -133,7 +133,7 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
         return training.how, event, undone
     if not isinstance(event, OptimizerBuild):
         return None
-    steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step" and not c.where.standalone]
+    steps = [c for c in facts.of(OptimizerCall, uncalled=True) if c.optimizer.build is event and c.method == "step" and not c.where.standalone]
     step = steps[0] if steps else None
     if step is None or not step.where.loops:
         return None
@@ -152,7 +152,7 @@ def _mode_calls(facts: Facts, frozen: ModuleRef) -> list[ModuleCall]:
     """`.train()` of the frozen module or a module containing it, `.eval()`/`.train(False)` of any module that
     overlaps it, in walk order."""
     found = []
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         ref = call.receiver
         if (call.where.standalone and call.where.function.rsplit(".", 1)[-1] != "train") or not isinstance(ref, ModuleRef):
             continue

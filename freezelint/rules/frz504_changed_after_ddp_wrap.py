@@ -109,7 +109,7 @@ def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
         return False
     return not any(
         op.order < event.order < other.order and not event.where.standalone
-        for event in (*facts.of(Backward), *(c for c in facts.of(OptimizerCall) if c.method == "step"))
+        for event in (*facts.of(Backward, uncalled=True), *(c for c in facts.of(OptimizerCall, uncalled=True) if c.method == "step"))
     )
 
 

@@ -69,7 +69,7 @@ def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:
         return
-    forwards = facts.of(Forward)
+    forwards = facts.of(Forward, uncalled=True)
     through_ddp = [
         forward for forward in forwards
         if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad and not forward.where.standalone
@@ -122,7 +122,7 @@ def _has_parameters(ref: ModuleRef) -> bool:
 def _frozen_somewhere(facts: Facts, sub: ModuleRef) -> bool:
     """Anything in the file that may freeze (part of) it, wherever and whenever it runs, or hand it to code the
     analysis cannot see."""
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if isinstance(event, FreezeOp) and event.value is not True:
             if event.module is None or event.module.overlaps(sub) or _same_attribute(event.module, sub):
                 return True

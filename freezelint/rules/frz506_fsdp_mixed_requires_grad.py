@@ -48,7 +48,7 @@ from freezelint.rules import FixProposal, Replacement, Report, rule
 
 @rule("FRZ506", "fsdp-mixed-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=("FullyShardedDataParallel",))
 def fsdp_mixed_requires_grad(facts: Facts) -> Iterator[Report]:
-    for wrap in facts.of(Wrap):
+    for wrap in facts.of(Wrap, uncalled=True):
         if wrap.kind != "fsdp" or wrap.where.standalone or not _single_unit_without_orig_params(facts, wrap):
             continue
         evidence = _mixed(facts, wrap)
@@ -72,14 +72,14 @@ def _single_unit_without_orig_params(facts: Facts, wrap: Wrap) -> bool:
     return not any(
         other is not wrap and other.kind == "fsdp" and other.order < wrap.order and wrap.module.contains(other.module)
         and not other.module.contains(wrap.module)
-        for other in facts.of(Wrap)
+        for other in facts.of(Wrap, uncalled=True)
     )
 
 
 def _mixed(facts: Facts, wrap: Wrap) -> str | None:
     """What makes the wrapped model part frozen, part trainable at the wrap (for the message), or None."""
     root = wrap.module
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         if apply.order < wrap.order and not apply.where.standalone:
             refs = [ref for value in (apply.model, apply.result) for option in value.candidates() if (ref := as_ref(option))]
             if any(ref.overlaps(root) for ref in refs):

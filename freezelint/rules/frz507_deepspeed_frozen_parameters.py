@@ -58,7 +58,7 @@ _UNVERIFIED = "(From DeepSpeed's source and issue tracker; not run here.)"
 
 @rule("FRZ507", "deepspeed-frozen-parameters", Level.WARNING, tokens=("deepspeed",))
 def deepspeed_frozen_parameters(facts: Facts) -> Iterator[Report]:
-    wraps = [wrap for wrap in facts.of(Wrap) if wrap.kind == "deepspeed" and not wrap.where.standalone]
+    wraps = [wrap for wrap in facts.of(Wrap, uncalled=True) if wrap.kind == "deepspeed" and not wrap.where.standalone]
     for wrap in wraps:
         for build, params in _handed(facts, wrap):
             frozen = facts.partly_frozen_at(params.module, wrap.order)
@@ -70,8 +70,8 @@ def deepspeed_frozen_parameters(facts: Facts) -> Iterator[Report]:
 
 def _handed(facts: Facts, wrap: Wrap) -> Iterator[tuple[OptimizerBuild, ParamSet]]:
     """The unfiltered parameter sets DeepSpeed's optimizer gets: `model_parameters=`, or those of an `optimizer=`."""
-    builds = [build for build in facts.of(OptimizerBuild) if build.node is wrap.call]
-    for call in facts.of(LibraryCall):
+    builds = [build for build in facts.of(OptimizerBuild, uncalled=True) if build.node is wrap.call]
+    for call in facts.of(LibraryCall, uncalled=True):
         optimizer = call.kwargs.get("optimizer") if call.call is wrap.call else None
         if optimizer is not None:
             builds += [option.build for option in optimizer.candidates() if isinstance(option, Optimizer)]

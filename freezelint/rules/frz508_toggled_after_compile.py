@@ -97,12 +97,12 @@ def _compiled_calls(facts: Facts) -> list[Forward]:
     """Calls, with gradients on, that run compiled code: through what `torch.compile(...)` returned, or of a model
     compiled in place by `model.compile()` after that."""
     in_place = [
-        call for call in facts.of(ModuleCall)
+        call for call in facts.of(ModuleCall, uncalled=True)
         if call.method == "compile" and isinstance(call.receiver, ModuleRef) and not call.receiver.path
         and not call.where.standalone
     ]
     found = []
-    for forward in facts.of(Forward):
+    for forward in facts.of(Forward, uncalled=True):
         if forward.where.standalone or forward.where.no_grad:
             continue
         compiled_in_place = any(
