@@ -4,6 +4,7 @@ stdio, as an editor does. Expected ranges come from the test's own text, edits a
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -358,3 +359,39 @@ async def test_never_writes_a_file_nor_imports_torch(tmp_path: Path):
     assert [e for e in events if not e.startswith("import ")] == [], "no file written, changed or removed, no process"
     assert [e for e in events if e.startswith("import ")] == [], "no torch, no transformers, no runtime mode"
     assert sorted(p.relative_to(project) for p in project.rglob("*")) == before, "no .freezelint_cache/, no file"
+
+
+async def test_a_bug_costs_one_document_not_the_server(tmp_path: Path):
+    """A bug in the server's own code (forced here: placing a finding raises for one document) leaves that document
+    without findings, says so once in the log, and every other document is still checked."""
+    from pytest_lsp.client import make_test_lsp_client
+
+    from server_client import SERVER_ENV
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "from freezelint.server import documents\n"
+        "place = documents.Positions.place\n"
+        "def broken(self, start, end):\n"
+        "    if 'BOOM' in self.snapshot.text:\n"
+        "        raise RuntimeError('forced by the test')\n"
+        "    return place(self, start, end)\n"
+        "documents.Positions.place = broken\n"
+    )
+    env = dict(SERVER_ENV, PYTHONPATH=os.pathsep.join([str(tmp_path), SERVER_ENV["PYTHONPATH"]]))
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, "-m", "freezelint", "server", env=env)
+    try:
+        await start(client, tmp_path)
+        broken = open_text(client, tmp_path / "broken.py", BUGGY + "# BOOM\n")
+        assert list(await diagnostics(client, broken)) == []
+        for version in range(2, 5):
+            change_text(client, broken, BUGGY + f"# BOOM {version}\n", version)
+        fine = open_text(client, tmp_path / "fine.py", BUGGY)
+        assert [d.code for d in await diagnostics(client, fine, lambda d: len(d) > 0)] == ["FRZ101"]
+        logged = [m.message for m in client.log_messages if "forced by the test" in m.message]
+        assert logged and all("internal error" in message for message in logged), client.log_messages
+        assert client.messages == []
+        await client.shutdown_session()
+        assert client._server is not None and client._server.returncode == 0
+    finally:
+        await client.stop()

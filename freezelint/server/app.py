@@ -242,8 +242,6 @@ class FreezelintServer(LanguageServer):
             await asyncio.sleep(delay)
         try:
             analysis = await self.analysis_of(uri)
-        except asyncio.CancelledError:
-            raise
         except Exception as error:  # noqa: BLE001 - one document must never take the server down
             self.log(f"{uri}: could not be checked: {type(error).__name__}: {error}", types.MessageType.Warning)
             return
@@ -256,7 +254,9 @@ class FreezelintServer(LanguageServer):
 
     def publish(self, analysis: Analysis) -> None:
         snapshot = analysis.snapshot
-        if analysis.error is not None and self.logged.get(snapshot.uri) != analysis.error:
+        if analysis.error is None:
+            self.logged.pop(snapshot.uri, None)
+        elif self.logged.get(snapshot.uri) != analysis.error:
             # Logged, not shown: code being typed often does not parse, and that is no news to the user.
             self.logged[snapshot.uri] = analysis.error
             self.log(f"{snapshot.path}: not checked: {analysis.error}")
@@ -394,7 +394,7 @@ def create_server() -> FreezelintServer:
         if _wants(only, types.CodeActionKind.QuickFix):
             for flagged in analysis.overlapping(uri, params.range):
                 actions.extend(analysis.quick_fixes(flagged))
-        if analysis.fixable() and (_wants(only, FIX_ALL) or (only is not None and types.CodeActionKind.SourceFixAll in only)):
+        if analysis.fixable() and _wants(only, FIX_ALL):
             action = types.CodeAction(
                 title="freezelint: fix all safe fixes",
                 kind=FIX_ALL,
