@@ -209,6 +209,24 @@ async def test_settings_from_pyproject_and_initialization_options(client: Langua
     assert client.messages == []
 
 
+@pytest.mark.parametrize(
+    "options, expected",
+    [({"config": "lint/freezelint.toml"}, ["FRZ101"]), ({"isolated": True}, ["FRZ101", "FRZ110"])],
+    ids=["config", "isolated"],
+)
+async def test_config_and_isolated_options(client: LanguageClient, tmp_path: Path, options: dict, expected: list[str]):
+    """`config` reads another file (keys at top level, like `--config`); `isolated` ignores pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text('[tool.freezelint]\nignore = ["FRZ1"]\n')
+    (tmp_path / "lint").mkdir()
+    (tmp_path / "lint" / "freezelint.toml").write_text('ignore = ["FRZ110"]\n')
+    await start(client, tmp_path, options=options)
+    path = tmp_path / "embeddings.py"
+    path.write_text(UNSAFE + BUGGY_STATEMENT + "\n")
+    uri = open_text(client, path)
+    assert sorted(d.code for d in await diagnostics(client, uri)) == expected
+    assert client.messages == []
+
+
 async def test_config_error_shown_once_then_fixed(client: LanguageClient, tmp_path: Path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.freezelint]\nselct = ["FRZ1"]\n')
