@@ -7,6 +7,7 @@ Nothing here imports those libraries. Qualified names are the dotted paths a fil
 from __future__ import annotations
 
 import re
+import sys
 
 # --- models ---------------------------------------------------------------------------------------------------------
 
@@ -1110,3 +1111,13 @@ WAV2VEC2_CHECKPOINT = re.compile(r"wav2vec2|hubert|wavlm|data2vec-audio|unispeec
 TRAINER_TOKENS = tuple(sorted({"Trainer"} | {n.rsplit(".", 1)[-1] for n in TRAINERS if "Trainer" not in n}))  # TRL: `*Trainer`
 # A model trained (`Facts.training_of`): by a trainer, or by an optimizer that steps or sits beside `backward()`.
 TRAINING_TOKENS = tuple(sorted({*TRAINER_TOKENS, *OPTIMIZER_TOKENS}))
+
+
+# The standard library's modules: calls into them never freeze a model handed to them.
+STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+
+
+def seen_through(package: str) -> bool:
+    """True when a call into `package` never freezes a model handed to it (beyond what the library models record): a
+    known library or the standard library. A project's own module (or a relative import) may."""
+    return not package.startswith(".") and (package in INERT_PACKAGES or package in STDLIB)

@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 import libcst as cst
 
 from freezelint import noqa, prefilter
-from freezelint.collect import collect
+from freezelint.analysis import collect
 from freezelint.config import Settings
 from freezelint.facts import Options
 from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 from figures import count, scaled
 from hypothesis import HealthCheck, given, settings
 from programs import fixture_files, mutated_bytes

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.notebook import Notebook, NotebookError, NotebookSource
 from freezelint.source import SourceError, decode
