@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from conftest import ROOT
+from cli_helpers import ROOT
 
 SERVER_ENV = dict(
     os.environ,

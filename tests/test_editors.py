@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 NVIM = shutil.which("nvim")

@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 from server_client import (
     SERVER,
     action_titled,

@@ -34,6 +34,7 @@ from freezelint.facts.events import (
     Where,
     Wrap,
     group_by_node,
+    keeps_grads,
     name_test,
 )
 from freezelint.facts.file import (
@@ -141,6 +142,7 @@ __all__ = [
     "Wrap",
     "as_ref",
     "group_by_node",
+    "keeps_grads",
     "may_unfreeze",
     "mentions",
     "name_test",

@@ -293,11 +293,6 @@ class OptimizerCall(Event):
     args: tuple[Value, ...] = ()
     kwargs: dict[str, Value] = field(default_factory=dict)
 
-    def keeps_grads(self) -> bool:
-        """`zero_grad(set_to_none=False)`: gradients are zeroed, not dropped, so frozen parameters keep a `.grad`."""
-        flag = self.kwargs.get("set_to_none", self.args[0] if self.args else None)
-        return self.method == "zero_grad" and isinstance(flag, Literal) and flag.value is False
-
 
 @dataclass(frozen=True, eq=False)
 class TrainerBuild(Event):
@@ -360,6 +355,13 @@ class ModuleCall(Event):
     call: cst.Call
     args: tuple[Value, ...]
     kwargs: dict[str, Value]
+
+
+def keeps_grads(call: OptimizerCall | ModuleCall) -> bool:
+    """`zero_grad(set_to_none=False)` (or `zero_grad(False)`) on an optimizer or a module: gradients become zeros,
+    not None, so a parameter frozen afterwards keeps a `.grad` that optimizers still apply."""
+    flag = call.kwargs.get("set_to_none", call.args[0] if call.args else None)
+    return call.method == "zero_grad" and isinstance(flag, Literal) and flag.value is False
 
 
 @dataclass(frozen=True, eq=False)

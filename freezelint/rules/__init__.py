@@ -10,7 +10,7 @@ import pkgutil
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 from freezelint.findings import Applicability, Level
 
@@ -70,6 +70,9 @@ class Rule:
     # cannot fire in this file. Sound in the same way as the tokens, and checked by the same tests.
     possible: Callable[[ast.Module], bool] | None = field(default=None, repr=False)
     level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
+    # Rules whose finding in a file makes this one redundant there (FRZ201's note is silent where FRZ206 reports the
+    # harm the same optimizer does). Declared here, never by one rule running another.
+    silenced_by: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -98,6 +101,7 @@ def rule(
     tokens: Tokens = (),
     runtime_only: bool = False,
     possible: Callable[[ast.Module], bool] | None = None,
+    silenced_by: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Register a rule; its docs are the docstring of the module that defines it."""
     if not _CODE.match(code):
@@ -107,7 +111,9 @@ def rule(
         doc = sys.modules[check.__module__].__doc__ or ""
         if code in _REGISTRY and _REGISTRY[code].check.__module__ != check.__module__:
             raise ValueError(f"rule code {code} registered twice")
-        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible)
+        _REGISTRY[code] = Rule(
+            code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible, silenced_by=silenced_by
+        )
         return check
 
     return register
@@ -193,9 +199,3 @@ def validate_codes(codes: Iterable[str]) -> list[str]:
     """The selectors that match no rule (for a clear error on typos)."""
     known = known_codes()
     return [c for c in codes if c.upper() != "ALL" and not any(k.startswith(c.upper()) for k in known)]
-
-
-def iter_reports(rules: list[Rule], facts: Facts) -> Iterator[tuple[Rule, Report]]:
-    for selected in rules:
-        for report in selected.check(facts):
-            yield selected, report

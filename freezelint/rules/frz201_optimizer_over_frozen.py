@@ -53,16 +53,19 @@ from freezelint.facts import (
     OptimizerBuild,
     OptimizerCall,
     Wrap,
+    keeps_grads,
     new_parameters,
 )
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
-from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
 
 
-@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
+@rule(
+    "FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS),
+    silenced_by=("FRZ206",),
+)
 def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
-    if _harm_reported_elsewhere(facts):
+    if _harm_possible(facts):
         return
     operations = facts.flag_changes()
     freezes = [op for op in operations if op.value is False]
@@ -106,10 +109,8 @@ def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -
     )
 
 
-def _harm_reported_elsewhere(facts: Facts) -> bool:
-    """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
-    stale = any(
-        call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
-        for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True))
-    )
-    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True)) or any(frozen_with_stale_grads(facts))
+def _harm_possible(facts: Facts) -> bool:
+    """Frozen parameters in the optimizer may do harm here, which FRZ206 and FRZ507 judge (and this note would
+    only blur): gradients kept by `zero_grad(set_to_none=False)`, or DeepSpeed, which partitions what it is given."""
+    kept = any(keeps_grads(call) for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True)))
+    return kept or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True))

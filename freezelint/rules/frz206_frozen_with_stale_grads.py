@@ -64,6 +64,7 @@ from freezelint.facts import (
     OptimizerCall,
     ParamRef,
     Where,
+    keeps_grads,
     mentions,
 )
 from freezelint.findings import Level
@@ -88,7 +89,7 @@ def frozen_with_stale_grads(facts: Facts) -> Iterator[Report]:
             if not steps or _frozen_before(facts, op, frozen, min(step.order for step in steps)):
                 continue
             zeroing = _zero_grads(facts, build, frozen)
-            if zeroing and all(_keeps_tensors(facts, call) for call in zeroing):
+            if zeroing and all(keeps_grads(call) for call in zeroing):
                 if any(_mid_training(facts, op.where, step.where) for step in steps):
                     yield Report(op.where.statement or op.node, _message(facts, op, build, zeroing[0], None))
                     break
@@ -140,14 +141,6 @@ def _zero_grads(facts: Facts, build: OptimizerBuild, frozen: ModuleRef) -> list[
         if call.method == "zero_grad" and isinstance(call.receiver, ModuleRef) and call.receiver.overlaps(frozen):
             calls.append(call)
     return sorted(calls, key=lambda c: c.order)
-
-
-def _keeps_tensors(facts: Facts, call: ModuleCall | OptimizerCall) -> bool:
-    """`zero_grad(set_to_none=False)` (or `zero_grad(False)`): gradients become zeros, not None."""
-    for arg in call.call.args:
-        if (arg.keyword is None or arg.keyword.value == "set_to_none") and facts.code(arg.value) == "False":
-            return True
-    return False
 
 
 def _mid_training(facts: Facts, freeze: Where, step: Where) -> bool:
