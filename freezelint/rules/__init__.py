@@ -10,7 +10,7 @@ import pkgutil
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Union
 
 from freezelint.findings import Applicability, Level
 
@@ -38,11 +38,24 @@ class FixProposal:
 
 
 @dataclass(frozen=True)
+class Message:
+    """A finding's wording: a template with named fields (`"`{module}` is an nn.Module: ..."`), rendered in one place
+    (`str(message)`), so that a rule's wording sits in its module's templates and the fields travel with the finding
+    (to the editor, to the runtime verdict)."""
+
+    template: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.template.format_map(self.fields)
+
+
+@dataclass(frozen=True)
 class Report:
     """What a rule says about one place in the file."""
 
     node: cst.CSTNode
-    message: str
+    message: Message | str
     fix: FixProposal | None = None
     level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
 

@@ -51,7 +51,19 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, Unknown, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+
+MESSAGE = (
+    "`{module}`{origin} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so "
+    "{outcome}. Call `{receiver}.requires_grad_({value})` to set it on every parameter."
+)
+# What happens at run time, by the value stored (None: a value the analysis cannot read).
+OUTCOMES = {
+    False: "no parameter is frozen and all of them will train",
+    True: "no parameter is unfrozen: frozen ones stay frozen",
+    None: "no parameter changes",
+}
 
 
 @rule("FRZ101", "module-requires-grad-attribute", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -63,19 +75,14 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
         target_node = _receiver_node(op) if op is not None else None
         if op is None or target_node is None or not all(_is_module(facts, o, target_node) for o in modules):
             continue  # a parameter, a tensor, or something the analysis cannot see
-        written = facts.code(target_node)
-        where = f"`{written}`" + _origin(op.target)
-        value = edits.value_text(facts, op)
-        outcome = {
-            False: "no parameter is frozen and all of them will train",
-            True: "no parameter is unfrozen: frozen ones stay frozen",
-        }.get(op.value, "no parameter changes")
-        yield Report(
-            edits.reported_node(op),
-            f"{where} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so {outcome}. "
-            f"Call `{facts.code(edits.receiver(target_node))}.requires_grad_({value})` to set it on every parameter.",
-            fix=_fix(facts, op, target_node),
-        )
+        fields = {
+            "module": facts.code(target_node),
+            "origin": _origin(op.target),
+            "value": edits.value_text(facts, op),
+            "outcome": OUTCOMES.get(op.value, OUTCOMES[None]),
+            "receiver": facts.code(edits.receiver(target_node)),
+        }
+        yield Report(edits.reported_node(op), Message(MESSAGE, fields), fix=_fix(facts, op, target_node))
 
 
 def _origin(ref: object) -> str:
