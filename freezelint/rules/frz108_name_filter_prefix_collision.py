@@ -57,11 +57,16 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
 
 # Without a known layer count, indices whose collisions need at most this many tens of layers (1: 11+, 3: 31+).
 UNKNOWN_DEPTH_MAX_INDEX = 3
 SUBSTRING, PREFIX, REGEX = "a substring of", "a prefix of", "a regular expression searched in"
+
+MESSAGE = (
+    "`{pattern}` ends in layer index {index}: as {how} the name it also matches {others}, so the {action} filter "
+    "treats them like layer {index}. End the pattern at the dot: `{fixed}`."
+)
 
 
 @rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -94,11 +99,17 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
                     continue
                 seen.add(id(string))
                 fixed = _with_suffix(string, "\\." if how == REGEX else ".")
+                fields = {
+                    "pattern": string.value,
+                    "index": index,
+                    "how": how,
+                    "others": others,
+                    "action": "unfreeze" if op.value else "freeze",
+                    "fixed": fixed,
+                }
                 yield Report(
                     string,
-                    f"`{string.value}` ends in layer index {index}: as {how} the name it also matches "
-                    f"{others}, so the {'unfreeze' if op.value else 'freeze'} filter treats them like layer {index}. "
-                    f"End the pattern at the dot: `{fixed}`.",
+                    Message(MESSAGE, fields),
                     fix=FixProposal(
                         Applicability.DISPLAY if how == REGEX else Applicability.SAFE,
                         f"End the pattern at the dot: `{fixed}`",
