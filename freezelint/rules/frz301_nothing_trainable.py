@@ -119,7 +119,7 @@ _CONSEQUENCES = {
 }
 # The message by (cause, consequence).
 MESSAGES = {
-    (cause, consequence): f"{what}, and {result}. Instead, {instead}."
+    (cause, consequence): what + ", and " + result + ". Instead, " + instead + "."
     for cause, (what, instead) in _CAUSES.items()
     for consequence, result in _CONSEQUENCES.items()
 }

@@ -72,8 +72,9 @@ _HOW_TO_FREEZE = {
 # The message by (count known, task head).
 MESSAGES = {
     (counted, head): (
-        f"`{{model}}` ({{factory}}) is trained by {{training}} with no parameter frozen: {amount} will be updated (full "
-        f"fine-tuning). Freeze layers ({how_to}), or mark full fine-tuning as intended with `# freezelint: {MARKER}`."
+        "`{model}` ({factory}) is trained by {training} with no parameter frozen: " + amount + " will be updated (full "
+        "fine-tuning). Freeze layers (" + how_to + "), or mark full fine-tuning as intended with `# freezelint: "
+        + MARKER + "`."
     )
     for counted, amount in _AMOUNTS.items()
     for head, how_to in _HOW_TO_FREEZE.items()

@@ -86,8 +86,8 @@ _STATES = {
 # The message by (kind, read).
 MESSAGES = {
     (kind, read): (
-        f"{subject} {state}: setting it changes nothing, the model trains exactly as without it. Apply it where the "
-        "model is built (`if {value}: <layers to freeze>.requires_grad_(False)`), or remove it."
+        subject + " " + state + ": setting it changes nothing, the model trains exactly as without it. Apply it where "
+        "the model is built (`if {value}: <layers to freeze>.requires_grad_(False)`), or remove it."
     )
     for kind, subject in _SUBJECTS.items()
     for read, state in _STATES.items()

@@ -76,9 +76,9 @@ _CONFIG_LINES = {True: " (line {config_line})", False: ""}
 # The message by (case, head modules known, config on another line).
 MESSAGES = {
     (case, known, elsewhere): (
-        f"`{{model}}` ({{model_class}}) has a new, randomly initialised head ({head}), and {why}{config_line}: PEFT "
-        "freezes it with the base model, so it stays random for the whole training while the adapters learn around it "
-        f"(poor metrics, no error). To train the head, {remedy}."
+        "`{model}` ({model_class}) has a new, randomly initialised head (" + head + "), and " + why + config_line
+        + ": PEFT freezes it with the base model, so it stays random for the whole training while the adapters learn "
+        "around it (poor metrics, no error). To train the head, " + remedy + "."
     )
     for case, (why, remedy) in _CASES.items()
     for known, head in _HEADS.items()
