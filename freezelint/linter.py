@@ -21,7 +21,7 @@ from freezelint.analysis import collect
 from freezelint.config import Settings
 from freezelint.facts import Facts, Options
 from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
-from freezelint.rules import Message, Report, Rule, get_rule
+from freezelint.rules import Report, Rule, get_rule
 from freezelint.source import Source, SourceError, decode
 
 T = TypeVar("T")
@@ -225,7 +225,7 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
             name=rule.name,
             level=report.level if report.level is not None and not rule.level_configured else rule.level,
             message=str(report.message),
-            fields=dict(report.message.fields) if isinstance(report.message, Message) else {},
+            fields=dict(report.message.fields),
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
             fix=fix,
