@@ -58,7 +58,7 @@ _UNFROZEN = {
 }
 # What makes the wrapped model part frozen, part trainable: PEFT, a freeze of part of it (whole module or not), or a
 # freeze of all of it and an unfreeze of a part (each whole module or not).
-_EVIDENCE = {
+_EVIDENCE: dict[tuple[object, ...], str] = {
     ("peft",): "PEFT (`{peft_function}`, line {peft_line}) froze its base model and left the adapters trainable",
     **{("part frozen", whole): frozen + ", the rest trainable" for whole, frozen in _FROZEN.items()},
     **{
