@@ -16,20 +16,19 @@ exhausted) it records an `OpaqueUse` and returns `UNKNOWN`: rules stay silent ra
 
 from __future__ import annotations
 
-import builtins
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 import libcst as cst
 
-from freezelint.analysis import libraries, options
+from freezelint.analysis import expressions, libraries, options
+from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
     dotted,
     has_parameter,
     is_classmethod,
     is_static,
-    literal,
     subscript_literal,
 )
 from freezelint.analysis.walk_values import (
@@ -38,12 +37,12 @@ from freezelint.analysis.walk_values import (
     LibraryObject,
     ListValue,
     Super,
+    is_params,
 )
 from freezelint.facts import (
     UNKNOWN,
     AttributeAssign,
     Branch,
-    Builtin,
     Config,
     Consumption,
     DictValue,
@@ -83,54 +82,6 @@ from freezelint.source import Source
 # Walking budget: beyond these, calls into the file's own functions are treated as opaque (precision over recall).
 MAX_CALL_DEPTH = 12
 MAX_STEPS = 150_000
-
-_BUILTIN_NAMES = frozenset(dir(builtins))
-
-
-class Frame:
-    """One scope: the module, a function call, a class body or a comprehension."""
-
-    __slots__ = ("locals", "parent", "qualname", "returns", "returned", "global_names", "is_generator", "cls")
-
-    def __init__(self, parent: Frame | None, qualname: str, cls: InFileClass | None = None) -> None:
-        self.locals: dict[str, Value] = {}
-        self.parent = parent
-        self.qualname = qualname
-        self.returns: list[Value] = []
-        self.returned = False
-        self.global_names: set[str] = set()
-        self.is_generator = False
-        self.cls = cls  # the class whose method this frame runs (for `super()`)
-
-    def lookup(self, name: str) -> Value | None:
-        frame: Frame | None = self
-        while frame is not None:
-            if name in frame.locals:
-                return frame.locals[name]
-            frame = frame.parent
-        return None
-
-    def root(self) -> Frame:
-        frame = self
-        while frame.parent is not None:
-            frame = frame.parent
-        return frame
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the walk is inside of; copied into every event's `Where`."""
-
-    function: str = ""
-    loops: tuple[Loop, ...] = ()
-    branches: tuple[Branch, ...] = ()
-    calls: tuple[cst.Call, ...] = ()
-    callback_of: Trainer | None = None
-    no_grad: bool = False
-    standalone: bool = False
-    lazy: LazyMap | None = None
-    statement: cst.CSTNode | None = None
-
 
 class Interpreter:
     """Walks one module and returns its facts. Use `freezelint.analysis.collect(source, module)`.
@@ -589,185 +540,7 @@ class Interpreter:
     # --- expressions ---------------------------------------------------------------------------------------------
 
     def eval(self, node: cst.BaseExpression | None) -> Value:
-        if node is None:
-            return UNKNOWN
-        method = getattr(self, "eval_" + type(node).__name__, None)
-        if method is None:
-            return UNKNOWN
-        return method(node)  # type: ignore[no-any-return]
-
-    def eval_Name(self, node: cst.Name) -> Value:
-        name = node.value
-        if name in ("True", "False", "None"):
-            return Literal(literal(node))
-        value = self.frame.lookup(name)
-        if value is not None:
-            return value
-        if name in _BUILTIN_NAMES:
-            return Builtin(name)
-        return UNKNOWN
-
-    def eval_SimpleString(self, node: cst.SimpleString) -> Value:
-        value = literal(node)
-        return Literal(value) if value is not NotImplemented else UNKNOWN
-
-    eval_ConcatenatedString = eval_SimpleString
-
-    def eval_FormattedString(self, node: cst.FormattedString) -> Value:
-        for part in node.parts:
-            if isinstance(part, cst.FormattedStringExpression):
-                self.eval(part.expression)
-        return UNKNOWN
-
-    def eval_Integer(self, node: cst.Integer) -> Value:
-        return Literal(literal(node))
-
-    eval_Float = eval_Integer
-
-    def eval_Attribute(self, node: cst.Attribute) -> Value:
-        owner = self.eval(node.value)
-        return one_of([self.attribute_of(option, node.attr.value) for option in owner.candidates()])
-
-    def eval_Subscript(self, node: cst.Subscript) -> Value:
-        owner = self.eval(node.value)
-        for element in node.slice:
-            if isinstance(element.slice, cst.Index):
-                self.eval(element.slice.value)
-        key = subscript_literal(node)
-        results: list[Value] = []
-        for option in owner.candidates():
-            if isinstance(option, (TupleValue, ListValue)) and isinstance(key, int):
-                items = option.items
-                results.append(items[key] if -len(items) <= key < len(items) else UNKNOWN)
-            elif isinstance(option, DictValue) and isinstance(key, str):
-                results.append(option.entries.get(key, UNKNOWN))
-            else:
-                results.append(libraries.subscript(self, option, node, key))
-        return one_of(results)
-
-    def eval_Tuple(self, node: cst.Tuple | cst.List) -> Value:
-        items: list[Value] = []
-        starred = False
-        for element in node.elements:
-            value = self.eval(element.value)
-            if isinstance(element, cst.StarredElement):
-                starred = True
-                self.consume(value)
-            items.append(value)
-        if any(is_params(item) for item in items):
-            return ParamGroups(tuple(items), node)
-        if starred:
-            return UNKNOWN
-        if isinstance(node, cst.List):
-            return ListValue(items, node)
-        return TupleValue(tuple(items))
-
-    eval_List = eval_Tuple
-
-    def eval_Set(self, node: cst.Set) -> Value:
-        for element in node.elements:
-            self.eval(element.value)
-        return UNKNOWN
-
-    def eval_Dict(self, node: cst.Dict) -> Value:
-        entries: dict[str, Value] = {}
-        for element in node.elements:
-            if isinstance(element, cst.DictElement):
-                key = literal(element.key)
-                value = self.eval(element.value)
-                if isinstance(key, str):
-                    entries[key] = value
-            else:
-                self.eval(element.value)
-        return DictValue(entries)
-
-    def eval_BinaryOperation(self, node: cst.BinaryOperation) -> Value:
-        left, right = self.eval(node.left), self.eval(node.right)
-        if isinstance(node.operator, cst.Add) and (is_params(left) or is_params(right)):
-            return ParamGroups((left, right), node)
-        return UNKNOWN
-
-    def eval_BooleanOperation(self, node: cst.BooleanOperation) -> Value:
-        left, right = self.eval(node.left), self.eval(node.right)
-        tracked = [v for v in (left, right) if not isinstance(v, (Literal, Unknown))]
-        return one_of(tracked) if tracked else UNKNOWN
-
-    def eval_UnaryOperation(self, node: cst.UnaryOperation) -> Value:
-        value = self.eval(node.expression)
-        if isinstance(node.operator, cst.Not) and isinstance(value, Literal) and isinstance(value.value, bool):
-            return Literal(not value.value)
-        constant = literal(node)
-        return Literal(constant) if constant is not NotImplemented else UNKNOWN
-
-    def eval_Comparison(self, node: cst.Comparison) -> Value:
-        self.eval(node.left)
-        for target in node.comparisons:
-            self.eval(target.comparator)
-        return UNKNOWN
-
-    def eval_IfExp(self, node: cst.IfExp) -> Value:
-        self.eval(node.test)
-        return one_of([self.eval(node.body), self.eval(node.orelse)])
-
-    def eval_Await(self, node: cst.Await) -> Value:
-        return self.eval(node.expression)
-
-    def eval_Yield(self, node: cst.Yield) -> Value:
-        self.frame.is_generator = True
-        if isinstance(node.value, cst.From):
-            self.eval(node.value.item)
-        elif node.value is not None:
-            self.eval(node.value)
-        return UNKNOWN
-
-    def eval_NamedExpr(self, node: cst.NamedExpr) -> Value:
-        value = self.eval(node.value)
-        self.assign(node.target, value, node.value)
-        return value
-
-    def eval_Lambda(self, node: cst.Lambda) -> Value:
-        defaults = {p.name.value: self.eval(p.default) for p in node.params.params if p.default is not None}
-        return InFileFunction(node=node, qualname=f"{self.frame.qualname}.<lambda>", closure=self.frame, defaults=defaults)
-
-    def eval_ListComp(self, node: cst.BaseComprehension) -> Value:
-        return self.eval_comprehension(node)
-
-    eval_SetComp = eval_ListComp
-    eval_GeneratorExp = eval_ListComp
-    eval_DictComp = eval_ListComp
-
-    def eval_comprehension(self, node: cst.BaseComprehension) -> Value:
-        lazy = LazyMap(node) if isinstance(node, cst.GeneratorExp) else None
-        outer_frame, saved = self.frame, self.context
-        self.frame = Frame(outer_frame, outer_frame.qualname)
-        element: Value = UNKNOWN
-        try:
-            if lazy is not None:
-                self.context = replace(self.context, lazy=lazy)
-            clause: cst.CompFor | None = node.for_in
-            while clause is not None:
-                iterated = self.eval(clause.iter)
-                self.consume(iterated)
-                loop = Loop(clause, iterated)
-                self.context = replace(self.context, loops=(*self.context.loops, loop))
-                self.assign(clause.target, self.element_of(iterated), clause.iter)
-                for condition in clause.ifs:
-                    self.eval(condition.test)
-                    branch = Branch(condition, condition.test, True, len(self.context.loops))
-                    self.context = replace(self.context, branches=(*self.context.branches, branch))
-                clause = clause.inner_for_in
-            if isinstance(node, cst.DictComp):
-                self.eval(node.key)
-                element = self.eval(node.value)
-            else:
-                element = self.eval(node.elt)  # type: ignore[attr-defined]
-            derived = libraries.collected(self, element, node, one_shot=lazy is not None)
-        finally:
-            self.frame, self.context = outer_frame, saved
-        if derived is not None:
-            derived.lazy = lazy
-            return derived
-        return lazy if lazy is not None else UNKNOWN
+        return expressions.evaluate(self, node) if node is not None else UNKNOWN
 
     # --- attribute access ----------------------------------------------------------------------------------------
 
@@ -801,43 +574,6 @@ class Interpreter:
         return UNKNOWN
 
     # --- calls ---------------------------------------------------------------------------------------------------
-
-    def eval_Call(self, node: cst.Call) -> Value:
-        func = node.func
-        receiver: Value | None = None
-        callee: Value = UNKNOWN
-        if isinstance(func, cst.Attribute) and func.attr.value == "add_argument":
-            options.define_option(self, node, "argparse", None)
-        if isinstance(func, cst.Attribute):
-            receiver = self.eval(func.value)
-        else:
-            callee = self.eval(func)
-        args: list[Value] = []
-        kwargs: dict[str, Value] = {}
-        for arg in node.args:
-            value = self.eval(arg.value)
-            if arg.keyword is not None:
-                kwargs[arg.keyword.value] = value
-            elif arg.star == "*":
-                self.consume(value)
-                if isinstance(value, TupleValue):
-                    args.extend(value.items)
-                else:
-                    args.append(UNKNOWN)
-            elif arg.star == "**":
-                if isinstance(value, DictValue):
-                    kwargs.update(value.entries)
-            else:
-                args.append(value)
-        results: list[Value] = []
-        if receiver is not None:
-            method = func.attr.value  # type: ignore[attr-defined]
-            for option in receiver.candidates():
-                results.append(self.call_method(option, method, args, kwargs, node))
-        else:
-            for option in callee.candidates():
-                results.append(self.call_value(option, args, kwargs, node))
-        return one_of(results)
 
     def call_value(self, callee: Value, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         if isinstance(callee, Imported):
@@ -1047,16 +783,6 @@ class Interpreter:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
-
-
-def is_params(value: Value, seen: frozenset[int] = frozenset()) -> bool:
-    """True for parameter sets, or lists holding some (lists may contain themselves: `xs.append(xs)`)."""
-    if any(isinstance(option, (ParamSet, ParamGroups)) for option in value.candidates()):
-        return True
-    if isinstance(value, ListValue) and id(value) not in seen:
-        inner = seen | {id(value)}
-        return any(is_params(item, inner) for item in value.items)
-    return False
 
 
 def _tuple_items(value: Value, count: int) -> list[Value]:
