@@ -235,10 +235,21 @@ class Interpreter:
     # --- statements ----------------------------------------------------------------------------------------------
 
     def exec_block(self, body: Sequence[cst.CSTNode]) -> None:
+        # After `if test: continue` (or break, return, raise), the rest of the block runs only where `test` is false:
+        # it carries that arm of the `if` as a branch, so a freeze there is filtered by the test.
+        guards: tuple[Branch, ...] = ()
         for statement in body:
             if self.frame.returned:
                 break
-            self.exec_statement(statement)
+            if guards:
+                with self.within(branches=(*self.context.branches, *guards)):
+                    self.exec_statement(statement)
+            else:
+                self.exec_statement(statement)
+            if isinstance(statement, cst.If):
+                guard = self.guard_after(statement)
+                if guard is not None:
+                    guards = (*guards, guard)
 
     def exec_suite(self, suite: cst.BaseSuite) -> None:
         self.exec_block(suite.body)
@@ -410,13 +421,25 @@ class Interpreter:
                         self.exec_If(node.orelse)
                     else:
                         self.exec_suite(node.orelse.body)
-        self.merge_locals(snapshot, body_locals, self.frame.locals)
+        # An arm that returns or raises hands none of its names to what follows.
+        arms = [arm for arm, exits in ((body_locals, _exits(node.body)), (self.frame.locals, _exits(node.orelse))) if not exits]
+        self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
 
+    def guard_after(self, node: cst.If) -> Branch | None:
+        """The arm of `node` the rest of its block runs in, when the other arm always leaves the block (`continue`,
+        `break`, `return`, `raise`) and this one does not; None otherwise."""
+        body_leaves, else_leaves = _leaves(node.body), _leaves(node.orelse)
+        if body_leaves == else_leaves:
+            return None
+        return Branch(node, node.test, not body_leaves, len(self.context.loops))
+
     def merge_locals(self, before: dict[str, Value], *arms: dict[str, Value]) -> None:
+        """The names after an `if`: each one's values on the paths that bind it. A name bound in some arms only, and
+        not before, is unbound on the others (using it there raises): those paths do not reach a use of it."""
         merged: dict[str, Value] = {}
         for name in set().union(*arms):
-            values = [arm.get(name, before.get(name, UNKNOWN)) for arm in arms]
+            values = [arm[name] if name in arm else before[name] for arm in arms if name in arm or name in before]
             merged[name] = values[0] if all(v is values[0] for v in values) else one_of(values)
         self.frame.locals = merged
 
@@ -792,3 +815,41 @@ def _tuple_items(value: Value, count: int) -> list[Value]:
         columns = [_tuple_items(option, count) for option in value.options]
         return [one_of([column[i] for column in columns]) for i in range(count)]
     return [UNKNOWN] * count
+
+
+_JUMPS = (cst.Continue, cst.Break, cst.Return, cst.Raise)
+_EXITS = (cst.Return, cst.Raise)
+
+
+def _last_small(block: cst.BaseSuite | cst.Else | cst.If | None) -> tuple[cst.BaseSmallStatement | None, cst.If | None]:
+    """The last statement of a block: as a small statement (`continue`), or as an `if` to look into."""
+    if isinstance(block, cst.If):
+        return None, block
+    if isinstance(block, cst.Else):
+        block = block.body
+    if block is None or not block.body:
+        return None, None
+    last = block.body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return last.body[-1], None
+    if isinstance(last, cst.BaseSmallStatement):  # `if x: continue` on one line
+        return last, None
+    return None, last if isinstance(last, cst.If) else None
+
+
+def _ends_with(block: cst.BaseSuite | cst.Else | cst.If | None, kinds: tuple[type, ...]) -> bool:
+    """True when every path through the block ends in one of these jumps."""
+    small, nested = _last_small(block)
+    if small is not None:
+        return isinstance(small, kinds)
+    if nested is not None:
+        return nested.orelse is not None and _ends_with(nested.body, kinds) and _ends_with(nested.orelse, kinds)
+    return False
+
+
+def _leaves(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
+    return _ends_with(block, _JUMPS)
+
+
+def _exits(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
+    return _ends_with(block, _EXITS)
