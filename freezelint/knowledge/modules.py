@@ -121,7 +121,8 @@ UNWRAPPING_ATTRIBUTES = frozenset({"module", "_orig_mod"})
 
 # Last components that name a parameter or tensor rather than a sub-module.
 PARAMETER_ATTRIBUTE = re.compile(
-    r"^(weight|bias|\w*_weight|\w*_bias|\w*_token|\w*_tokens|\w*_embedding|pos_embed|\w*_pos_embed|pe|\w*_mask|mask"
+    r"^(?!embed_tokens$)"  # Llama-family input embeddings: an nn.Embedding, whatever `*_tokens` says
+    r"(weight|bias|\w*_weight|\w*_bias|\w*_token|\w*_tokens|\w*_embedding|pos_embed|\w*_pos_embed|pe|\w*_mask|mask"
     r"|scale|\w*_scale|gamma|beta|alpha|temperature|logit_scale|\w*_param|\w*_params|running_mean|running_var"
     r"|prompt|prompts|prefix|\w*_prefix|query_tokens|latents|codebook|centroids|embed|lora_[AB]\.\w+)$"
 )
