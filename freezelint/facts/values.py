@@ -264,12 +264,15 @@ class ModuleRef(Value):
     `path` is the attribute path from `model` (subscripts as "[3]", "[:8]"; `[*]` for an element of an iteration).
     `kind` says whether the evidence shows a sub-module, a parameter/tensor attribute, or cannot tell.
     `wrapper` is set when the reference goes through DDP, torch.compile or accelerate.
+    `by_name` is set when a step of the path is judged a sub-module by its name alone (`self.encoder` of a class whose
+    `encoder` the file never assigns): the evidence is weaker than a traced value's.
     """
 
     model: Model
     path: tuple[str, ...] = ()
     kind: Kind = Kind.MODULE
     wrapper: str | None = None
+    by_name: bool = False
 
     def __repr__(self) -> str:
         return f"ModuleRef({self.model!r}, {'.'.join(self.path) or '<root>'}, {self.kind.value})"

@@ -102,23 +102,23 @@ def module_attribute(walk: Interpreter, ref: ModuleRef, attribute: str) -> Value
         return ParamRef(owner=replace(ref, kind=Kind.PARAMETER), copy=True)
     path = (*ref.path, attribute)
     if kb.PARAMETER_ATTRIBUTE.match(attribute):
-        return ParamRef(owner=ModuleRef(model, path, Kind.PARAMETER, ref.wrapper))
+        return ParamRef(owner=ModuleRef(model, path, Kind.PARAMETER, ref.wrapper, ref.by_name))
     if ref.kind is Kind.PARAMETER:
         return UNKNOWN
-    return ModuleRef(model, path, classify(ref, attribute), ref.wrapper)
+    kind, by_name = classify(ref, attribute)
+    return ModuleRef(model, path, kind, ref.wrapper, ref.by_name or by_name)
 
 
-def classify(parent: ModuleRef, attribute: str) -> Kind:
-    """Is `parent.attribute` a sub-module? Library models are made of modules; in-file classes need evidence."""
+def classify(parent: ModuleRef, attribute: str) -> tuple[Kind, bool]:
+    """Is `parent.attribute` a sub-module, and is that judged by its name alone? Library models are made of modules;
+    in-file classes need evidence, and an attribute the file never assigns has only its name."""
     model = parent.model
     if attribute in kb.LIBRARY_TENSOR_NAMES:
-        return Kind.UNKNOWN  # an nn.Parameter in some architectures, a sub-module in others
+        return Kind.UNKNOWN, False  # an nn.Parameter in some architectures, a sub-module in others
     library_model = model.source is not ModelSource.CUSTOM or model.library is not None
     if parent.kind is Kind.MODULE and library_model:
-        return Kind.MODULE
-    if parent.kind is Kind.MODULE and parent.path and module_like_name(parent.path[-1]):
-        return Kind.MODULE if module_like_name(attribute) else Kind.UNKNOWN
-    return Kind.MODULE if module_like_name(attribute) else Kind.UNKNOWN
+        return Kind.MODULE, False
+    return (Kind.MODULE, True) if module_like_name(attribute) else (Kind.UNKNOWN, False)
 
 
 def subscript(walk: Interpreter, option: Value, node: cst.Subscript, key: object) -> Value:
