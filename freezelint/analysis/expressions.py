@@ -158,8 +158,16 @@ def eval_Comparison(walk: Interpreter, node: cst.Comparison) -> Value:
 
 
 def eval_IfExp(walk: Interpreter, node: cst.IfExp) -> Value:
-    walk.eval(node.test)
-    return one_of([walk.eval(node.body), walk.eval(node.orelse)])
+    """`a if test else b`: the arm a constant test picks, else either, each evaluated in its arm."""
+    test = walk.eval(node.test)
+    if isinstance(test, Literal) and isinstance(test.value, bool):
+        return walk.eval(node.body if test.value else node.orelse)
+    depth = len(walk.context.loops)
+    arms = []
+    for arm, expression in ((True, node.body), (False, node.orelse)):
+        with walk.within(branches=(*walk.context.branches, Branch(node, node.test, arm, depth))):
+            arms.append(walk.eval(expression))
+    return one_of(arms)
 
 
 def eval_Await(walk: Interpreter, node: cst.Await) -> Value:

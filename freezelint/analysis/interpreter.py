@@ -100,6 +100,7 @@ class Interpreter:
         self.walked: set[int] = set()  # id() of FunctionDef nodes already walked
         self.abstract_selves: dict[int, Value] = {}
         self.flow_depth = 0  # `if`s and loops open in the current function: a `return` there does not end its walk
+        self.decided: set[int] = set()  # `if`s whose test is a constant: only one arm runs
 
     # --- entry ---------------------------------------------------------------------------------------------------
 
@@ -407,7 +408,16 @@ class Interpreter:
         self.bind(node.name.value, cls, node)
 
     def exec_If(self, node: cst.If) -> None:
-        self.eval(node.test)
+        test = self.eval(node.test)
+        if isinstance(test, Literal) and isinstance(test.value, bool) and not self.context.standalone:
+            # A constant test (`FREEZE = False` ... `if FREEZE:`, `Model(freeze=False)` into `if freeze:`): only the
+            # arm it picks runs (still inside that arm, so rules see what the freeze depends on).
+            arm = Branch(node, node.test, test.value, len(self.context.loops))
+            taken = node.body if test.value else node.orelse
+            with self.within(branches=(*self.context.branches, arm)):
+                self.exec_arm(taken)
+            self.decided.add(id(node))
+            return
         depth = len(self.context.loops)
         snapshot = dict(self.frame.locals)
         with self.nested_flow():
@@ -426,11 +436,19 @@ class Interpreter:
         self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
 
+    def exec_arm(self, arm: cst.BaseSuite | cst.Else | cst.If | None) -> None:
+        if isinstance(arm, cst.If):
+            self.exec_If(arm)
+        elif isinstance(arm, cst.Else):
+            self.exec_suite(arm.body)
+        elif arm is not None:
+            self.exec_suite(arm)
+
     def guard_after(self, node: cst.If) -> Branch | None:
         """The arm of `node` the rest of its block runs in, when the other arm always leaves the block (`continue`,
         `break`, `return`, `raise`) and this one does not; None otherwise."""
         body_leaves, else_leaves = _leaves(node.body), _leaves(node.orelse)
-        if body_leaves == else_leaves:
+        if body_leaves == else_leaves or id(node) in self.decided:
             return None
         return Branch(node, node.test, not body_leaves, len(self.context.loops))
 

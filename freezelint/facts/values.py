@@ -17,7 +17,7 @@ import libcst as cst
 from freezelint import knowledge as kb
 
 if TYPE_CHECKING:
-    from freezelint.facts.events import OptimizerBuild, TrainerBuild, Where
+    from freezelint.facts.events import Branch, OptimizerBuild, TrainerBuild, Where
 
 
 # Identities of models, parameter sets and loops, in creation order (shared by values and events).
@@ -350,6 +350,9 @@ class ParamSet(Value):
     one_shot: bool = True
     copies: bool = False
     lazy: LazyMap | None = None  # a generator expression: its element code runs as it is consumed
+    # The `if` arms it was taken in (`chain(unet.parameters(), te.parameters()) if args.train_te else ...`): an
+    # optimizer over it holds these parameters only on runs where those arms are taken.
+    guards: tuple[Branch, ...] = ()
     id: int = field(default_factory=lambda: next(next_id))
 
     def __repr__(self) -> str:

@@ -380,7 +380,7 @@ def module_method(walk: Interpreter, ref: ModuleRef, method: str, args: list[Val
         if defined is not None:
             return walk.call_function(defined, args, kwargs, node, self_value=ref)
     if method in kb.PARAMETER_ITERATORS:
-        return ParamSet(module=ref, node=node, named=kb.PARAMETER_ITERATORS[method])
+        return ParamSet(module=ref, node=node, named=kb.PARAMETER_ITERATORS[method], guards=walk.context.branches)
     if method in kb.MODULE_ITERATORS:
         named = kb.MODULE_ITERATORS[method]
         return ModuleIter(ref, named=named, recursive=method in ("modules", "named_modules"))
