@@ -247,6 +247,11 @@ def load_settings(start: str, config: str | None = None, isolated: bool = False)
     return Settings(root=root, config_file=path, **values)
 
 
+def _key_error(path: str, key: str) -> Fail:
+    """How a parser says that the value of `key` is wrong."""
+    return lambda message: ConfigError(path, f"[tool.freezelint] {key!r} {message}")
+
+
 # Each key: (field name, parser). A parser gets the value and a function that raises a ConfigError about this key.
 Fail = Callable[[str], Exception]
 
@@ -351,7 +356,7 @@ def parse_table(table: dict[str, Any], path: str) -> dict[str, Any]:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(KEYS)})"
             raise ConfigError(path, f"[tool.freezelint] unknown key {key!r}{hint}")
         name, parser = KEYS[key]
-        values[name] = parser(value, lambda message, key=key: ConfigError(path, f"[tool.freezelint] {key!r} {message}"))
+        values[name] = parser(value, _key_error(path, key))
     selection = RuleSelection(
         select=values.pop("select", None), ignore=values.pop("ignore", ()), extend_select=values.pop("extend_select", ())
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import libcst as cst
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from freezelint.analysis.interpreter import Interpreter
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 
 
 def evaluate(walk: Interpreter, node: cst.BaseExpression) -> Value:
@@ -194,12 +195,12 @@ def eval_Lambda(walk: Interpreter, node: cst.Lambda) -> Value:
     return InFileFunction(node=node, qualname=f"{walk.frame.qualname}.<lambda>", closure=walk.frame, defaults=defaults)
 
 
-def eval_ListComp(walk: Interpreter, node: cst.BaseComprehension) -> Value:
+def eval_ListComp(walk: Interpreter, node: Comprehension) -> Value:
     """List, set, dict and generator comprehensions."""
     return eval_comprehension(walk, node)
 
 
-def eval_comprehension(walk: Interpreter, node: cst.BaseComprehension) -> Value:
+def eval_comprehension(walk: Interpreter, node: Comprehension) -> Value:
     lazy = LazyMap(node) if isinstance(node, cst.GeneratorExp) else None
     outer_frame, saved = walk.frame, walk.context
     walk.frame = Frame(outer_frame, outer_frame.qualname)
@@ -271,7 +272,7 @@ def eval_Call(walk: Interpreter, node: cst.Call) -> Value:
     return one_of(results)
 
 
-EVALUATORS: dict[type, Callable[[Interpreter, cst.CSTNode], Value]] = {  # type: ignore[dict-item]
+EVALUATORS: dict[type[cst.CSTNode], Callable[[Interpreter, Any], Value]] = {
     cst.Name: eval_Name,
     cst.SimpleString: eval_SimpleString,
     cst.FormattedString: eval_FormattedString,

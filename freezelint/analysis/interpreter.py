@@ -344,8 +344,8 @@ class Interpreter:
             for alias in node.names:
                 full = dotted(alias.name) or ""
                 self.facts.imports.add(full)
-                if alias.asname is not None:
-                    self.bind(alias.asname.name.value, Imported(full), node)  # type: ignore[attr-defined]
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.bind(alias.asname.name.value, Imported(full), node)
                 else:
                     head = full.split(".", 1)[0]
                     self.bind(head, Imported(head), node)
@@ -360,7 +360,7 @@ class Interpreter:
             name = dotted(alias.name) or ""
             qualname = f"{base}.{name}" if base and not base.endswith(".") else f"{base}{name}"
             self.facts.imports.add(qualname)
-            bound = alias.asname.name.value if alias.asname is not None else name  # type: ignore[attr-defined]
+            bound = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
             self.bind(bound, Imported(qualname), node)
 
     def exec_del(self, target: cst.BaseExpression) -> None:
@@ -671,8 +671,9 @@ class Interpreter:
                     if "__init__" in cls.methods:
                         return self.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
             return UNKNOWN
-        cls = receiver.cls if isinstance(receiver, Instance) else receiver
-        assert isinstance(cls, InFileClass)
+        found = receiver.cls if isinstance(receiver, Instance) else receiver
+        assert isinstance(found, InFileClass)
+        cls = found
         defined = cls.find_method(method)
         if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
             return self.instantiate(receiver, args, kwargs, node, factory=method)

@@ -44,8 +44,10 @@ class Loop:
         names: set[str] = set()
         node = self.node
         if isinstance(node, (cst.For, cst.CompFor)):
-            names.update(n.value for n in m.findall(node.target, m.Name()))  # type: ignore[union-attr]
-        names.update(n.value for aug in m.findall(node, m.AugAssign(target=m.Name())) for n in [aug.target])  # type: ignore[union-attr]
+            names.update(n.value for n in m.findall(node.target, m.Name()) if isinstance(n, cst.Name))
+        for aug in m.findall(node, m.AugAssign(target=m.Name())):
+            if isinstance(aug, cst.AugAssign) and isinstance(aug.target, cst.Name):
+                names.add(aug.target.value)
         return names
 
 
@@ -544,7 +546,7 @@ def _target_names(loop: cst.CSTNode) -> set[str]:
     """The variables a `for` loop or comprehension binds."""
     target = loop.target if isinstance(loop, (cst.For, cst.CompFor)) else None
     names: set[str] = set()
-    stack = [target] if target is not None else []
+    stack: list[cst.BaseExpression] = [target] if target is not None else []
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Name):
