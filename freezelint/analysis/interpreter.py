@@ -119,6 +119,8 @@ class Interpreter:
             self_value: Value | None = None
             if function.owner is not None and not is_static(function.node):
                 self_value = self.abstract_self(function.owner)
+                if id(function.node) in self.walked:
+                    continue  # the class's `__init__`, walked as its `self` was made
             with self.within(standalone=True, calls=(), loops=(), branches=(), callback_of=None, lazy=None):
                 self.call_function(function, [], {}, None, self_value=self_value, force=True)
 
@@ -137,6 +139,7 @@ class Interpreter:
                     cls=cls,
                     abstract=True,
                 )
+                self.facts.models.append(model)  # its sub-modules are parts of it (a backbone is not a whole model)
                 self.abstract_selves[key] = model
                 init = cls.find_method("__init__")
                 if init is not None and id(init.node) not in self.walked:
@@ -535,7 +538,7 @@ class Interpreter:
 
     def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.bind(target.value, value, target)
+            self.bind(target.value, libraries.named_result(self, target.value, value, value_node), target)
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             items = _tuple_items(value, len(elements))
@@ -560,6 +563,7 @@ class Interpreter:
         attribute = target.attr.value
         if libraries.stored_flag(self, target, owner, value_node):
             return  # `x.requires_grad = v` and its misspellings
+        value = libraries.named_result(self, attribute, value, value_node)
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)

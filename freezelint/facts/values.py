@@ -133,6 +133,10 @@ class ModelSource(enum.Enum):
     CUSTOM = "custom"  # an instance of an nn.Module subclass defined in this file
     PEFT = "peft"  # `get_peft_model(...)` / `PeftModel.from_pretrained(...)`: wraps another model
     COPY = "copy"  # `copy.deepcopy(model)`
+    # Made by code the analysis cannot see (a project's own builder or class, a class chosen by configuration), and
+    # bound to a name that says it is a model: `model = build_model(cfg)`, `self.model = opt.model_class(opt)`.
+    # A module of unknown layout, known as one by its name only.
+    UNSEEN = "unseen"
 
 
 @dataclass(eq=False, repr=False)
@@ -280,6 +284,12 @@ class ModuleRef(Value):
     @property
     def is_module(self) -> bool:
         return self.kind is Kind.MODULE
+
+    @property
+    def traced(self) -> bool:
+        """The analysis followed the value here; False when a step rests on a name alone (an attribute the file never
+        assigns, a model made by code it cannot see)."""
+        return not self.by_name and self.model.source is not ModelSource.UNSEEN
 
     def describe(self) -> str:
         """A readable expression for messages: `model.bert.encoder.layer[:8]`."""

@@ -13,7 +13,7 @@ from freezelint import knowledge as kb
 from freezelint.analysis.libraries import peft
 from freezelint.analysis.libraries.call import CallSite
 from freezelint.analysis.syntax import argument, dotted, literal
-from freezelint.analysis.walk_values import GradContext, IterableOf, ListValue, flatten
+from freezelint.analysis.walk_values import GradContext, IterableOf, LibraryObject, ListValue, flatten
 from freezelint.facts import (
     ANY_CHILD,
     ANY_DESCENDANT,
@@ -59,6 +59,21 @@ _TENSOR_FACTORIES = re.compile(
 )
 _GRAD_OFF = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad")
 _GRAD_SWITCH = ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled")
+
+
+def named_result(walk: Interpreter, name: str, value: Value, value_node: cst.BaseExpression) -> Value:
+    """What a name is bound to. A call the analysis cannot see into (a project's own builder or class, a class chosen
+    by configuration) whose result is bound to a name that says it is a model (`model = build_model(cfg)`,
+    `self.backbone = opt.backbone_class(opt).to(device)`) makes a module of unknown layout, known by that name only."""
+    unseen = value is UNKNOWN or (isinstance(value, LibraryObject) and not value.qualname.startswith(kb.FOREIGN_FRAMEWORKS))
+    if not unseen or not isinstance(value_node, cst.Call) or not kb.MODEL_VARIABLE.match(name):
+        return value
+    callee = value_node.func
+    while isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Call):
+        callee = callee.value.func  # `build(cfg).to(device)`: the builder
+    written = dotted(callee) if isinstance(callee, (cst.Name, cst.Attribute)) else None
+    factory = f"{written}(...)" if written else "code it cannot see"
+    return walk.new_model(ModelSource.UNSEEN, factory, value_node, class_name=None)
 
 
 def module_like_name(name: str) -> bool:
@@ -361,8 +376,8 @@ def method(walk: Interpreter, receiver: Value, name: str, args: list[Value], kwa
     if name == "requires_grad_" and isinstance(receiver, Unknown):
         walk.freeze(node, receiver, _requires_grad_flag(node), FreezeForm.CALL, name, argument(node, 0, "requires_grad"))
         return UNKNOWN
-    if name in kb.FREEZE_METHODS and isinstance(receiver, Unknown):
-        walk.freeze(node, receiver, kb.FREEZE_METHODS[name], FreezeForm.HELPER, name, partial=True)
+    if name.lower() in kb.FREEZE_METHODS and isinstance(receiver, Unknown):
+        walk.freeze(node, receiver, kb.FREEZE_METHODS[name.lower()], FreezeForm.HELPER, name, partial=True)
         return UNKNOWN
     return None
 
@@ -392,8 +407,8 @@ def module_method(walk: Interpreter, ref: ModuleRef, method: str, args: list[Val
     if method == "requires_grad_":
         walk.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, argument(node, 0, "requires_grad"))
         return ref
-    if method in kb.FREEZE_METHODS:
-        walk.freeze(node, ref, kb.FREEZE_METHODS[method], FreezeForm.HELPER, method, partial=True)
+    if method.lower() in kb.FREEZE_METHODS:  # a model's own helper, in any case (`Unfreeze_backbone()`)
+        walk.freeze(node, ref, kb.FREEZE_METHODS[method.lower()], FreezeForm.HELPER, method, partial=True)
         return UNKNOWN
     adapted = peft.module_method(walk, ref, method, args, kwargs, node)
     if adapted is not None:
