@@ -140,13 +140,14 @@ class Interpreter:
                     abstract=True,
                 )
                 self.facts.models.append(model)  # its sub-modules are parts of it (a backbone is not a whole model)
-                self.abstract_selves[key] = model
-                init = cls.find_method("__init__")
-                if init is not None and id(init.node) not in self.walked:
-                    with self.within(standalone=True):
-                        self.call_function(init, [], {}, None, self_value=model, force=True)
+                made: Value = model
             else:
-                self.abstract_selves[key] = Instance(cls)
+                made = Instance(cls)  # a trainer or distiller class: its `__init__` says what its attributes hold
+            self.abstract_selves[key] = made
+            init = cls.find_method("__init__")
+            if init is not None and id(init.node) not in self.walked:
+                with self.within(standalone=True):
+                    self.call_function(init, [], {}, None, self_value=made, force=True)
         return self.abstract_selves[key]
 
     # --- services for the library models ---------------------------------------------------------------------------
