@@ -85,6 +85,8 @@ def module_like_name(name: str) -> bool:
 
 
 def attribute(walk: Interpreter, owner: Value, name: str) -> Value:
+    if isinstance(owner, ModuleOutput):
+        return owner  # `teacher(x).logits`, `.last_hidden_state`: still that module's output
     if isinstance(owner, Model):
         owner = ModuleRef(owner)
     if isinstance(owner, ModuleRef):
@@ -148,6 +150,8 @@ def subscript(walk: Interpreter, option: Value, node: cst.Subscript, key: object
         return replace(option, path=(*option.path, component), kind=kind)
     if isinstance(option, ParamSet) and option.copies:
         return ParamRef(owner=option.module, source=option, copy=True, node=node)
+    if isinstance(option, ModuleOutput):
+        return option  # `encoder(x)[0]`: still that module's output
     if isinstance(option, (ParamSet, ModuleIter)) and component != ANY_CHILD:
         # `list(model.parameters())[:-2]`, `list(model.children())[0]`: a part of what iterating yields.
         if isinstance(key, int):
