@@ -594,7 +594,12 @@ class Interpreter:
         if isinstance(owner, Instance):
             if attribute in owner.attrs:
                 return owner.attrs[attribute]
-            return self.class_attribute(owner.cls, attribute, owner)
+            found = self.class_attribute(owner.cls, attribute, owner)
+            if found is UNKNOWN:
+                # Set by a base class of another file (`super().__init__(teacher_model, ...)`): known by its name only.
+                found = libraries.inherited_attribute(self, owner.cls, attribute)
+                owner.attrs[attribute] = found
+            return found
         if isinstance(owner, InFileClass):
             return self.class_attribute(owner, attribute, None)
         if isinstance(owner, Config):

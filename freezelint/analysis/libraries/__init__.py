@@ -137,6 +137,7 @@ def instantiate(
 
 
 named_result = torch_nn.named_result
+inherited_attribute = torch_nn.inherited_attribute
 subscript = torch_nn.subscript
 element = torch_nn.element
 collected = torch_nn.collected

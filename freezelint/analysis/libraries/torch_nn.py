@@ -76,6 +76,14 @@ def named_result(walk: Interpreter, name: str, value: Value, value_node: cst.Bas
     return walk.new_model(ModelSource.UNSEEN, factory, value_node, class_name=None)
 
 
+def inherited_attribute(walk: Interpreter, cls: InFileClass, name: str) -> Value:
+    """An attribute of `self` that no code of the file assigns, in a class whose base lies in another file: a model
+    when its name says so (`self.teacher_model` of a distiller that hands it to its base class), else UNKNOWN."""
+    if not kb.MODEL_VARIABLE.match(name) or all(isinstance(b, InFileClass) for base in cls.bases for b in base.candidates()):
+        return UNKNOWN
+    return walk.new_model(ModelSource.UNSEEN, f"self.{name}", cls.node, class_name=None)
+
+
 def module_like_name(name: str) -> bool:
     """Attribute names that, off an nn.Module of unknown layout, are evidence of a sub-module."""
     return bool(_MODULE_NAMES.search(name))
