@@ -293,7 +293,7 @@ def check(
         name = stdin_filename or "-"
         results: list[FileResult] = []
         if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()
             if mode is not None:
                 from freezelint.fixes import fix_file
 

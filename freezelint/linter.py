@@ -19,10 +19,11 @@ import libcst as cst
 from freezelint import noqa, prefilter
 from freezelint.analysis import collect
 from freezelint.config import Settings
+from freezelint.decoding import decode
 from freezelint.facts import Facts, Options
 from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
 from freezelint.rules import Message, Report, Rule, get_rule
-from freezelint.source import Source, SourceError, decode
+from freezelint.source import Source, SourceError
 
 T = TypeVar("T")
 
