@@ -52,6 +52,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst.matchers as m
+
 from freezelint.facts import (
     ANY_CHILD,
     ANY_DESCENDANT,
@@ -70,7 +72,7 @@ from freezelint.facts import (
     PeftApply,
     Where,
 )
-from freezelint.findings import Level
+from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
 
 MESSAGE = (
@@ -99,8 +101,8 @@ def eval_module_computes_gradients(facts: Facts) -> Iterator[Report]:
         if forward is None or _frozen_or_handed_on(facts, ref) or facts.training_of(ref) is not None:
             continue
         backward = _backward_through(facts, forward)
-        if backward is None:
-            continue
+        if backward is None or not _steps_in_loop(backward):
+            continue  # no training step beside it (a test of backward itself, a gradient-based attack's one pass)
         stepping = _stepping_optimizer(facts, backward)
         if stepping is None and _built_optimizers_hold(facts, ref):
             continue
@@ -112,7 +114,8 @@ def eval_module_computes_gradients(facts: Facts) -> Iterator[Report]:
             "backward": facts.line(backward.node),
             "holder": holder,
         }
-        yield Report(call.where.statement or call.call, Message(MESSAGE, fields))
+        evidence = Evidence.TRACED if stepping is not None else Evidence.NAME
+        yield Report(call.where.statement or call.call, Message(MESSAGE, fields), evidence=evidence)
 
 
 def _eval_call(call: ModuleCall) -> bool:
@@ -173,6 +176,14 @@ def _backward_through(facts: Facts, forward: Forward) -> Backward | None:
         if backward.order > forward.order and (backward.where.shared_loop(forward.where) is not None or not forward.where.loops):
             return backward
     return None
+
+
+def _steps_in_loop(backward: Backward) -> bool:
+    """The loop around the backward also steps something (`optimizer.step()`, `self.optimizer_student.step()`)."""
+    loops = backward.where.loops
+    if not loops:
+        return False
+    return bool(m.findall(loops[-1].node, m.Call(func=m.Attribute(attr=m.Name("step")))))
 
 
 def _stepping_optimizer(facts: Facts, backward: Event) -> OptimizerBuild | None:
