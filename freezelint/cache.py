@@ -188,11 +188,14 @@ def _prepare(directory: str) -> None:
             pass
 
 
+_NOTEBOOK_TYPES = {("freezelint.notebook", "FileLayout"), ("freezelint.notebook", "Piece")}  # in a notebook's CellIndex
+
+
 class _Unpickler(pickle.Unpickler):
     """Only the result types freezelint stores (and nothing that could run code)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == "freezelint.findings" and not name.startswith("_"):
+        if (module == "freezelint.findings" and not name.startswith("_")) or (module, name) in _NOTEBOOK_TYPES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a freezelint result type")
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,71 @@ def write(tmp_path: Path):
         return path
 
     return writer
+
+
+
+def notebook_place(path: Path | str, cell: int, row: int, column: int = 1) -> tuple[int, int]:
+    """Where a character of a notebook's cell is written in the file, found by searching the file for the JSON string
+    that holds it: the 1-based line and column of the character at `column` of the cell's line `row`."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    source = json.loads(text)["cells"][cell - 1]["source"]
+    if isinstance(source, list):  # one string per line, as Jupyter saves them
+        element, prefix = source[row - 1], source[row - 1][: column - 1]
+    else:
+        lines = source.splitlines(keepends=True)
+        element, prefix = source, "".join(lines[: row - 1]) + lines[row - 1][: column - 1]
+    for ascii_only in (False, True):
+        encoded = json.dumps(element, ensure_ascii=ascii_only)
+        count = text.count(encoded)
+        if count:
+            assert count == 1, f"{encoded} is written more than once"
+            offset = text.index(encoded) + len(json.dumps(prefix, ensure_ascii=ascii_only)) - 1
+            start_of_line = text.rfind("\n", 0, offset) + 1
+            return text.count("\n", 0, offset) + 1, offset - start_of_line + 1
+    raise AssertionError(f"{element!r} not found in {path}")
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def tagged_clone(tmp_path_factory) -> tuple[Path, str]:
+    """This checkout as it is now (uncommitted changes included) in a new git repository whose one commit carries the
+    release tag the README's install lines name (`v` + the version), as a clone of a released repository would."""
+    from freezelint import __version__
+
+    clone = tmp_path_factory.mktemp("freezelint-clone")
+    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = clone / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    tag = f"v{__version__}"
+    git("init", "-q", cwd=clone)
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A", cwd=clone)
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "release", cwd=clone)
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "tag", "-a", tag, "-m", f"freezelint {__version__}", cwd=clone)
+    return clone, tag
+
+
+# Modules whose tests take long (runtime replays, property and kill tests, real pre-commit and pip): `pytest -m "not
+# slow"` leaves them out for everyday work; `.ci/run` runs everything.
+SLOW_MODULES = {
+    "test_any_python.py", "test_fix_properties.py", "test_never_lose_data.py", "test_hostile_inputs.py",
+    "test_mutated_files.py", "test_precommit.py",
+}
+# Single tests as long as a slow module: every fixture linted rule by rule with and without the pre-filter.
+SLOW_TESTS = {
+    "test_findings_identical_with_and_without_the_prefilter_for_every_rule",
+    "test_the_cli_reports_the_same_with_and_without_the_prefilter",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.name in SLOW_MODULES or "runtime" in path.relative_to(ROOT).parts[:2] or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
