@@ -44,7 +44,10 @@ FORMAT = 1
 # without its times changing, so its content is hashed rather than trusted.
 RACY_NS = 2_000_000_000
 # Settings that decide which files are linted or how results are shown, not what a file reports.
-_NOT_IN_KEY = frozenset({"exclude", "extend_exclude", "force_exclude", "fail_on", "output_format", "show_fixes", "config_file", "root"})
+_NOT_IN_KEY = frozenset({
+    "exclude", "extend_exclude", "force_exclude", "include", "extend_include", "respect_gitignore", "fail_on",
+    "output_format", "show_fixes", "config_file", "root",
+})
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 Entry = tuple[Stamp, bytes, "FileResult | None"]  # the stamp, the content hash, the result (None: nothing found)

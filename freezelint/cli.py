@@ -117,6 +117,11 @@ def main() -> None:
     help="Apply excludes to files named explicitly too (pre-commit names every file).",
 )
 @click.option(
+    "--respect-gitignore/--no-respect-gitignore", default=None,
+    help="Skip files that .gitignore (at every level), .ignore, .git/info/exclude and git's global excludes file "
+    "ignore (default: on; files named explicitly are still checked unless --force-exclude).",
+)
+@click.option(
     "--fail-on", type=click.Choice(LEVELS), default=None,
     help="The lowest level that makes the exit status 1 (default: warning; lower levels are still printed).",
 )
@@ -124,7 +129,7 @@ def main() -> None:
 @click.option(
     "--output-format", type=click.Choice(list(FORMATS)), default=None,
     help="text (default: source line and caret), concise (one line each), json, json-lines, github (annotations), "
-    "sarif (code scanning), junit, gitlab (code quality).",
+    "sarif (code scanning), junit, gitlab (code quality), markdown (a job summary).",
 )
 @click.option(
     "-o", "--output-file", type=click.Path(dir_okay=False), default=None, metavar="PATH",
@@ -189,6 +194,7 @@ def check(
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
     force_exclude: bool,
+    respect_gitignore: bool | None,
     fail_on: str | None,
     exit_zero: bool,
     output_format: str | None,
@@ -220,6 +226,7 @@ def check(
     from freezelint.baseline import BaselineError, load, render
     from freezelint.config import ConfigError, RuleSelection, load_settings
     from freezelint.files import discover, is_force_excluded, write_atomically
+    from freezelint.ignore import is_ignored
     from freezelint.findings import FileResult, Level
     from freezelint.noqa import add_noqa_to_file
     from freezelint.report import ReportOptions, display_path, fails, formatter
@@ -281,6 +288,8 @@ def check(
     for name, value in (("force_exclude", force_exclude), ("show_fixes", show_fixes)):
         if value:
             changes[name] = True
+    if respect_gitignore is not None:
+        changes["respect_gitignore"] = respect_gitignore
     if no_prefilter:
         changes["prefilter"] = False
     if fail_on is not None:
@@ -305,7 +314,10 @@ def check(
     if use_stdin:
         name = stdin_filename or "-"
         results: list[FileResult] = []
-        if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
+        skipped = settings.force_exclude and stdin_filename and (
+            is_force_excluded(name, settings.excludes, settings.root) or (settings.respect_gitignore and is_ignored(name))
+        )
+        if not skipped:
             data = click.get_binary_stream("stdin").read()
             if mode is not None:
                 from freezelint.fixes import fix_file
@@ -319,8 +331,11 @@ def check(
     else:
         from freezelint.cache import Cache, default_directory
 
-        discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
-        if not discovery.files and not discovery.errors:
+        discovery = discover(
+            list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root, settings.respect_gitignore,
+            settings.includes,
+        )
+        if not discovery.files and not discovery.errors and not discovery.skipped:
             click.echo("freezelint: warning: no Python files found under the given paths", err=True)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
         # The rules are imported (with libcst) only when some file is not in the cache. --fix and --diff rewrite

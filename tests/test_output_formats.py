@@ -233,3 +233,17 @@ def test_stdin(tmp_path):
     assert excluded.returncode == 0 and "FRZ302" not in excluded.stdout
     broken = run_cli("-", "--stdin-filename", "x.py", input="import transformers.from_pretrained, transformers.Trainer\ndef f(:\n", cwd=tmp_path)
     assert broken.returncode == 2 and broken.stderr.startswith("x.py: error: syntax error at line 2")
+
+
+def test_markdown_lists_every_finding_for_a_job_summary(reference):
+    text = output("markdown")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(reference) and text.startswith("## freezelint\n\nFound ")
+    wheres = sorted(row.split("`")[1] for row in rows)
+    expected = sorted(
+        f"{path}:{f'cell {cell}:' if cell else ''}{row}:{column}" for path, cell, row, column, _, _ in keys(reference)
+    )
+    assert wheres == expected
+    finding = Finding("a.py", "FRZ999", "x", Level.ERROR, "a | b\nc <d>", Location(1, 1), Location(1, 2))
+    table = formatter("markdown")([FileResult("a.py", findings=[finding])], 1, ReportOptions())
+    assert "| `a.py:1:1` | FRZ999 | error | a \\| b c &lt;d> |" in table

@@ -28,7 +28,7 @@ RUN_BY = {
     "fixes": "test_fix_commands",
     "runtime": "test_runtime_commands",
     "pre-commit": "test_precommit.py::test_the_readmes_snippet_runs_with_real_pre_commit",
-    "github-workflow": "test_github_workflow_runs_its_steps",
+    "github-workflow": "test_action.py::test_the_readmes_workflow_runs_the_action",
     "gitlab-job": "test_gitlab_job_runs_its_script",
 }
 
@@ -131,27 +131,6 @@ def repository(tmp_path: Path) -> Path:
     shutil.copy(FIXTURES / "FRZ101" / "whole_model.py", tmp_path / "train.py")
     shutil.copy(FIXTURES / "notebooks" / "no_op_freezes.ipynb", tmp_path / "explore.ipynb")
     return tmp_path
-
-
-@pytest.mark.slow
-def test_github_workflow_runs_its_steps(ci_machine, tagged_clone, repository):
-    venv, env = ci_machine
-    clone, tag = tagged_clone
-    workflow = yaml.safe_load(readme.block("github-workflow"))
-    (job,) = workflow["jobs"].values()
-    runs = [step["run"] for step in job["steps"] if "run" in step]
-    install, lint = runs
-    assert f"@{tag}" in install
-    installed = shell(local(install, clone), repository, env=env, timeout=900)
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    assert shutil.which("freezelint", path=env["PATH"]) == str(venv / "bin" / "freezelint")
-    linted = shell(lint, repository, env=env)
-    assert linted.returncode == 1, linted.stderr
-    assert "::error title=FRZ101,file=train.py," in linted.stdout
-    assert "::error title=FRZ101,file=explore.ipynb,line=31," in linted.stdout  # the notebook's JSON line
-    upload = next(step for step in job["steps"] if "upload-sarif" in step.get("uses", ""))
-    sarif = json.loads((repository / upload["with"]["sarif_file"]).read_text())
-    assert {result["ruleId"] for result in sarif["runs"][0]["results"]} >= {"FRZ101", "FRZ104"}
 
 
 @pytest.mark.slow

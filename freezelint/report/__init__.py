@@ -30,6 +30,7 @@ FORMATS = {
     "sarif": ("freezelint.report.sarif", "format_sarif"),
     "junit": ("freezelint.report.junit", "format_junit"),
     "gitlab": ("freezelint.report.gitlab", "format_gitlab"),
+    "markdown": ("freezelint.report.markdown", "format_markdown"),
 }
 
 
