@@ -89,6 +89,7 @@ def main() -> None:
       freezelint [OPTIONS] [PATHS]...     lint files, directories and notebooks (same as `freezelint check`)
       freezelint rule FRZ101              explain one rule
       freezelint rules                    list every rule
+      freezelint server                   the language server for editors (LSP over stdio)
 
     \b
     Examples:
@@ -447,6 +448,28 @@ def _write_report(path: str, text: str) -> None:
         write_atomically(path, text.encode("utf-8"), create=True)
     except OSError as error:
         _fail(path, f"cannot write the report: {error.strerror or error}")
+
+
+@main.command("server")
+def server() -> None:
+    """Run the language server for editors: LSP over stdin and stdout (needs freezelint[server]).
+
+    Diagnostics as you type, quick fixes, `# noqa` actions, fix-all, and rule documentation on hover, for .py files
+    and notebooks. Settings come from [tool.freezelint] as for `freezelint check`; the editor's initialization
+    options can add `config`, `isolated`, `select`, `ignore` and `extendSelect`. See the README for editor set-up.
+    """
+    from freezelint.server import INSTALL_HINT, missing_dependency
+
+    missing = missing_dependency()
+    if missing is not None:
+        click.echo(f"freezelint: error: the language server needs {missing}: {INSTALL_HINT}", err=True)
+        sys.exit(2)
+    try:
+        from freezelint.server.app import serve
+    except ImportError as error:  # an older pygls (1.x) has another layout
+        click.echo(f"freezelint: error: the language server needs pygls 2 or newer ({error}): {INSTALL_HINT}", err=True)
+        sys.exit(2)
+    sys.exit(serve())
 
 
 @main.command("rule")

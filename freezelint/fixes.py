@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
+from freezelint.decoding import decode
 from freezelint.files import WriteRefused, write_atomically
 from freezelint.findings import Applicability, FileError, FileResult, Fix
 from freezelint.linter import lint_source, parse, run_with_deep_stack
 from freezelint.report import display_path
 from freezelint.rules import Rule
-from freezelint.source import Source, SourceError, decode
+from freezelint.source import Source, SourceError
 
 if TYPE_CHECKING:
     from freezelint.config import Settings

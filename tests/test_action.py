@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import readme
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 ACTION = ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.config import ConfigError, RuleSelection, Settings, detect_target_transformers, find_config, load_settings
 from freezelint.findings import Level

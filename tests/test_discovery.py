@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.files import discover
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import notebook_place, run_cli
+from cli_helpers import notebook_place, run_cli
 
 from freezelint.findings import Edit, FileResult, Location
 from freezelint.notebook import Notebook

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import readme
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 pytest.importorskip("pre_commit")
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import readme
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 BIN = Path(sys.executable).parent  # the test environment's `freezelint` and `python`
 
@@ -27,6 +27,7 @@ RUN_BY = {
     "usage": "test_usage_commands",
     "fixes": "test_fix_commands",
     "runtime": "test_runtime_commands",
+    "server": "test_server_install",
     "pre-commit": "test_precommit.py::test_the_readmes_snippet_runs_with_real_pre_commit",
     "github-workflow": "test_action.py::test_the_readmes_workflow_runs_the_action",
     "gitlab-job": "test_gitlab_job_runs_its_script",
@@ -165,3 +166,17 @@ def test_runtime_commands(ci_machine, tagged_clone, project):
         completed = shell(command, project, env={"HF_HUB_OFFLINE": "1"}, timeout=600)
         assert completed.returncode == 1, (command, completed.stderr[-3000:])
         assert "FRZ101 [error]" in completed.stdout and "[runtime: confirmed" in completed.stdout, completed.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_server_install(ci_machine, tagged_clone, project):
+    """The language server's install line names the tagged repository with its `server` extra, and the command it
+    installs starts."""
+    _, env = ci_machine
+    clone, tag = tagged_clone
+    install, start = readme.commands("server")
+    assert install.startswith('pip install "freezelint[server] @ git+') and f"@{tag}" in install
+    installed = shell(local(install, clone), project, env=env, timeout=900)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    started = shell(start, project, env=env)
+    assert started.returncode == 0 and "language server" in started.stdout, started.stdout + started.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import readme
-from conftest import ROOT
+from cli_helpers import ROOT
 
 from freezelint import __version__
 

@@ -36,7 +36,7 @@ class Request:
 
 def replay(request: Request) -> dict[str, Any]:
     """Check one script at runtime."""
-    from freezelint.collect import collect
+    from freezelint.analysis import collect
     from freezelint.linter import parse, run_with_deep_stack
     from freezelint.source import Source
 
@@ -56,7 +56,7 @@ def replay(request: Request) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            uses_trainer = request.exec_mode and any(isinstance(e, TrainerBuild) for e in facts.events)
+            uses_trainer = request.exec_mode and any(isinstance(e, TrainerBuild) for e in facts.all_events(uncalled=True))
             with loader.installed(), harness.installed(not request.weights, uses_trainer), \
                     contextlib.redirect_stdout(harness.output), contextlib.redirect_stderr(harness.output), harness.tracing():
                 try:

@@ -357,7 +357,7 @@ class Slicer:
             if stmt is not None:
                 self.never_run.setdefault(id(stmt), reason)
 
-        for event in self.facts.events:
+        for event in self.facts.all_events(uncalled=True):
             if isinstance(event, F.TrainCall):
                 mark(event.node, "trains the model")
             elif isinstance(event, F.Backward):
@@ -408,7 +408,7 @@ class Slicer:
             if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
                 continue
             add(model.where, model.node, None)
-        for event in self.facts.events:
+        for event in self.facts.all_events(uncalled=True):
             if isinstance(event, F.FreezeOp):
                 add(event.where, event.node, "freeze")
                 if event.loop is not None:
