@@ -53,16 +53,18 @@ def tagged_clone(tmp_path_factory) -> tuple[Path, str]:
     return clone, tag
 
 
-# Modules whose tests take long (runtime replays, property and kill tests, real pre-commit and pip): `pytest -m "not
-# slow"` leaves them out for everyday work; `.ci/run` runs everything.
+# Modules whose tests take long (runtime replays, property and kill tests, real pre-commit, pip and Neovim): `pytest -m
+# "not slow"` leaves them out for everyday work; `.ci/run` runs everything.
 SLOW_MODULES = {
     "test_any_python.py", "test_fix_properties.py", "test_never_lose_data.py", "test_hostile_inputs.py",
-    "test_mutated_files.py", "test_precommit.py",
+    "test_mutated_files.py", "test_precommit.py", "test_editors.py",
 }
-# Single tests as long as a slow module: every fixture linted rule by rule with and without the pre-filter.
+# Single tests as long as a slow module: every fixture linted rule by rule with and without the pre-filter, runs
+# racing on one cache.
 SLOW_TESTS = {
     "test_findings_identical_with_and_without_the_prefilter_for_every_rule",
     "test_the_cli_reports_the_same_with_and_without_the_prefilter",
+    "test_runs_sharing_the_cache_at_the_same_time_all_report_correctly",
 }
 
 
