@@ -98,8 +98,8 @@ def test_the_fast_tier_leaves_out_the_slow_tests():
     (command,) = readme.commands("fast-tests")
     assert command.startswith(".venv/bin/python -m pytest ")
     arguments = command.split(" ", 3)[3]
-    fast = shell(f"{sys.executable} -m pytest {arguments} --collect-only -q -p no:cacheprovider -p no:xdist".replace(" -n auto", ""), ROOT)
-    everything = shell(f"{sys.executable} -m pytest --collect-only -q -p no:cacheprovider", ROOT)
+    fast = shell(f"{sys.executable} -m pytest {arguments} --collect-only -q -p no:cacheprovider -p no:xdist -p no:syrupy".replace(" -n auto", ""), ROOT)
+    everything = shell(f"{sys.executable} -m pytest --collect-only -q -p no:cacheprovider -p no:syrupy", ROOT)  # no snapshot runs
     assert fast.returncode == 0 and everything.returncode == 0, fast.stdout[-2000:]
 
     def collected(output: str) -> set[str]:
