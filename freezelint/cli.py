@@ -319,7 +319,7 @@ def check(
             is_force_excluded(name, settings.excludes, settings.root) or (settings.respect_gitignore and is_ignored(name))
         )
         if not skipped:
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()
             if mode is not None:
                 from freezelint.fixes import fix_file
 

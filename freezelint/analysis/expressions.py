@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import libcst as cst
 
 from freezelint.analysis import libraries, options
 from freezelint.analysis.frames import Frame
-from freezelint.analysis.syntax import literal, subscript_literal
-from freezelint.analysis.walk_values import ListValue, is_params
+from freezelint.analysis.syntax import is_classmethod, literal, subscript_literal
+from freezelint.analysis.walk_values import IterableOf, LibraryObject, ListValue, Super, is_params
 from freezelint.facts import (
     UNKNOWN,
     Branch,
     Builtin,
     DictValue,
+    Imported,
+    InFileClass,
     InFileFunction,
+    Instance,
     LazyMap,
     Literal,
     Loop,
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from freezelint.analysis.interpreter import Interpreter
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+Comprehension = Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]
 
 
 def evaluate(walk: Interpreter, node: cst.BaseExpression) -> Value:
@@ -158,8 +162,16 @@ def eval_Comparison(walk: Interpreter, node: cst.Comparison) -> Value:
 
 
 def eval_IfExp(walk: Interpreter, node: cst.IfExp) -> Value:
-    walk.eval(node.test)
-    return one_of([walk.eval(node.body), walk.eval(node.orelse)])
+    """`a if test else b`: the arm a constant test picks, else either, each evaluated in its arm."""
+    test = walk.eval(node.test)
+    if isinstance(test, Literal) and isinstance(test.value, bool):
+        return walk.eval(node.body if test.value else node.orelse)
+    depth = len(walk.context.loops)
+    arms = []
+    for arm, expression in ((True, node.body), (False, node.orelse)):
+        with walk.within(branches=(*walk.context.branches, Branch(node, node.test, arm, depth))):
+            arms.append(walk.eval(expression))
+    return one_of(arms)
 
 
 def eval_Await(walk: Interpreter, node: cst.Await) -> Value:
@@ -186,12 +198,12 @@ def eval_Lambda(walk: Interpreter, node: cst.Lambda) -> Value:
     return InFileFunction(node=node, qualname=f"{walk.frame.qualname}.<lambda>", closure=walk.frame, defaults=defaults)
 
 
-def eval_ListComp(walk: Interpreter, node: cst.BaseComprehension) -> Value:
+def eval_ListComp(walk: Interpreter, node: Comprehension) -> Value:
     """List, set, dict and generator comprehensions."""
     return eval_comprehension(walk, node)
 
 
-def eval_comprehension(walk: Interpreter, node: cst.BaseComprehension) -> Value:
+def eval_comprehension(walk: Interpreter, node: Comprehension) -> Value:
     lazy = LazyMap(node) if isinstance(node, cst.GeneratorExp) else None
     outer_frame, saved = walk.frame, walk.context
     walk.frame = Frame(outer_frame, outer_frame.qualname)
@@ -256,14 +268,72 @@ def eval_Call(walk: Interpreter, node: cst.Call) -> Value:
     if receiver is not None:
         method = func.attr.value  # type: ignore[attr-defined]
         for option in receiver.candidates():
-            results.append(walk.call_method(option, method, args, kwargs, node))
+            results.append(call_method(walk, option, method, args, kwargs, node))
     else:
         for option in callee.candidates():
             results.append(walk.call_value(option, args, kwargs, node))
     return one_of(results)
 
 
-EVALUATORS: dict[type, Callable[[Interpreter, cst.CSTNode], Value]] = {  # type: ignore[dict-item]
+def call_method(walk: Interpreter, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
+    if isinstance(receiver, Imported):
+        return libraries.call(walk, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
+    if isinstance(receiver, LibraryObject):
+        return libraries.call(walk, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
+    if isinstance(receiver, (Instance, InFileClass, Super)):
+        return _object_method(walk, receiver, method, args, kwargs, node)
+    if isinstance(receiver, ListValue):
+        if method in ("append", "extend", "insert"):
+            value = args[-1] if args else UNKNOWN
+            walk.consume(value)
+            derived = libraries.collected(walk, value, node, one_shot=False) if method == "append" else None
+            if value is not receiver:
+                receiver.items.append(derived if derived is not None else value)
+        return UNKNOWN
+    if isinstance(receiver, DictValue):
+        if method == "get" and args and isinstance(args[0], Literal):
+            return receiver.entries.get(str(args[0].value), args[1] if len(args) > 1 else UNKNOWN)
+        if method == "items":
+            return IterableOf(TupleValue((UNKNOWN, one_of(list(receiver.entries.values())))))
+        if method == "values":
+            return IterableOf(one_of(list(receiver.entries.values())))
+        return UNKNOWN
+    if isinstance(receiver, InFileFunction):
+        return UNKNOWN
+    called = libraries.call_method(walk, receiver, method, args, kwargs, node)
+    if called is not None:
+        return called
+    if isinstance(receiver, Unknown):
+        # A method of an object we do not track: a model handed to it may be changed there.
+        walk.opaque(args, kwargs, node, f".{method}()")
+    return UNKNOWN
+
+def _object_method(walk: Interpreter, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
+    if isinstance(receiver, Super):
+        if method == "__init__":
+            for cls in list(receiver.cls.mro())[1:]:
+                if "__init__" in cls.methods:
+                    return walk.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
+        return UNKNOWN
+    if isinstance(receiver, Instance) and method in receiver.attrs:
+        # An attribute called (`walk.teacher(x)`): what it holds is called, a module's forward included.
+        held = receiver.attrs[method]
+        return one_of([walk.call_value(option, args, kwargs, node) for option in held.candidates()])
+    found = receiver.cls if isinstance(receiver, Instance) else receiver
+    assert isinstance(found, InFileClass)
+    cls = found
+    defined = cls.find_method(method)
+    if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
+        return walk.instantiate(receiver, args, kwargs, node, factory=method)
+    if defined is not None:
+        self_value: Value | None = receiver if isinstance(receiver, Instance) else None
+        if is_classmethod(defined.node):
+            self_value = cls
+        return walk.call_function(defined, args, kwargs, node, self_value=self_value)
+    return libraries.inherited_method(walk, cls, method, args, kwargs, node)
+
+
+EVALUATORS: dict[type[cst.CSTNode], Callable[[Interpreter, Any], Value]] = {
     cst.Name: eval_Name,
     cst.SimpleString: eval_SimpleString,
     cst.FormattedString: eval_FormattedString,

@@ -22,12 +22,11 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 
-from freezelint.analysis import expressions, libraries, options
+from freezelint.analysis import expressions, flow, libraries, options
 from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
     dotted,
     has_parameter,
-    is_classmethod,
     is_static,
     subscript_literal,
 )
@@ -71,7 +70,6 @@ from freezelint.facts import (
     Rebind,
     Trainer,
     TupleValue,
-    Unknown,
     Value,
     Where,
     holds_model,
@@ -100,6 +98,7 @@ class Interpreter:
         self.walked: set[int] = set()  # id() of FunctionDef nodes already walked
         self.abstract_selves: dict[int, Value] = {}
         self.flow_depth = 0  # `if`s and loops open in the current function: a `return` there does not end its walk
+        self.decided: set[int] = set()  # `if`s whose test is a constant: only one arm runs
 
     # --- entry ---------------------------------------------------------------------------------------------------
 
@@ -118,6 +117,8 @@ class Interpreter:
             self_value: Value | None = None
             if function.owner is not None and not is_static(function.node):
                 self_value = self.abstract_self(function.owner)
+                if id(function.node) in self.walked:
+                    continue  # the class's `__init__`, walked as its `self` was made
             with self.within(standalone=True, calls=(), loops=(), branches=(), callback_of=None, lazy=None):
                 self.call_function(function, [], {}, None, self_value=self_value, force=True)
 
@@ -136,13 +137,15 @@ class Interpreter:
                     cls=cls,
                     abstract=True,
                 )
-                self.abstract_selves[key] = model
-                init = cls.find_method("__init__")
-                if init is not None and id(init.node) not in self.walked:
-                    with self.within(standalone=True):
-                        self.call_function(init, [], {}, None, self_value=model, force=True)
+                self.facts.models.append(model)  # its sub-modules are parts of it (a backbone is not a whole model)
+                made: Value = model
             else:
-                self.abstract_selves[key] = Instance(cls)
+                made = Instance(cls)  # a trainer or distiller class: its `__init__` says what its attributes hold
+            self.abstract_selves[key] = made
+            init = cls.find_method("__init__")
+            if init is not None and id(init.node) not in self.walked:
+                with self.within(standalone=True):
+                    self.call_function(init, [], {}, None, self_value=made, force=True)
         return self.abstract_selves[key]
 
     # --- services for the library models ---------------------------------------------------------------------------
@@ -235,10 +238,21 @@ class Interpreter:
     # --- statements ----------------------------------------------------------------------------------------------
 
     def exec_block(self, body: Sequence[cst.CSTNode]) -> None:
+        # After `if test: continue` (or break, return, raise), the rest of the block runs only where `test` is false:
+        # it carries that arm of the `if` as a branch, so a freeze there is filtered by the test.
+        guards: tuple[Branch, ...] = ()
         for statement in body:
             if self.frame.returned:
                 break
-            self.exec_statement(statement)
+            if guards:
+                with self.within(branches=(*self.context.branches, *guards)):
+                    self.exec_statement(statement)
+            else:
+                self.exec_statement(statement)
+            if isinstance(statement, cst.If):
+                guard = self.guard_after(statement)
+                if guard is not None:
+                    guards = (*guards, guard)
 
     def exec_suite(self, suite: cst.BaseSuite) -> None:
         self.exec_block(suite.body)
@@ -332,8 +346,8 @@ class Interpreter:
             for alias in node.names:
                 full = dotted(alias.name) or ""
                 self.facts.imports.add(full)
-                if alias.asname is not None:
-                    self.bind(alias.asname.name.value, Imported(full), node)  # type: ignore[attr-defined]
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.bind(alias.asname.name.value, Imported(full), node)
                 else:
                     head = full.split(".", 1)[0]
                     self.bind(head, Imported(head), node)
@@ -348,7 +362,7 @@ class Interpreter:
             name = dotted(alias.name) or ""
             qualname = f"{base}.{name}" if base and not base.endswith(".") else f"{base}{name}"
             self.facts.imports.add(qualname)
-            bound = alias.asname.name.value if alias.asname is not None else name  # type: ignore[attr-defined]
+            bound = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
             self.bind(bound, Imported(qualname), node)
 
     def exec_del(self, target: cst.BaseExpression) -> None:
@@ -396,7 +410,16 @@ class Interpreter:
         self.bind(node.name.value, cls, node)
 
     def exec_If(self, node: cst.If) -> None:
-        self.eval(node.test)
+        test = self.eval(node.test)
+        if isinstance(test, Literal) and isinstance(test.value, bool) and not self.context.standalone:
+            # A constant test (`FREEZE = False` ... `if FREEZE:`, `Model(freeze=False)` into `if freeze:`): only the
+            # arm it picks runs (still inside that arm, so rules see what the freeze depends on).
+            arm = Branch(node, node.test, test.value, len(self.context.loops))
+            taken = node.body if test.value else node.orelse
+            with self.within(branches=(*self.context.branches, arm)):
+                self.exec_arm(taken)
+            self.decided.add(id(node))
+            return
         depth = len(self.context.loops)
         snapshot = dict(self.frame.locals)
         with self.nested_flow():
@@ -410,13 +433,33 @@ class Interpreter:
                         self.exec_If(node.orelse)
                     else:
                         self.exec_suite(node.orelse.body)
-        self.merge_locals(snapshot, body_locals, self.frame.locals)
+        # An arm that returns or raises hands none of its names to what follows.
+        arms = [arm for arm, exits in ((body_locals, flow.exits(node.body)), (self.frame.locals, flow.exits(node.orelse))) if not exits]
+        self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
 
+    def exec_arm(self, arm: cst.BaseSuite | cst.Else | cst.If | None) -> None:
+        if isinstance(arm, cst.If):
+            self.exec_If(arm)
+        elif isinstance(arm, cst.Else):
+            self.exec_suite(arm.body)
+        elif arm is not None:
+            self.exec_suite(arm)
+
+    def guard_after(self, node: cst.If) -> Branch | None:
+        """The arm of `node` the rest of its block runs in, when the other arm always leaves the block (`continue`,
+        `break`, `return`, `raise`) and this one does not; None otherwise."""
+        body_leaves, else_leaves = flow.leaves(node.body), flow.leaves(node.orelse)
+        if body_leaves == else_leaves or id(node) in self.decided:
+            return None
+        return Branch(node, node.test, not body_leaves, len(self.context.loops))
+
     def merge_locals(self, before: dict[str, Value], *arms: dict[str, Value]) -> None:
+        """The names after an `if`: each one's values on the paths that bind it. A name bound in some arms only, and
+        not before, is unbound on the others (using it there raises): those paths do not reach a use of it."""
         merged: dict[str, Value] = {}
         for name in set().union(*arms):
-            values = [arm.get(name, before.get(name, UNKNOWN)) for arm in arms]
+            values = [arm[name] if name in arm else before[name] for arm in arms if name in arm or name in before]
             merged[name] = values[0] if all(v is values[0] for v in values) else one_of(values)
         self.frame.locals = merged
 
@@ -494,7 +537,7 @@ class Interpreter:
 
     def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.bind(target.value, value, target)
+            self.bind(target.value, libraries.named_result(self, target.value, value, value_node), target)
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             items = _tuple_items(value, len(elements))
@@ -519,6 +562,7 @@ class Interpreter:
         attribute = target.attr.value
         if libraries.stored_flag(self, target, owner, value_node):
             return  # `x.requires_grad = v` and its misspellings
+        value = libraries.named_result(self, attribute, value, value_node)
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)
@@ -550,7 +594,12 @@ class Interpreter:
         if isinstance(owner, Instance):
             if attribute in owner.attrs:
                 return owner.attrs[attribute]
-            return self.class_attribute(owner.cls, attribute, owner)
+            found = self.class_attribute(owner.cls, attribute, owner)
+            if found is UNKNOWN:
+                # Set by a base class of another file (`super().__init__(teacher_model, ...)`): known by its name only.
+                found = libraries.inherited_attribute(self, owner.cls, attribute)
+                owner.attrs[attribute] = found
+            return found
         if isinstance(owner, InFileClass):
             return self.class_attribute(owner, attribute, None)
         if isinstance(owner, Config):
@@ -589,58 +638,6 @@ class Interpreter:
             return called
         self.opaque(args, kwargs, node, "an unknown callable")
         return UNKNOWN
-
-    def call_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Imported):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, LibraryObject):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, (Instance, InFileClass, Super)):
-            return self.object_method(receiver, method, args, kwargs, node)
-        if isinstance(receiver, ListValue):
-            if method in ("append", "extend", "insert"):
-                value = args[-1] if args else UNKNOWN
-                self.consume(value)
-                derived = libraries.collected(self, value, node, one_shot=False) if method == "append" else None
-                if value is not receiver:
-                    receiver.items.append(derived if derived is not None else value)
-            return UNKNOWN
-        if isinstance(receiver, DictValue):
-            if method == "get" and args and isinstance(args[0], Literal):
-                return receiver.entries.get(str(args[0].value), args[1] if len(args) > 1 else UNKNOWN)
-            if method == "items":
-                return IterableOf(TupleValue((UNKNOWN, one_of(list(receiver.entries.values())))))
-            if method == "values":
-                return IterableOf(one_of(list(receiver.entries.values())))
-            return UNKNOWN
-        if isinstance(receiver, InFileFunction):
-            return UNKNOWN
-        called = libraries.call_method(self, receiver, method, args, kwargs, node)
-        if called is not None:
-            return called
-        if isinstance(receiver, Unknown):
-            # A method of an object we do not track: a model handed to it may be changed there.
-            self.opaque(args, kwargs, node, f".{method}()")
-        return UNKNOWN
-
-    def object_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Super):
-            if method == "__init__":
-                for cls in list(receiver.cls.mro())[1:]:
-                    if "__init__" in cls.methods:
-                        return self.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
-            return UNKNOWN
-        cls = receiver.cls if isinstance(receiver, Instance) else receiver
-        assert isinstance(cls, InFileClass)
-        defined = cls.find_method(method)
-        if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
-            return self.instantiate(receiver, args, kwargs, node, factory=method)
-        if defined is not None:
-            self_value: Value | None = receiver if isinstance(receiver, Instance) else None
-            if is_classmethod(defined.node):
-                self_value = cls
-            return self.call_function(defined, args, kwargs, node, self_value=self_value)
-        return libraries.inherited_method(self, cls, method, args, kwargs, node)
 
     # --- the file's own functions and classes ----------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ from freezelint.knowledge.heads import (
     task_head,
 )
 from freezelint.knowledge.modules import (
+    MODEL_VARIABLE,
     BATCHNORM_HANDLING,
     BATCHNORM_MODEL_TYPES,
     BATCHNORM_PARTS,
@@ -165,6 +166,7 @@ from freezelint.knowledge.training import (
 )
 
 __all__ = [
+    "MODEL_VARIABLE",
     "ADAPTER_LIBRARIES",
     "ARCHITECTURE_STEMS",
     "BACKBONES",

@@ -45,11 +45,12 @@ FREEZE_FUNCTIONS = {
 
 
 # Strings a file must contain to freeze or unfreeze anything the facts see (sound `tokens` for rules that need a
-# freeze or an unfreeze): `requires_grad`, every FREEZE_METHODS / FREEZE_FUNCTIONS / Lightning name below.
-FREEZE_TOKENS = ("requires_grad", "freeze", "train_adapter", "prepare_model_for")
+# freeze or an unfreeze): `requires_grad`, every FREEZE_METHODS name (in any case: `Unfreeze_backbone()`),
+# FREEZE_FUNCTIONS and Lightning name.
+FREEZE_TOKENS = ("requires_grad", "freeze", "Freeze", "train_adapter", "prepare_model_for")
 
 
-UNFREEZE_TOKENS = ("requires_grad", "unfreeze", "make_trainable")
+UNFREEZE_TOKENS = ("requires_grad", "unfreeze", "Unfreeze", "make_trainable")
 
 
 # Every form of freeze or unfreeze the analysis records has one of these in its code: a rule about a change of

@@ -177,14 +177,14 @@ def task_head(class_name: str | None, checkpoint: str | None, library: str | Non
     if not class_name:
         return None
     if class_name in TASK_HEADS:
-        _, _, heads, words = TASK_HEADS[class_name]
-        return class_name, heads, frozenset(words)
+        _, _, known_heads, known_words = TASK_HEADS[class_name]
+        return class_name, known_heads, frozenset(known_words)
     if class_name.startswith("AutoModelFor") and checkpoint:
         task = class_name[len("AutoModel"):]
         model_type = next((kind for pattern, kind in CHECKPOINT_MODEL_TYPES if pattern.search(checkpoint)), None)
-        for name, (kind, entry_task, heads, words) in TASK_HEADS.items():
+        for name, (kind, entry_task, task_heads, task_words) in TASK_HEADS.items():
             if kind == model_type and entry_task == task:
-                return name, heads, frozenset(words)
+                return name, task_heads, frozenset(task_words)
     return None
 
 

@@ -121,7 +121,8 @@ UNWRAPPING_ATTRIBUTES = frozenset({"module", "_orig_mod"})
 
 # Last components that name a parameter or tensor rather than a sub-module.
 PARAMETER_ATTRIBUTE = re.compile(
-    r"^(weight|bias|\w*_weight|\w*_bias|\w*_token|\w*_tokens|\w*_embedding|pos_embed|\w*_pos_embed|pe|\w*_mask|mask"
+    r"^(?!embed_tokens$)"  # Llama-family input embeddings: an nn.Embedding, whatever `*_tokens` says
+    r"(weight|bias|\w*_weight|\w*_bias|\w*_token|\w*_tokens|\w*_embedding|pos_embed|\w*_pos_embed|pe|\w*_mask|mask"
     r"|scale|\w*_scale|gamma|beta|alpha|temperature|logit_scale|\w*_param|\w*_params|running_mean|running_var"
     r"|prompt|prompts|prefix|\w*_prefix|query_tokens|latents|codebook|centroids|embed|lora_[AB]\.\w+)$"
 )
@@ -206,3 +207,14 @@ BATCHNORM_PARTS = frozenset({"layer1", "layer2", "layer3", "layer4", "features",
 # A file that mentions any of these deals with BatchNorm itself (FrozenBatchNorm2d, `freeze_batch_norm_2d`, an
 # `isinstance(m, nn.BatchNorm2d)` loop, `track_running_stats`): FRZ503 leaves it alone.
 BATCHNORM_HANDLING = ("BatchNorm", "batch_norm", "batchnorm", "FrozenBN", "track_running_stats", "bn.eval", "norm_layer")
+
+
+# Names a file gives a whole model (`model = build_model(cfg)`, `self.backbone = opt.backbone_class(opt)`): a value made
+# by code the analysis cannot see and bound to one of these is taken for a module of unknown layout. Names of tensors
+# a model outputs (`features`, `embeddings`, `logits`, `hidden`) are not among them.
+MODEL_VARIABLE = re.compile(
+    r"^(model|net|network|backbone|encoder|decoder|teacher|student|generator|discriminator|detector|classifier"
+    r"|head|llm|vit|unet|vae|text_encoder|image_encoder|vision_tower|language_model|vision_model|text_model"
+    r"|\w+_(model|net|network|backbone|encoder|decoder|head|tower)|(model|net)_\w+|\w*(res|u|mobile|efficient|dense|dark)net\d*)$",
+    re.IGNORECASE,
+)
