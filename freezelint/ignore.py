@@ -49,7 +49,14 @@ class PatternFile:
         name = relative[relative.rfind("/", 0, len(relative) - 1) + 1:]
         if not ((self.names is not None and self.names.match(name)) or (self.paths is not None and self.paths.match(relative))):
             return None
-        return self.spec.check_file(relative).include
+        # The last pattern that matches the whole path decides. A pattern that matches a directory above it (which
+        # pathspec counts) does not: the walk never enters an ignored directory, and one named on the command line
+        # is linted whole, as with excludes.
+        for pattern in reversed(self.spec.patterns):
+            regex = getattr(pattern, "regex", None)
+            if pattern.include is not None and isinstance(regex, re.Pattern) and regex.fullmatch(relative):
+                return bool(pattern.include)
+        return None
 
 
 @dataclass(frozen=True)

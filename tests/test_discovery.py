@@ -146,9 +146,17 @@ def test_an_ignored_folder_is_not_linted_unless_asked(tmp_path):
     assert named.returncode == 1, "a file named on the command line is checked"
     forced = run_cli("outputs/train_copy.py", "--force-exclude", "--no-cache", cwd=tmp_path)
     assert forced.returncode == 0 and "FRZ101" not in forced.stdout and forced.stderr == ""
+    # A directory named on the command line is linted whole, whatever pattern ignores it (as with excludes).
+    (tmp_path / ".gitignore").write_text("outputs/\nexperiments/old/\n")
+    (tmp_path / "experiments" / "old").mkdir(parents=True)
+    (tmp_path / "experiments" / "old" / "run.py").write_text(BUGGY)
+    assert "experiments" not in run_cli(".", "--no-cache", cwd=tmp_path).stdout
+    for directory in ("outputs", "experiments/old", "experiments"):
+        named_directory = run_cli(directory, "--no-cache", "--output-format", "concise", cwd=tmp_path)
+        assert named_directory.returncode == (0 if directory == "experiments" else 1), (directory, named_directory.stdout)
     (tmp_path / "pyproject.toml").write_text("[tool.freezelint]\nrespect-gitignore = false\n")
     configured = run_cli(".", "--no-cache", cwd=tmp_path)
-    assert configured.returncode == 1 and "outputs/train_copy.py" in configured.stdout
+    assert configured.returncode == 1 and "outputs/train_copy.py" in configured.stdout and "experiments/old/run.py" in configured.stdout
     assert run_cli(".", "--respect-gitignore", "--no-cache", cwd=tmp_path).returncode == 0, "the flag wins"
 
 
