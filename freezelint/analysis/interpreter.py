@@ -704,16 +704,24 @@ class Interpreter:
             elif name in remaining:
                 frame.locals[name] = remaining.pop(name)
             else:
-                frame.locals[name] = function.defaults.get(name, UNKNOWN)
+                frame.locals[name] = function.defaults.get(name) or self.unknown_argument(param)
         for param in params.kwonly_params:
             name = param.name.value
-            frame.locals[name] = remaining.pop(name, function.defaults.get(name, UNKNOWN))
+            frame.locals[name] = remaining.pop(name, function.defaults.get(name) or self.unknown_argument(param))
         if isinstance(params.star_arg, cst.Param):
             frame.locals[params.star_arg.name.value] = TupleValue(tuple(values[len(positional):]))
         if params.star_kwarg is not None:
             entries = dict(extra_kwargs.entries) if extra_kwargs is not None else {}
             entries.update(remaining)
             frame.locals[params.star_kwarg.name.value] = DictValue(entries)
+
+    def unknown_argument(self, param: cst.Param) -> Value:
+        """A parameter no caller gives a value, in a function walked on its own: a model when its name or annotation
+        says so (`def freeze_backbone(model)`, `bert_model: Union[str, BertModel]`), whatever the caller passes."""
+        if not self.context.standalone:
+            return UNKNOWN
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        return libraries.abstract_argument(self, param.name.value, annotation, param)
 
     def instantiate(self, cls: InFileClass, args: list[Value], kwargs: dict[str, Value], node: cst.Call, factory: str | None = None) -> Value:
         """An instance of a class of this file: its `__init__` walked with the arguments (a library base class may make
