@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from freezelint import knowledge
+from freezelint.files import DEFAULT_INCLUDE
 from freezelint.findings import Level
 from freezelint.report import FORMATS
 from freezelint.rules import Rule, chooses, select_rules, specificity, validate_codes
@@ -79,6 +80,9 @@ class Settings:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
     force_exclude: bool = False
+    include: tuple[str, ...] = DEFAULT_INCLUDE  # the files a directory's walk lints
+    extend_include: tuple[str, ...] = ()
+    respect_gitignore: bool = True  # skip what .gitignore, .ignore and git's excludes files ignore
     fail_on: Level = Level.WARNING
     levels: tuple[tuple[str, Level], ...] = ()  # (code or prefix, level): the most specific wins
     full_finetune: tuple[str, ...] = ()  # globs of files where full fine-tuning is intended
@@ -149,6 +153,10 @@ class Settings:
     @property
     def excludes(self) -> tuple[str, ...]:
         return self.exclude + self.extend_exclude
+
+    @property
+    def includes(self) -> tuple[str, ...]:
+        return self.include + self.extend_include
 
     def relative(self, path: str) -> str:
         """The path relative to the project root with `/` separators (as given, when it lies outside the root)."""
@@ -336,6 +344,9 @@ KEYS: dict[str, tuple[str, Callable[[Any, Fail], Any]]] = {
     "exclude": ("exclude", _strings),
     "extend-exclude": ("extend_exclude", _strings),
     "force-exclude": ("force_exclude", _bool),
+    "include": ("include", _strings),
+    "extend-include": ("extend_include", _strings),
+    "respect-gitignore": ("respect_gitignore", _bool),
     "fail-on": ("fail_on", _level),
     "levels": ("levels", _levels),
     "full-finetune": ("full_finetune", _strings),

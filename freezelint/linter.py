@@ -87,6 +87,18 @@ def check_syntax(source: Source) -> ast.Module:
             f"too large to analyse ({len(source.text) / 1e6:.1f} million characters; the limit is "
             f"{MAX_SOURCE_CHARACTERS / 1e6:g} million)"
         )
+    tree = python_tree(source)
+    depth, row = _deepest_nesting(tree)
+    if depth > MAX_NESTING:
+        raise SourceError(
+            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
+            f"the limit is {MAX_NESTING:,})"
+        )
+    return tree
+
+
+def python_tree(source: Source) -> ast.Module:
+    """Python's own syntax tree of the file; a `SourceError` when it does not parse."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -97,12 +109,6 @@ def check_syntax(source: Source) -> ast.Module:
         raise SourceError("too deeply nested for Python's own parser") from None
     except ValueError as error:
         raise SourceError(str(error)) from None
-    depth, row = _deepest_nesting(tree)
-    if depth > MAX_NESTING:
-        raise SourceError(
-            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
-            f"the limit is {MAX_NESTING:,})"
-        )
     return tree
 
 
@@ -147,6 +153,12 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
     rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
     relevant = _relevant(source.text, rules, settings)
     if not relevant:
+        # Nothing any rule looks for, but a file that does not parse is never reported clean (the same outcome as a
+        # file the rules do read).
+        try:
+            python_tree(source)
+        except SourceError as error:
+            result.error = FileError(source.path, str(error))
         return result
     options = settings.options_for(source.path)
     try:
