@@ -19,10 +19,11 @@ import libcst as cst
 from freezelint import noqa, prefilter
 from freezelint.analysis import collect
 from freezelint.config import Settings
+from freezelint.decoding import decode
 from freezelint.facts import Facts, Options
-from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
+from freezelint.findings import Edit, Evidence, FileError, FileResult, Finding, Fix, Level, Location
 from freezelint.rules import Report, Rule, get_rule
-from freezelint.source import Source, SourceError, decode
+from freezelint.source import Source, SourceError
 
 T = TypeVar("T")
 
@@ -86,6 +87,18 @@ def check_syntax(source: Source) -> ast.Module:
             f"too large to analyse ({len(source.text) / 1e6:.1f} million characters; the limit is "
             f"{MAX_SOURCE_CHARACTERS / 1e6:g} million)"
         )
+    tree = python_tree(source)
+    depth, row = _deepest_nesting(tree)
+    if depth > MAX_NESTING:
+        raise SourceError(
+            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
+            f"the limit is {MAX_NESTING:,})"
+        )
+    return tree
+
+
+def python_tree(source: Source) -> ast.Module:
+    """Python's own syntax tree of the file; a `SourceError` when it does not parse."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -96,12 +109,6 @@ def check_syntax(source: Source) -> ast.Module:
         raise SourceError("too deeply nested for Python's own parser") from None
     except ValueError as error:
         raise SourceError(str(error)) from None
-    depth, row = _deepest_nesting(tree)
-    if depth > MAX_NESTING:
-        raise SourceError(
-            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
-            f"the limit is {MAX_NESTING:,})"
-        )
     return tree
 
 
@@ -146,6 +153,12 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
     rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
     relevant = _relevant(source.text, rules, settings)
     if not relevant:
+        # Nothing any rule looks for, but a file that does not parse is never reported clean (the same outcome as a
+        # file the rules do read).
+        try:
+            python_tree(source)
+        except SourceError as error:
+            result.error = FileError(source.path, str(error))
         return result
     options = settings.options_for(source.path)
     try:
@@ -223,9 +236,10 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
             path=source.path,
             code=rule.code,
             name=rule.name,
-            level=report.level if report.level is not None and not rule.level_configured else rule.level,
+            level=_level(rule, report),
             message=str(report.message),
             fields=dict(report.message.fields),
+            evidence=report.evidence,
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
             fix=fix,
@@ -234,6 +248,16 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
         )
         findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
     return sorted(findings.values(), key=lambda f: f.sort_key)
+
+
+def _level(rule: Rule, report: Report) -> Level:
+    """The finding's level: the project's choice for the rule, else the report's own or the rule's; evidence that rests
+    on a name alone is at most `rule.name_evidence_level` (a warning, unless the real-code corpus shows the rule's
+    name-only findings as precise as its traced ones)."""
+    if rule.level_configured:
+        return rule.level
+    level = report.level if report.level is not None else rule.level
+    return min(level, rule.name_evidence_level) if report.evidence is Evidence.NAME else level
 
 
 def _unsilenced(reports: list[tuple[Rule, Report]], ran: list[Rule], facts: Facts) -> list[tuple[Rule, Report]]:

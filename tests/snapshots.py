@@ -78,3 +78,29 @@ def render(records: list[dict], root: Path) -> str:
         for key in sorted(set(record) - _PLACED):
             lines.append(f"  {key}: {json.dumps(record[key], ensure_ascii=False, sort_keys=True)}")
     return "\n".join(lines) + "\n" if lines else "(no findings)\n"
+
+
+def render_findings(results: dict[Path, list | str], root: Path) -> str:
+    """Findings (`freezelint.findings.Finding`, program rows: a notebook's code cells joined in order) or one-line
+    errors, by file, rendered like `render` for the files' reviewed snapshot."""
+    lines: list[str] = []
+    for path, found in results.items():
+        if not found:
+            continue
+        if lines:
+            lines.append("")
+        lines.append(f"== {path.relative_to(root).as_posix()}")
+        if isinstance(found, str):
+            lines.append(f"error: {found}")
+            continue
+        for finding in found:
+            start, end = finding.start, finding.end
+            lines.append(f"{finding.code} {finding.level} {start.row}:{start.column}-{end.row}:{end.column}")
+            if finding.source_line:
+                lines.append(f"  | {finding.source_line.rstrip()}")
+            lines.append(f"  {finding.message}")
+            if finding.fix is not None:
+                lines.append(f"  fix ({finding.fix.applicability.value}): {finding.fix.message}")
+            for key, value in sorted(finding.extra.items()):
+                lines.append(f"  {key}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
+    return "\n".join(lines) + "\n" if lines else "(no findings)\n"

@@ -26,7 +26,8 @@ from freezelint.findings import FileResult
 from freezelint import fixes
 from freezelint.fixes import applies, fix_source
 from freezelint.rules import select_rules
-from freezelint.source import Source, decode
+from freezelint.decoding import decode
+from freezelint.source import Source
 
 RULES = select_rules()
 PROPERTY_SETTINGS = settings(

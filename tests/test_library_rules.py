@@ -161,3 +161,18 @@ def test_frz402_fix_adds_is_trainable_and_leaves_nothing_to_report():
     fixed = fix_text(text, select=["FRZ402"])
     assert fixed == text.replace('"ckpt")', '"ckpt", is_trainable=True)')
     assert lint_text(fixed) == []
+
+
+def test_frz501_llama_family_input_embeddings_on_transformers_4():
+    """Real-code shape: `embed_tokens` is the Llama family's input embedding block (not a `*_tokens` tensor)."""
+    text = """
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-2-7b-hf")
+    model.model.embed_tokens.requires_grad_(False)
+    model.gradient_checkpointing_enable()
+    Trainer(model=model, args=TrainingArguments("out"), train_dataset=data).train()
+    """
+    [finding] = lint_text(textwrap.dedent(text), settings=V4, select=["FRZ501"])
+    assert "`model.model.embed_tokens`" in finding.message and "`model.model.layers`" in finding.message
+    assert codes(text, V5, "FRZ501") == []

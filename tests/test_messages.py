@@ -20,9 +20,9 @@ import pytest
 from cli_helpers import FIXTURES
 
 from freezelint.analysis import collect
+from freezelint.decoding import decode
 from freezelint.facts import Options
 from freezelint.rules import Message, Report, Rule, all_rules
-from freezelint.source import decode
 
 STATIC_RULES = [rule for rule in all_rules() if not rule.runtime_only]
 OPTIONS = (Options(), Options(target_transformers=4))

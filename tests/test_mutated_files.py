@@ -15,7 +15,7 @@ from programs import fixture_files, mutated_bytes
 from freezelint.fixes import FixMode, fix_file
 from freezelint.linter import lint_bytes
 from freezelint.rules import select_rules
-from freezelint.source import decode
+from freezelint.decoding import decode
 
 RULES = select_rules()
 

@@ -16,20 +16,18 @@ exhausted) it records an `OpaqueUse` and returns `UNKNOWN`: rules stay silent ra
 
 from __future__ import annotations
 
-import builtins
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 import libcst as cst
 
-from freezelint.analysis import libraries, options
+from freezelint.analysis import expressions, flow, libraries, options
+from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
     dotted,
     has_parameter,
-    is_classmethod,
     is_static,
-    literal,
     subscript_literal,
 )
 from freezelint.analysis.walk_values import (
@@ -38,12 +36,12 @@ from freezelint.analysis.walk_values import (
     LibraryObject,
     ListValue,
     Super,
+    is_params,
 )
 from freezelint.facts import (
     UNKNOWN,
     AttributeAssign,
     Branch,
-    Builtin,
     Config,
     Consumption,
     DictValue,
@@ -72,7 +70,6 @@ from freezelint.facts import (
     Rebind,
     Trainer,
     TupleValue,
-    Unknown,
     Value,
     Where,
     holds_model,
@@ -83,54 +80,6 @@ from freezelint.source import Source
 # Walking budget: beyond these, calls into the file's own functions are treated as opaque (precision over recall).
 MAX_CALL_DEPTH = 12
 MAX_STEPS = 150_000
-
-_BUILTIN_NAMES = frozenset(dir(builtins))
-
-
-class Frame:
-    """One scope: the module, a function call, a class body or a comprehension."""
-
-    __slots__ = ("locals", "parent", "qualname", "returns", "returned", "global_names", "is_generator", "cls")
-
-    def __init__(self, parent: Frame | None, qualname: str, cls: InFileClass | None = None) -> None:
-        self.locals: dict[str, Value] = {}
-        self.parent = parent
-        self.qualname = qualname
-        self.returns: list[Value] = []
-        self.returned = False
-        self.global_names: set[str] = set()
-        self.is_generator = False
-        self.cls = cls  # the class whose method this frame runs (for `super()`)
-
-    def lookup(self, name: str) -> Value | None:
-        frame: Frame | None = self
-        while frame is not None:
-            if name in frame.locals:
-                return frame.locals[name]
-            frame = frame.parent
-        return None
-
-    def root(self) -> Frame:
-        frame = self
-        while frame.parent is not None:
-            frame = frame.parent
-        return frame
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the walk is inside of; copied into every event's `Where`."""
-
-    function: str = ""
-    loops: tuple[Loop, ...] = ()
-    branches: tuple[Branch, ...] = ()
-    calls: tuple[cst.Call, ...] = ()
-    callback_of: Trainer | None = None
-    no_grad: bool = False
-    standalone: bool = False
-    lazy: LazyMap | None = None
-    statement: cst.CSTNode | None = None
-
 
 class Interpreter:
     """Walks one module and returns its facts. Use `freezelint.analysis.collect(source, module)`.
@@ -149,6 +98,7 @@ class Interpreter:
         self.walked: set[int] = set()  # id() of FunctionDef nodes already walked
         self.abstract_selves: dict[int, Value] = {}
         self.flow_depth = 0  # `if`s and loops open in the current function: a `return` there does not end its walk
+        self.decided: set[int] = set()  # `if`s whose test is a constant: only one arm runs
 
     # --- entry ---------------------------------------------------------------------------------------------------
 
@@ -167,6 +117,8 @@ class Interpreter:
             self_value: Value | None = None
             if function.owner is not None and not is_static(function.node):
                 self_value = self.abstract_self(function.owner)
+                if id(function.node) in self.walked:
+                    continue  # the class's `__init__`, walked as its `self` was made
             with self.within(standalone=True, calls=(), loops=(), branches=(), callback_of=None, lazy=None):
                 self.call_function(function, [], {}, None, self_value=self_value, force=True)
 
@@ -185,13 +137,15 @@ class Interpreter:
                     cls=cls,
                     abstract=True,
                 )
-                self.abstract_selves[key] = model
-                init = cls.find_method("__init__")
-                if init is not None and id(init.node) not in self.walked:
-                    with self.within(standalone=True):
-                        self.call_function(init, [], {}, None, self_value=model, force=True)
+                self.facts.models.append(model)  # its sub-modules are parts of it (a backbone is not a whole model)
+                made: Value = model
             else:
-                self.abstract_selves[key] = Instance(cls)
+                made = Instance(cls)  # a trainer or distiller class: its `__init__` says what its attributes hold
+            self.abstract_selves[key] = made
+            init = cls.find_method("__init__")
+            if init is not None and id(init.node) not in self.walked:
+                with self.within(standalone=True):
+                    self.call_function(init, [], {}, None, self_value=made, force=True)
         return self.abstract_selves[key]
 
     # --- services for the library models ---------------------------------------------------------------------------
@@ -284,10 +238,21 @@ class Interpreter:
     # --- statements ----------------------------------------------------------------------------------------------
 
     def exec_block(self, body: Sequence[cst.CSTNode]) -> None:
+        # After `if test: continue` (or break, return, raise), the rest of the block runs only where `test` is false:
+        # it carries that arm of the `if` as a branch, so a freeze there is filtered by the test.
+        guards: tuple[Branch, ...] = ()
         for statement in body:
             if self.frame.returned:
                 break
-            self.exec_statement(statement)
+            if guards:
+                with self.within(branches=(*self.context.branches, *guards)):
+                    self.exec_statement(statement)
+            else:
+                self.exec_statement(statement)
+            if isinstance(statement, cst.If):
+                guard = self.guard_after(statement)
+                if guard is not None:
+                    guards = (*guards, guard)
 
     def exec_suite(self, suite: cst.BaseSuite) -> None:
         self.exec_block(suite.body)
@@ -381,8 +346,8 @@ class Interpreter:
             for alias in node.names:
                 full = dotted(alias.name) or ""
                 self.facts.imports.add(full)
-                if alias.asname is not None:
-                    self.bind(alias.asname.name.value, Imported(full), node)  # type: ignore[attr-defined]
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.bind(alias.asname.name.value, Imported(full), node)
                 else:
                     head = full.split(".", 1)[0]
                     self.bind(head, Imported(head), node)
@@ -397,7 +362,7 @@ class Interpreter:
             name = dotted(alias.name) or ""
             qualname = f"{base}.{name}" if base and not base.endswith(".") else f"{base}{name}"
             self.facts.imports.add(qualname)
-            bound = alias.asname.name.value if alias.asname is not None else name  # type: ignore[attr-defined]
+            bound = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
             self.bind(bound, Imported(qualname), node)
 
     def exec_del(self, target: cst.BaseExpression) -> None:
@@ -445,7 +410,16 @@ class Interpreter:
         self.bind(node.name.value, cls, node)
 
     def exec_If(self, node: cst.If) -> None:
-        self.eval(node.test)
+        test = self.eval(node.test)
+        if isinstance(test, Literal) and isinstance(test.value, bool) and not self.context.standalone:
+            # A constant test (`FREEZE = False` ... `if FREEZE:`, `Model(freeze=False)` into `if freeze:`): only the
+            # arm it picks runs (still inside that arm, so rules see what the freeze depends on).
+            arm = Branch(node, node.test, test.value, len(self.context.loops))
+            taken = node.body if test.value else node.orelse
+            with self.within(branches=(*self.context.branches, arm)):
+                self.exec_arm(taken)
+            self.decided.add(id(node))
+            return
         depth = len(self.context.loops)
         snapshot = dict(self.frame.locals)
         with self.nested_flow():
@@ -459,13 +433,33 @@ class Interpreter:
                         self.exec_If(node.orelse)
                     else:
                         self.exec_suite(node.orelse.body)
-        self.merge_locals(snapshot, body_locals, self.frame.locals)
+        # An arm that returns or raises hands none of its names to what follows.
+        arms = [arm for arm, exits in ((body_locals, flow.exits(node.body)), (self.frame.locals, flow.exits(node.orelse))) if not exits]
+        self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
 
+    def exec_arm(self, arm: cst.BaseSuite | cst.Else | cst.If | None) -> None:
+        if isinstance(arm, cst.If):
+            self.exec_If(arm)
+        elif isinstance(arm, cst.Else):
+            self.exec_suite(arm.body)
+        elif arm is not None:
+            self.exec_suite(arm)
+
+    def guard_after(self, node: cst.If) -> Branch | None:
+        """The arm of `node` the rest of its block runs in, when the other arm always leaves the block (`continue`,
+        `break`, `return`, `raise`) and this one does not; None otherwise."""
+        body_leaves, else_leaves = flow.leaves(node.body), flow.leaves(node.orelse)
+        if body_leaves == else_leaves or id(node) in self.decided:
+            return None
+        return Branch(node, node.test, not body_leaves, len(self.context.loops))
+
     def merge_locals(self, before: dict[str, Value], *arms: dict[str, Value]) -> None:
+        """The names after an `if`: each one's values on the paths that bind it. A name bound in some arms only, and
+        not before, is unbound on the others (using it there raises): those paths do not reach a use of it."""
         merged: dict[str, Value] = {}
         for name in set().union(*arms):
-            values = [arm.get(name, before.get(name, UNKNOWN)) for arm in arms]
+            values = [arm[name] if name in arm else before[name] for arm in arms if name in arm or name in before]
             merged[name] = values[0] if all(v is values[0] for v in values) else one_of(values)
         self.frame.locals = merged
 
@@ -543,7 +537,7 @@ class Interpreter:
 
     def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.bind(target.value, value, target)
+            self.bind(target.value, libraries.named_result(self, target.value, value, value_node), target)
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             items = _tuple_items(value, len(elements))
@@ -568,6 +562,7 @@ class Interpreter:
         attribute = target.attr.value
         if libraries.stored_flag(self, target, owner, value_node):
             return  # `x.requires_grad = v` and its misspellings
+        value = libraries.named_result(self, attribute, value, value_node)
         for option in owner.candidates():
             if isinstance(option, Model):
                 option = ModuleRef(option)
@@ -589,185 +584,7 @@ class Interpreter:
     # --- expressions ---------------------------------------------------------------------------------------------
 
     def eval(self, node: cst.BaseExpression | None) -> Value:
-        if node is None:
-            return UNKNOWN
-        method = getattr(self, "eval_" + type(node).__name__, None)
-        if method is None:
-            return UNKNOWN
-        return method(node)  # type: ignore[no-any-return]
-
-    def eval_Name(self, node: cst.Name) -> Value:
-        name = node.value
-        if name in ("True", "False", "None"):
-            return Literal(literal(node))
-        value = self.frame.lookup(name)
-        if value is not None:
-            return value
-        if name in _BUILTIN_NAMES:
-            return Builtin(name)
-        return UNKNOWN
-
-    def eval_SimpleString(self, node: cst.SimpleString) -> Value:
-        value = literal(node)
-        return Literal(value) if value is not NotImplemented else UNKNOWN
-
-    eval_ConcatenatedString = eval_SimpleString
-
-    def eval_FormattedString(self, node: cst.FormattedString) -> Value:
-        for part in node.parts:
-            if isinstance(part, cst.FormattedStringExpression):
-                self.eval(part.expression)
-        return UNKNOWN
-
-    def eval_Integer(self, node: cst.Integer) -> Value:
-        return Literal(literal(node))
-
-    eval_Float = eval_Integer
-
-    def eval_Attribute(self, node: cst.Attribute) -> Value:
-        owner = self.eval(node.value)
-        return one_of([self.attribute_of(option, node.attr.value) for option in owner.candidates()])
-
-    def eval_Subscript(self, node: cst.Subscript) -> Value:
-        owner = self.eval(node.value)
-        for element in node.slice:
-            if isinstance(element.slice, cst.Index):
-                self.eval(element.slice.value)
-        key = subscript_literal(node)
-        results: list[Value] = []
-        for option in owner.candidates():
-            if isinstance(option, (TupleValue, ListValue)) and isinstance(key, int):
-                items = option.items
-                results.append(items[key] if -len(items) <= key < len(items) else UNKNOWN)
-            elif isinstance(option, DictValue) and isinstance(key, str):
-                results.append(option.entries.get(key, UNKNOWN))
-            else:
-                results.append(libraries.subscript(self, option, node, key))
-        return one_of(results)
-
-    def eval_Tuple(self, node: cst.Tuple | cst.List) -> Value:
-        items: list[Value] = []
-        starred = False
-        for element in node.elements:
-            value = self.eval(element.value)
-            if isinstance(element, cst.StarredElement):
-                starred = True
-                self.consume(value)
-            items.append(value)
-        if any(is_params(item) for item in items):
-            return ParamGroups(tuple(items), node)
-        if starred:
-            return UNKNOWN
-        if isinstance(node, cst.List):
-            return ListValue(items, node)
-        return TupleValue(tuple(items))
-
-    eval_List = eval_Tuple
-
-    def eval_Set(self, node: cst.Set) -> Value:
-        for element in node.elements:
-            self.eval(element.value)
-        return UNKNOWN
-
-    def eval_Dict(self, node: cst.Dict) -> Value:
-        entries: dict[str, Value] = {}
-        for element in node.elements:
-            if isinstance(element, cst.DictElement):
-                key = literal(element.key)
-                value = self.eval(element.value)
-                if isinstance(key, str):
-                    entries[key] = value
-            else:
-                self.eval(element.value)
-        return DictValue(entries)
-
-    def eval_BinaryOperation(self, node: cst.BinaryOperation) -> Value:
-        left, right = self.eval(node.left), self.eval(node.right)
-        if isinstance(node.operator, cst.Add) and (is_params(left) or is_params(right)):
-            return ParamGroups((left, right), node)
-        return UNKNOWN
-
-    def eval_BooleanOperation(self, node: cst.BooleanOperation) -> Value:
-        left, right = self.eval(node.left), self.eval(node.right)
-        tracked = [v for v in (left, right) if not isinstance(v, (Literal, Unknown))]
-        return one_of(tracked) if tracked else UNKNOWN
-
-    def eval_UnaryOperation(self, node: cst.UnaryOperation) -> Value:
-        value = self.eval(node.expression)
-        if isinstance(node.operator, cst.Not) and isinstance(value, Literal) and isinstance(value.value, bool):
-            return Literal(not value.value)
-        constant = literal(node)
-        return Literal(constant) if constant is not NotImplemented else UNKNOWN
-
-    def eval_Comparison(self, node: cst.Comparison) -> Value:
-        self.eval(node.left)
-        for target in node.comparisons:
-            self.eval(target.comparator)
-        return UNKNOWN
-
-    def eval_IfExp(self, node: cst.IfExp) -> Value:
-        self.eval(node.test)
-        return one_of([self.eval(node.body), self.eval(node.orelse)])
-
-    def eval_Await(self, node: cst.Await) -> Value:
-        return self.eval(node.expression)
-
-    def eval_Yield(self, node: cst.Yield) -> Value:
-        self.frame.is_generator = True
-        if isinstance(node.value, cst.From):
-            self.eval(node.value.item)
-        elif node.value is not None:
-            self.eval(node.value)
-        return UNKNOWN
-
-    def eval_NamedExpr(self, node: cst.NamedExpr) -> Value:
-        value = self.eval(node.value)
-        self.assign(node.target, value, node.value)
-        return value
-
-    def eval_Lambda(self, node: cst.Lambda) -> Value:
-        defaults = {p.name.value: self.eval(p.default) for p in node.params.params if p.default is not None}
-        return InFileFunction(node=node, qualname=f"{self.frame.qualname}.<lambda>", closure=self.frame, defaults=defaults)
-
-    def eval_ListComp(self, node: cst.BaseComprehension) -> Value:
-        return self.eval_comprehension(node)
-
-    eval_SetComp = eval_ListComp
-    eval_GeneratorExp = eval_ListComp
-    eval_DictComp = eval_ListComp
-
-    def eval_comprehension(self, node: cst.BaseComprehension) -> Value:
-        lazy = LazyMap(node) if isinstance(node, cst.GeneratorExp) else None
-        outer_frame, saved = self.frame, self.context
-        self.frame = Frame(outer_frame, outer_frame.qualname)
-        element: Value = UNKNOWN
-        try:
-            if lazy is not None:
-                self.context = replace(self.context, lazy=lazy)
-            clause: cst.CompFor | None = node.for_in
-            while clause is not None:
-                iterated = self.eval(clause.iter)
-                self.consume(iterated)
-                loop = Loop(clause, iterated)
-                self.context = replace(self.context, loops=(*self.context.loops, loop))
-                self.assign(clause.target, self.element_of(iterated), clause.iter)
-                for condition in clause.ifs:
-                    self.eval(condition.test)
-                    branch = Branch(condition, condition.test, True, len(self.context.loops))
-                    self.context = replace(self.context, branches=(*self.context.branches, branch))
-                clause = clause.inner_for_in
-            if isinstance(node, cst.DictComp):
-                self.eval(node.key)
-                element = self.eval(node.value)
-            else:
-                element = self.eval(node.elt)  # type: ignore[attr-defined]
-            derived = libraries.collected(self, element, node, one_shot=lazy is not None)
-        finally:
-            self.frame, self.context = outer_frame, saved
-        if derived is not None:
-            derived.lazy = lazy
-            return derived
-        return lazy if lazy is not None else UNKNOWN
+        return expressions.evaluate(self, node) if node is not None else UNKNOWN
 
     # --- attribute access ----------------------------------------------------------------------------------------
 
@@ -777,7 +594,12 @@ class Interpreter:
         if isinstance(owner, Instance):
             if attribute in owner.attrs:
                 return owner.attrs[attribute]
-            return self.class_attribute(owner.cls, attribute, owner)
+            found = self.class_attribute(owner.cls, attribute, owner)
+            if found is UNKNOWN:
+                # Set by a base class of another file (`super().__init__(teacher_model, ...)`): known by its name only.
+                found = libraries.inherited_attribute(self, owner.cls, attribute)
+                owner.attrs[attribute] = found
+            return found
         if isinstance(owner, InFileClass):
             return self.class_attribute(owner, attribute, None)
         if isinstance(owner, Config):
@@ -802,43 +624,6 @@ class Interpreter:
 
     # --- calls ---------------------------------------------------------------------------------------------------
 
-    def eval_Call(self, node: cst.Call) -> Value:
-        func = node.func
-        receiver: Value | None = None
-        callee: Value = UNKNOWN
-        if isinstance(func, cst.Attribute) and func.attr.value == "add_argument":
-            options.define_option(self, node, "argparse", None)
-        if isinstance(func, cst.Attribute):
-            receiver = self.eval(func.value)
-        else:
-            callee = self.eval(func)
-        args: list[Value] = []
-        kwargs: dict[str, Value] = {}
-        for arg in node.args:
-            value = self.eval(arg.value)
-            if arg.keyword is not None:
-                kwargs[arg.keyword.value] = value
-            elif arg.star == "*":
-                self.consume(value)
-                if isinstance(value, TupleValue):
-                    args.extend(value.items)
-                else:
-                    args.append(UNKNOWN)
-            elif arg.star == "**":
-                if isinstance(value, DictValue):
-                    kwargs.update(value.entries)
-            else:
-                args.append(value)
-        results: list[Value] = []
-        if receiver is not None:
-            method = func.attr.value  # type: ignore[attr-defined]
-            for option in receiver.candidates():
-                results.append(self.call_method(option, method, args, kwargs, node))
-        else:
-            for option in callee.candidates():
-                results.append(self.call_value(option, args, kwargs, node))
-        return one_of(results)
-
     def call_value(self, callee: Value, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
         if isinstance(callee, Imported):
             return libraries.call(self, callee.qualname, args, kwargs, node)
@@ -853,58 +638,6 @@ class Interpreter:
             return called
         self.opaque(args, kwargs, node, "an unknown callable")
         return UNKNOWN
-
-    def call_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Imported):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, LibraryObject):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, (Instance, InFileClass, Super)):
-            return self.object_method(receiver, method, args, kwargs, node)
-        if isinstance(receiver, ListValue):
-            if method in ("append", "extend", "insert"):
-                value = args[-1] if args else UNKNOWN
-                self.consume(value)
-                derived = libraries.collected(self, value, node, one_shot=False) if method == "append" else None
-                if value is not receiver:
-                    receiver.items.append(derived if derived is not None else value)
-            return UNKNOWN
-        if isinstance(receiver, DictValue):
-            if method == "get" and args and isinstance(args[0], Literal):
-                return receiver.entries.get(str(args[0].value), args[1] if len(args) > 1 else UNKNOWN)
-            if method == "items":
-                return IterableOf(TupleValue((UNKNOWN, one_of(list(receiver.entries.values())))))
-            if method == "values":
-                return IterableOf(one_of(list(receiver.entries.values())))
-            return UNKNOWN
-        if isinstance(receiver, InFileFunction):
-            return UNKNOWN
-        called = libraries.call_method(self, receiver, method, args, kwargs, node)
-        if called is not None:
-            return called
-        if isinstance(receiver, Unknown):
-            # A method of an object we do not track: a model handed to it may be changed there.
-            self.opaque(args, kwargs, node, f".{method}()")
-        return UNKNOWN
-
-    def object_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Super):
-            if method == "__init__":
-                for cls in list(receiver.cls.mro())[1:]:
-                    if "__init__" in cls.methods:
-                        return self.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
-            return UNKNOWN
-        cls = receiver.cls if isinstance(receiver, Instance) else receiver
-        assert isinstance(cls, InFileClass)
-        defined = cls.find_method(method)
-        if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
-            return self.instantiate(receiver, args, kwargs, node, factory=method)
-        if defined is not None:
-            self_value: Value | None = receiver if isinstance(receiver, Instance) else None
-            if is_classmethod(defined.node):
-                self_value = cls
-            return self.call_function(defined, args, kwargs, node, self_value=self_value)
-        return libraries.inherited_method(self, cls, method, args, kwargs, node)
 
     # --- the file's own functions and classes ----------------------------------------------------------------------
 
@@ -971,16 +704,24 @@ class Interpreter:
             elif name in remaining:
                 frame.locals[name] = remaining.pop(name)
             else:
-                frame.locals[name] = function.defaults.get(name, UNKNOWN)
+                frame.locals[name] = function.defaults.get(name) or self.unknown_argument(param)
         for param in params.kwonly_params:
             name = param.name.value
-            frame.locals[name] = remaining.pop(name, function.defaults.get(name, UNKNOWN))
+            frame.locals[name] = remaining.pop(name, function.defaults.get(name) or self.unknown_argument(param))
         if isinstance(params.star_arg, cst.Param):
             frame.locals[params.star_arg.name.value] = TupleValue(tuple(values[len(positional):]))
         if params.star_kwarg is not None:
             entries = dict(extra_kwargs.entries) if extra_kwargs is not None else {}
             entries.update(remaining)
             frame.locals[params.star_kwarg.name.value] = DictValue(entries)
+
+    def unknown_argument(self, param: cst.Param) -> Value:
+        """A parameter no caller gives a value, in a function walked on its own: a model when its name or annotation
+        says so (`def freeze_backbone(model)`, `bert_model: Union[str, BertModel]`), whatever the caller passes."""
+        if not self.context.standalone:
+            return UNKNOWN
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        return libraries.abstract_argument(self, param.name.value, annotation, param)
 
     def instantiate(self, cls: InFileClass, args: list[Value], kwargs: dict[str, Value], node: cst.Call, factory: str | None = None) -> Value:
         """An instance of a class of this file: its `__init__` walked with the arguments (a library base class may make
@@ -1047,16 +788,6 @@ class Interpreter:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
-
-
-def is_params(value: Value, seen: frozenset[int] = frozenset()) -> bool:
-    """True for parameter sets, or lists holding some (lists may contain themselves: `xs.append(xs)`)."""
-    if any(isinstance(option, (ParamSet, ParamGroups)) for option in value.candidates()):
-        return True
-    if isinstance(value, ListValue) and id(value) not in seen:
-        inner = seen | {id(value)}
-        return any(is_params(item, inner) for item in value.items)
-    return False
 
 
 def _tuple_items(value: Value, count: int) -> list[Value]:

@@ -28,7 +28,7 @@ def define_option(walk: Interpreter, call: cst.Call, kind: str, scope: cst.Funct
     undashed = [n for n in names if not n.startswith("-")]
     long = [n for n in names if n.startswith("--")]
     short = [n for n in names if n.startswith("-") and not n.startswith("--")]
-    chosen = dest if isinstance(dest, str) else (undashed or long or short or [None])[0]
+    chosen = dest if isinstance(dest, str) else next(iter(undashed or long or short), None)
     if chosen:
         name = chosen.lstrip("-").replace("-", "_")
         if name.isidentifier():

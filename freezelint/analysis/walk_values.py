@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from freezelint.facts import InFileClass, TupleValue, Value
+from freezelint.facts import InFileClass, ParamGroups, ParamSet, TupleValue, Value
 
 
 @dataclass(eq=False)
@@ -55,3 +55,13 @@ def flatten(values: list[Value]) -> list[Value]:
         else:
             flat.append(value)
     return flat
+
+
+def is_params(value: Value, seen: frozenset[int] = frozenset()) -> bool:
+    """True for parameter sets, or lists holding some (lists may contain themselves: `xs.append(xs)`)."""
+    if any(isinstance(option, (ParamSet, ParamGroups)) for option in value.candidates()):
+        return True
+    if isinstance(value, ListValue) and id(value) not in seen:
+        inner = seen | {id(value)}
+        return any(is_params(item, inner) for item in value.items)
+    return False

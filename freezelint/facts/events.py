@@ -44,8 +44,10 @@ class Loop:
         names: set[str] = set()
         node = self.node
         if isinstance(node, (cst.For, cst.CompFor)):
-            names.update(n.value for n in m.findall(node.target, m.Name()))  # type: ignore[union-attr]
-        names.update(n.value for aug in m.findall(node, m.AugAssign(target=m.Name())) for n in [aug.target])  # type: ignore[union-attr]
+            names.update(n.value for n in m.findall(node.target, m.Name()) if isinstance(n, cst.Name))
+        for aug in m.findall(node, m.AugAssign(target=m.Name())):
+            if isinstance(aug, cst.AugAssign) and isinstance(aug.target, cst.Name):
+                names.add(aug.target.value)
         return names
 
 
@@ -57,6 +59,51 @@ class Branch:
     test: cst.BaseExpression | None
     arm: bool  # True in the body, False in the `else`
     depth: int  # how many loops were open when the `if` was entered
+
+    @property
+    def flag(self) -> tuple[str, bool] | None:
+        """The setting this arm depends on and the truth it needs, when the test reads one: `if not args.use_lora:`
+        in its body is ("args.use_lora", False). Only attributes and keys of an object count (`args.x`, `cfg["x"]`,
+        `self.config.x`): a bare name may be a different variable in another function."""
+        test, truth = self.test, self.arm
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, truth = test.expression, not truth
+        if not isinstance(test, (cst.Attribute, cst.Subscript)) or not _settings_path(test):
+            return None
+        return _code(test), truth
+
+
+def flags_conflict(first: tuple[Branch, ...], second: tuple[Branch, ...]) -> bool:
+    """True when the two sets of branches need one setting both true and false (`if args.x:` and `if not args.x:`):
+    what they guard never runs in the same run."""
+    needs: dict[str, bool] = {}
+    for branch in first:
+        flag = branch.flag
+        if flag is not None:
+            needs[flag[0]] = flag[1]
+    for branch in second:
+        flag = branch.flag
+        if flag is not None and needs.get(flag[0], flag[1]) != flag[1]:
+            return True
+    return False
+
+
+def _settings_path(node: cst.BaseExpression) -> bool:
+    """`args.x`, `cfg["x"]`, `self.config.x`: names, attributes and constant keys, nothing called or computed."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Subscript):
+            element = node.slice[0].slice if len(node.slice) == 1 else None
+            if not (isinstance(element, cst.Index) and isinstance(element.value, (cst.SimpleString, cst.Integer))):
+                return False
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def _code(node: cst.CSTNode) -> str:
+    return _EMPTY_MODULE.code_for_node(node)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +144,10 @@ class Where:
         return None
 
     def exclusive(self, other: Where) -> bool:
-        """True when the two never run in the same pass: they sit in different arms of one `if`."""
+        """True when the two never run in the same pass: they sit in different arms of one `if`, or need one setting
+        both true and false (`if args.train_text_encoder:` here, `if not args.train_text_encoder:` there)."""
+        if flags_conflict(self.branches, other.branches):
+            return True
         if len(self.calls) != len(other.calls) or any(a is not b for a, b in zip(self.calls, other.calls)):
             return False
         return any(
@@ -496,7 +546,7 @@ def _target_names(loop: cst.CSTNode) -> set[str]:
     """The variables a `for` loop or comprehension binds."""
     target = loop.target if isinstance(loop, (cst.For, cst.CompFor)) else None
     names: set[str] = set()
-    stack = [target] if target is not None else []
+    stack: list[cst.BaseExpression] = [target] if target is not None else []
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Name):

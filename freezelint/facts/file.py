@@ -432,7 +432,7 @@ def _undoes(event: Event, frozen: ModuleRef) -> bool:
 
 def mentions(node: cst.CSTNode, names: set[str]) -> bool:
     """True when the expression or statement uses one of these names."""
-    return any(n.value in names for n in m.findall(node, m.Name()))  # type: ignore[union-attr]
+    return any(isinstance(n, cst.Name) and n.value in names for n in m.findall(node, m.Name()))
 
 
 def _parameter_calls(node: cst.CSTNode) -> Iterator[cst.Call]:

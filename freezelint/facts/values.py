@@ -17,7 +17,7 @@ import libcst as cst
 from freezelint import knowledge as kb
 
 if TYPE_CHECKING:
-    from freezelint.facts.events import OptimizerBuild, TrainerBuild, Where
+    from freezelint.facts.events import Branch, OptimizerBuild, TrainerBuild, Where
 
 
 # Identities of models, parameter sets and loops, in creation order (shared by values and events).
@@ -57,18 +57,42 @@ class OneOf(Value):
         return f"OneOf{self.options!r}"
 
 
+# Beyond this many possible values a name holds anything, as far as rules are concerned: long functions with many
+# branches would otherwise merge ever-growing sets, at a cost that grows with their square.
+MAX_OPTIONS = 24
+
+
 def one_of(values: list[Value] | tuple[Value, ...]) -> Value:
-    """Merge values, flattening and dropping duplicates (by identity); a single value stays itself."""
+    """Merge values, flattening and dropping duplicates (by identity, and constants by value); a single value stays
+    itself, and too many become UNKNOWN."""
     flat: list[Value] = []
+    seen: set[int] = set()
+    constants: set[tuple[type, object]] = set()
     for value in values:
         for option in value.candidates():
-            if not any(option is seen for seen in flat):
-                flat.append(option)
-    if not flat:
+            if id(option) in seen:
+                continue
+            seen.add(id(option))
+            if isinstance(option, Literal):
+                key = (type(option.value), option.value) if _hashable(option.value) else None
+                if key is not None and key in constants:
+                    continue
+                if key is not None:
+                    constants.add(key)
+            flat.append(option)
+    if not flat or len(flat) > MAX_OPTIONS:
         return UNKNOWN
     if len(flat) == 1:
         return flat[0]
     return OneOf(tuple(flat))
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass(eq=False, repr=False)
@@ -133,6 +157,10 @@ class ModelSource(enum.Enum):
     CUSTOM = "custom"  # an instance of an nn.Module subclass defined in this file
     PEFT = "peft"  # `get_peft_model(...)` / `PeftModel.from_pretrained(...)`: wraps another model
     COPY = "copy"  # `copy.deepcopy(model)`
+    # Made by code the analysis cannot see (a project's own builder or class, a class chosen by configuration), and
+    # bound to a name that says it is a model: `model = build_model(cfg)`, `self.model = opt.model_class(opt)`.
+    # A module of unknown layout, known as one by its name only.
+    UNSEEN = "unseen"
 
 
 @dataclass(eq=False, repr=False)
@@ -264,12 +292,15 @@ class ModuleRef(Value):
     `path` is the attribute path from `model` (subscripts as "[3]", "[:8]"; `[*]` for an element of an iteration).
     `kind` says whether the evidence shows a sub-module, a parameter/tensor attribute, or cannot tell.
     `wrapper` is set when the reference goes through DDP, torch.compile or accelerate.
+    `by_name` is set when a step of the path is judged a sub-module by its name alone (`self.encoder` of a class whose
+    `encoder` the file never assigns): the evidence is weaker than a traced value's.
     """
 
     model: Model
     path: tuple[str, ...] = ()
     kind: Kind = Kind.MODULE
     wrapper: str | None = None
+    by_name: bool = False
 
     def __repr__(self) -> str:
         return f"ModuleRef({self.model!r}, {'.'.join(self.path) or '<root>'}, {self.kind.value})"
@@ -277,6 +308,12 @@ class ModuleRef(Value):
     @property
     def is_module(self) -> bool:
         return self.kind is Kind.MODULE
+
+    @property
+    def traced(self) -> bool:
+        """The analysis followed the value here; False when a step rests on a name alone (an attribute the file never
+        assigns, a model made by code it cannot see)."""
+        return not self.by_name and self.model.source is not ModelSource.UNSEEN
 
     def describe(self) -> str:
         """A readable expression for messages: `model.bert.encoder.layer[:8]`."""
@@ -347,6 +384,9 @@ class ParamSet(Value):
     one_shot: bool = True
     copies: bool = False
     lazy: LazyMap | None = None  # a generator expression: its element code runs as it is consumed
+    # The `if` arms it was taken in (`chain(unet.parameters(), te.parameters()) if args.train_te else ...`): an
+    # optimizer over it holds these parameters only on runs where those arms are taken.
+    guards: tuple[Branch, ...] = ()
     id: int = field(default_factory=lambda: next(next_id))
 
     def __repr__(self) -> str:

@@ -44,7 +44,7 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeForm, FreezeOp, ModuleRef, Unknown, group_by_node
+from freezelint.facts import UNKNOWN, Facts, FreezeForm, FreezeOp, ModelSource, ModuleRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, rule
 
@@ -83,7 +83,9 @@ def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
 
 def _wav2vec2_family(facts: Facts, op: FreezeOp) -> bool:
     """The receiver is a wav2vec2-family model, or an object of unknown type in a file that imports one."""
-    target = op.target
+    target: Value = op.target
+    if isinstance(target, ModuleRef) and target.model.source is ModelSource.UNSEEN and not target.path:
+        target = UNKNOWN  # a model made by code the analysis cannot see: judged as an object of unknown type
     if isinstance(target, ModuleRef):
         model = target.model
         name = model.class_name or ""

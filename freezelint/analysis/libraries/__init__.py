@@ -136,6 +136,9 @@ def instantiate(
     return trainer if trainer is not None else torch_nn.subclass_instance(walk, cls, args, kwargs, node, factory)
 
 
+named_result = torch_nn.named_result
+inherited_attribute = torch_nn.inherited_attribute
+abstract_argument = torch_nn.abstract_argument
 subscript = torch_nn.subscript
 element = torch_nn.element
 collected = torch_nn.collected
