@@ -126,6 +126,11 @@ def main() -> None:
     "--fail-on", type=click.Choice(LEVELS), default=None,
     help="The lowest level that makes the exit status 1 (default: warning; lower levels are still printed).",
 )
+@click.option(
+    "--evidence", type=click.Choice(["any", "traced"]), default=None,
+    help="traced: report only findings whose evidence the analysis traced, leaving out those that rest on a name "
+    "alone (an attribute the file never assigns, a model built by code it cannot see). Default: any.",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (a file that cannot be checked still exits 2).")
 @click.option(
     "--output-format", type=click.Choice(list(FORMATS)), default=None,
@@ -197,6 +202,7 @@ def check(
     force_exclude: bool,
     respect_gitignore: bool | None,
     fail_on: str | None,
+    evidence: str | None,
     exit_zero: bool,
     output_format: str | None,
     output_file: str | None,
@@ -295,6 +301,8 @@ def check(
         changes["prefilter"] = False
     if fail_on is not None:
         changes["fail_on"] = Level.parse(fail_on)
+    if evidence is not None:
+        changes["evidence"] = evidence
     if output_format is not None:
         changes["output_format"] = output_format
     if baseline_file is not None:

@@ -73,6 +73,10 @@ class RuleSelection:
     extend_select: tuple[str, ...] = ()
 
 
+# Which findings to report by the strength of their evidence (`--evidence`, `evidence = ...`).
+EVIDENCE_CHOICES = ("any", "traced")
+
+
 @dataclass(frozen=True)
 class Settings:
     selections: tuple[RuleSelection, ...] = ()
@@ -84,6 +88,7 @@ class Settings:
     extend_include: tuple[str, ...] = ()
     respect_gitignore: bool = True  # skip what .gitignore, .ignore and git's excludes files ignore
     fail_on: Level = Level.WARNING
+    evidence: str = "any"  # "traced": report only findings whose evidence the analysis traced (CI gates)
     levels: tuple[tuple[str, Level], ...] = ()  # (code or prefix, level): the most specific wins
     full_finetune: tuple[str, ...] = ()  # globs of files where full fine-tuning is intended
     freeze_helpers: tuple[str, ...] = ()  # qualified names of the project's own functions that freeze their argument
@@ -287,6 +292,12 @@ def _level(value: Any, fail: Fail) -> Level:
     return Level.parse(value)
 
 
+def _evidence(value: Any, fail: Fail) -> str:
+    if value not in EVIDENCE_CHOICES:
+        raise fail(f"must be one of {', '.join(repr(choice) for choice in EVIDENCE_CHOICES)}, not {value!r}")
+    return str(value)
+
+
 def _levels(value: Any, fail: Fail) -> tuple[tuple[str, Level], ...]:
     if not isinstance(value, dict):
         raise fail('must be a table of rule codes to levels, like { FRZ302 = "warning" }')
@@ -348,6 +359,7 @@ KEYS: dict[str, tuple[str, Callable[[Any, Fail], Any]]] = {
     "extend-include": ("extend_include", _strings),
     "respect-gitignore": ("respect_gitignore", _bool),
     "fail-on": ("fail_on", _level),
+    "evidence": ("evidence", _evidence),
     "levels": ("levels", _levels),
     "full-finetune": ("full_finetune", _strings),
     "freeze-helpers": ("freeze_helpers", _helpers),

@@ -176,6 +176,8 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
         )
         return result
     findings = noqa.unsuppressed(source, findings)
+    if settings.evidence == "traced":  # CI that gates on traced findings alone
+        findings = [finding for finding in findings if finding.evidence is Evidence.TRACED]
     if settings.baseline is not None and findings:
         from freezelint.baseline import load
 

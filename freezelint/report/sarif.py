@@ -19,7 +19,7 @@ import pathlib
 import urllib.parse
 
 from freezelint import __version__
-from freezelint.findings import Location
+from freezelint.findings import Evidence, Location
 from freezelint.report import ReportOptions, Shown, display_path, file_edit, fingerprints, rules_for_report, shown
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -38,6 +38,9 @@ def _region(start: Location, end: Location) -> dict:
     return {"startLine": start.row, "startColumn": start.column, "endLine": end.row, "endColumn": end.column}
 
 
+RANKS = {Evidence.TRACED: 90.0, Evidence.NAME: 50.0}
+
+
 def _result(item: Shown, index: dict[str, int], identity: str) -> dict:
     finding = item.finding
     region = _region(*item.in_file)
@@ -53,7 +56,10 @@ def _result(item: Shown, index: dict[str, int], identity: str) -> dict:
     }
     if finding.code in index:
         result["ruleIndex"] = index[finding.code]
-    properties = {"cell": item.cell} if item.cell is not None else {}
+    # `rank` orders results by how much to trust them (SARIF 2.1.0, 3.27.28): a traced value above a name alone.
+    result["rank"] = RANKS[finding.evidence]
+    properties: dict = {"cell": item.cell} if item.cell is not None else {}
+    properties["evidence"] = str(finding.evidence)
     if "runtime" in finding.extra:  # confirmed, refuted, not-checkable or found by `--runtime`, with its evidence
         properties["runtime"] = finding.extra["runtime"]
     if properties:
