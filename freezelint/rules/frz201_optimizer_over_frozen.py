@@ -53,6 +53,7 @@ from freezelint.facts import (
     OptimizerBuild,
     OptimizerCall,
     Wrap,
+    branches_conflict,
     keeps_grads,
     new_parameters,
 )
@@ -83,6 +84,7 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             frozen = [
                 op for op in freezes
                 if op.module.overlaps(params.module) and not _undone(facts, op, build, params.module)
+                and not branches_conflict(op.where.branches, params.guards)  # frozen only where the set is not taken
             ]
             if not frozen:
                 continue
