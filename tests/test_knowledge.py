@@ -77,3 +77,24 @@ def test_model_types_by_class_and_by_checkpoint():
     assert model_type("AutoModelForImageClassification", "facebook/dinov2-small") == "dinov2"
     assert model_type("AutoModel", None) is None and model_type("MyNet", None) is None
     assert not is_base_model_class("BertForMaskedLM")
+
+
+def test_the_knowledge_package_exports_every_table_of_its_modules():
+    """Rules and the analysis read `knowledge.X`: a table added to a module and not exported would fail at run time."""
+    import ast
+    import importlib
+    import pkgutil
+
+    import freezelint.knowledge as knowledge
+
+    for info in pkgutil.iter_modules(knowledge.__path__):
+        module = importlib.import_module(f"freezelint.knowledge.{info.name}")
+        tree = ast.parse(open(module.__file__, encoding="utf-8").read())
+        defined = {
+            target.id
+            for node in tree.body
+            for target in (node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)])
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(target, ast.Name)
+        } | {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        missing = sorted(name for name in defined if not name.startswith("_") and not hasattr(knowledge, name))
+        assert not missing, f"freezelint.knowledge does not export {missing} of {info.name}"

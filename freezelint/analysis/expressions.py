@@ -91,6 +91,9 @@ def eval_Subscript(walk: Interpreter, node: cst.Subscript) -> Value:
             results.append(items[key] if -len(items) <= key < len(items) else UNKNOWN)
         elif isinstance(option, DictValue) and isinstance(key, str):
             results.append(option.entries.get(key, UNKNOWN))
+        elif isinstance(option, DictValue) and key is NotImplemented and option.entries:
+            # `{"adam": Adam(...), "sgd": SGD(...)}[optimizer_type]`: one of its values
+            results.append(one_of(list(option.entries.values())))
         else:
             results.append(libraries.subscript(walk, option, node, key))
     return one_of(results)

@@ -782,9 +782,9 @@ class Interpreter:
                 if isinstance(option, Model):
                     option = ModuleRef(option)
                 if isinstance(option, ModuleRef):
-                    self.emit(OpaqueUse(self.where(node), module=option, callee=callee))
+                    self.emit(OpaqueUse(self.where(node), module=option, callee=callee, args=tuple(args), kwargs=kwargs))
                 elif isinstance(option, ParamSet):
-                    self.emit(OpaqueUse(self.where(node), module=option.module, callee=callee))
+                    self.emit(OpaqueUse(self.where(node), module=option.module, callee=callee, args=tuple(args), kwargs=kwargs))
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------

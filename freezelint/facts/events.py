@@ -6,6 +6,7 @@ context (enclosing loops, branches, function, trainer callback, `torch.no_grad()
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -434,10 +435,24 @@ class LibraryCall(Event):
 
 @dataclass(frozen=True, eq=False)
 class OpaqueUse(Event):
-    """A model handed to code the analysis cannot see into (an imported helper may freeze it)."""
+    """A model handed to code the analysis cannot see into (an imported helper may freeze it, or train it). `args`
+    and `kwargs` are everything the call was given (an optimizer beside the model says it trains there)."""
 
     module: ModuleRef
     callee: str
+    args: tuple[Value, ...] = ()
+    kwargs: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def trains(self) -> bool:
+        """A training routine, by its name and its arguments: called like one (`train`, `fit`, `fit_one_epoch`,
+        `train_one_epoch`) and given an optimizer beside the model."""
+        name = self.callee.rsplit(".", 1)[-1].strip("().").lower()
+        named = bool(_TRAINING_ROUTINE.search(name))
+        return named and any(isinstance(option, Optimizer) for value in (*self.args, *self.kwargs.values()) for option in value.candidates())
+
+
+_TRAINING_ROUTINE = re.compile(r"(^|_)(train|fit|finetune|fine_tune)(_|$)|epoch")
 
 
 @dataclass(frozen=True, eq=False)

@@ -93,12 +93,13 @@ from freezelint.knowledge.heads import (
     task_head,
 )
 from freezelint.knowledge.modules import (
-    MODEL_VARIABLE,
     BATCHNORM_HANDLING,
     BATCHNORM_MODEL_TYPES,
     BATCHNORM_PARTS,
+    BATCHNORM_STATISTICS,
     BATCHNORM_TIMM,
     BATCHNORM_TORCHVISION,
+    BATCHNORM_WORDS,
     FOREIGN_FRAMEWORKS,
     FOREIGN_FREEZE_ATTRIBUTES,
     FROM_CONFIG_METHODS,
@@ -106,6 +107,7 @@ from freezelint.knowledge.modules import (
     MODEL_CLASS_NAME,
     MODEL_FACTORIES,
     MODEL_LIBRARIES,
+    MODEL_VARIABLE,
     MODULE_BASES,
     MODULE_ITERATORS,
     MODULE_NON_MODULE_ATTRIBUTES,
@@ -166,6 +168,8 @@ from freezelint.knowledge.training import (
 )
 
 __all__ = [
+    "BATCHNORM_STATISTICS",
+    "BATCHNORM_WORDS",
     "MODEL_VARIABLE",
     "ADAPTER_LIBRARIES",
     "ARCHITECTURE_STEMS",

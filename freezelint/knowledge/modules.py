@@ -204,9 +204,13 @@ BATCHNORM_MODEL_TYPES = frozenset({"resnet", "regnet", "mobilenet_v1", "mobilene
 BATCHNORM_PARTS = frozenset({"layer1", "layer2", "layer3", "layer4", "features", "bn1", "blocks", "stem", "trunk_output"})
 
 
-# A file that mentions any of these deals with BatchNorm itself (FrozenBatchNorm2d, `freeze_batch_norm_2d`, an
-# `isinstance(m, nn.BatchNorm2d)` loop, `track_running_stats`): FRZ503 leaves it alone.
-BATCHNORM_HANDLING = ("BatchNorm", "batch_norm", "batchnorm", "FrozenBN", "track_running_stats", "bn.eval", "norm_layer")
+# A file that mentions any of these deals with BatchNorm's running statistics itself (FrozenBatchNorm2d,
+# `freeze_batch_norm_2d`, `track_running_stats`, a BatchNorm-free `norm_layer`): FRZ503 leaves it alone.
+BATCHNORM_HANDLING = ("FrozenBatchNorm", "FrozenBN", "freeze_batch_norm", "track_running_stats", "bn.eval", "norm_layer")
+# A mention of BatchNorm (`isinstance(m, nn.BatchNorm2d)`) deals with its statistics when one of these is near it
+# (`m.eval()`, `m.momentum = 0`); alone it may only sort parameters into groups.
+BATCHNORM_WORDS = ("BatchNorm", "batch_norm", "batchnorm")
+BATCHNORM_STATISTICS = (".eval()", "train(False)", "momentum", "running_", "requires_grad")
 
 
 # Names a file gives a whole model (`model = build_model(cfg)`, `self.backbone = opt.backbone_class(opt)`): a value made

@@ -57,7 +57,10 @@ No fix: which of the remedies fits the code is the author's choice.
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
+
+import libcst as cst
 
 from freezelint import knowledge
 from freezelint.facts import (
@@ -65,32 +68,39 @@ from freezelint.facts import (
     Facts,
     FreezeForm,
     FreezeOp,
+    LibraryCall,
     Literal,
     Model,
     ModelSource,
     ModuleCall,
     ModuleRef,
+    OpaqueUse,
     OptimizerBuild,
     OptimizerCall,
     TrainCall,
+    as_ref,
+    may_unfreeze,
 )
-from freezelint.findings import Level
+from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
 
 # How the frozen module runs in training mode, by what trains it: a trainer's `train()`, or a training loop.
 _RUNS = {
     "trainer": "{training} runs it in training mode (line {line})",
     "loop": "the training loop runs it in training mode (`{step}` at line {line})",
+    "handoff": "`{routine}` trains it (line {line}): code freezelint cannot see, given the model and an optimizer, "
+    "which runs it in training mode as training routines do",
 }
 # A one-time `.eval()` before training, and what undoes it, by what trains the module.
 _UNDONE = {
     "trainer": " The `.eval()` at line {eval_line} does not last: the Trainer calls `model.train()` at every step.",
     "loop": " The `.eval()` at line {eval_line} does not last: `model.train()` switches it back.",
+    "handoff": " The `.eval()` at line {eval_line} is unlikely to last: training routines call `model.train()`.",
 }
 # The message by (what trains it, a one-time `.eval()` undone).
 MESSAGES = {
     (trained_by, undone): (
-        "`{module}` is frozen here, but it contains BatchNorm layers and " + runs + ": `requires_grad=False` does not "
+        "`{module}` is frozen here, but it contains BatchNorm layers{bn_basis} and " + runs + ": `requires_grad=False` does not "
         "stop BatchNorm from updating its running mean and variance on every batch, so the frozen `{module}` keeps "
         "changing its outputs." + (_UNDONE[trained_by] if undone else "") + " Keep its BatchNorm layers in eval mode "
         "while training (re-apply `.eval()` after every `model.train()`, e.g. in an overridden `train()`), or replace "
@@ -110,7 +120,10 @@ def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
         frozen = op.module
         if op.value is not False or not op.whole or not op.effective or frozen is None:
             continue
-        if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or id(op.node) in reported or not _holds_batchnorm(frozen):
+        if op.form not in (FreezeForm.STORE, FreezeForm.CALL, FreezeForm.HELPER) or id(op.node) in reported:
+            continue
+        batchnorm = _batchnorm_evidence(facts, frozen)
+        if batchnorm is None:
             continue
         if facts.freezes_everything(op):
             continue  # nothing trains at all: FRZ301's finding
@@ -119,17 +132,60 @@ def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
             continue
         reported.add(id(op.node))
         how, moment, undone = found
-        yield Report(op.where.statement or op.node, _message(facts, frozen, how, moment, undone))
+        bn_basis, bn_evidence = batchnorm
+        evidence = Evidence.NAME if bn_evidence is Evidence.NAME or isinstance(moment, OpaqueUse) else Evidence.TRACED
+        message = _message(facts, frozen, how, moment, undone, bn_basis)
+        yield Report(op.where.statement or op.node, message, evidence=evidence)
 
 
 def _handles_batchnorm(facts: Facts) -> bool:
-    """The file's code (not its comments) deals with BatchNorm itself."""
+    """The file's code (not its comments) deals with BatchNorm itself (converting it to SyncBatchNorm is not dealing
+    with its running statistics)."""
     comments = facts.source.comments
-    for row, line in enumerate(facts.source.text.splitlines(), start=1):
-        code = line[: line.rfind(comments[row])] if row in comments else line
-        if any(word in code for word in knowledge.BATCHNORM_HANDLING):
+    lines = facts.source.text.splitlines()
+    code = [line[: line.rfind(comments[row])] if row in comments else line for row, line in enumerate(lines, start=1)]
+    for index, line in enumerate(code):
+        line = line.replace(_SYNC_BATCHNORM, "")
+        if any(word in line for word in knowledge.BATCHNORM_HANDLING):
+            return True
+        near = " ".join(code[index : index + 4])  # the line and the three after it: an `if isinstance(...)` block
+        if any(word in line for word in knowledge.BATCHNORM_WORDS) and any(word in near for word in knowledge.BATCHNORM_STATISTICS):
             return True
     return False
+
+
+_SYNC_BATCHNORM = "SyncBatchNorm.convert_sync_batchnorm"
+# Convolutional architectures built with BatchNorm, by the names projects give their models and builders.
+_BATCHNORM_NAME = re.compile(
+    r"resnet|resnext|mobilenet|efficientnet|darknet|densenet|regnet|xception|hrnet|shufflenet|ghostnet|mnasnet"
+    r"|inception|retinanet|centernet|yolo|deeplab|pspnet|ssd",
+    re.IGNORECASE,
+)
+# Parts named after architectures without BatchNorm: VGG (but for its `_bn` variants), vision and text transformers.
+_NO_BATCHNORM_NAME = re.compile(r"^vgg\d*$|vit|transformer|bert|clip|swin|deit|convnext", re.IGNORECASE)
+
+
+def _batchnorm_evidence(facts: Facts, ref: ModuleRef) -> tuple[str, Evidence] | None:
+    """Why the module at `ref` holds BatchNorm layers, and how strong that is: a known architecture (traced), or, for
+    a model of unknown layout, the file converting it to SyncBatchNorm or a convolutional architecture's name."""
+    if _holds_batchnorm(ref):
+        return "", Evidence.TRACED
+    model = ref.model
+    if model.source is not ModelSource.UNSEEN and not (model.source is ModelSource.CUSTOM and model.library is None):
+        return None
+    if any(_NO_BATCHNORM_NAME.search(component) for component in ref.path):
+        return None  # the frozen part is named after an architecture without BatchNorm (`model.vgg[:28]`)
+    whole = ModuleRef(model)
+    for call in facts.of(LibraryCall, uncalled=True):
+        if call.qualname.endswith(_SYNC_BATCHNORM) and any(
+            (r := as_ref(option)) is not None and r.overlaps(whole) for value in call.args[:1] for option in value.candidates()
+        ):
+            return f" (line {facts.line(call.call)} converts them to SyncBatchNorm)", Evidence.NAME
+    names = [model.factory, *model.names, *ref.path]
+    named = next((name for name in names if _BATCHNORM_NAME.search(name)), None)
+    if named is not None:
+        return f" (by its name, `{named}` is a convolutional network)", Evidence.NAME
+    return None
 
 
 def _holds_batchnorm(ref: ModuleRef) -> bool:
@@ -149,7 +205,9 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
     """How the frozen module is trained in training mode (for messages), when, and a one-time `.eval()` undone."""
     outer = next((m for m in facts.models if m is not frozen.model and any(s is frozen.model for _, s in m.submodels())), frozen.model)
     training = facts.training_of(outer, after=op.order)  # the model it runs in, whatever its optimizer updates
-    if training is None or facts.frozen_at(frozen, training.event.order) is None:
+    if training is None:
+        return _handed_to_training(facts, op, frozen, ModuleRef(outer))
+    if facts.frozen_at(frozen, training.event.order) is None:
         return None
     evals = [c for c in _mode_calls(facts, frozen) if not _trains(c)]
     if any(c.where.function.rsplit(".", 1)[-1] == "train" for c in evals):
@@ -177,6 +235,35 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
     return training.how, step, undone
 
 
+def _handed_to_training(
+    facts: Facts, op: FreezeOp, frozen: ModuleRef, outer: ModuleRef
+) -> tuple[str, Event, ModuleCall | None] | None:
+    """The model handed, with an optimizer, to a training routine of code freezelint cannot see (`fit_one_epoch(model,
+    optimizer, ...)`, `engine.train(model=model, optimizer=optimizer)`), while still frozen and not in eval mode."""
+    for use in facts.of(OpaqueUse):
+        if use.order <= op.order or not use.trains or not use.module.overlaps(outer):
+            continue
+        if not _still_frozen_on_some_run(facts, op, frozen, use):
+            continue
+        calls = [c for c in _mode_calls(facts, frozen) if c.order < use.order or use.where.shared_loop(c.where)]
+        last = max(calls, key=lambda c: c.order, default=None)
+        if last is not None and not _trains(last):
+            continue  # switched to eval mode before it is handed over: the routine may keep it there
+        return use.callee, use, None
+    return None
+
+
+def _still_frozen_on_some_run(facts: Facts, op: FreezeOp, frozen: ModuleRef, use: Event) -> bool:
+    """No unfreeze between the freeze and `use` is sure to run before it: one behind an `if` the use is not in
+    (`if epoch >= freeze_epochs: unfreeze`) leaves the first epochs frozen."""
+    for event in facts.events:
+        if not op.order < event.order < use.order or not may_unfreeze(event, frozen):
+            continue
+        if all(any(b.node is mine.node and b.arm == mine.arm for mine in use.where.branches) for b in event.where.branches):
+            return False
+    return True
+
+
 def _mode_calls(facts: Facts, frozen: ModuleRef) -> list[ModuleCall]:
     """`.train()` of the frozen module or a module containing it, `.eval()`/`.train(False)` of any module that
     overlaps it, in walk order."""
@@ -201,11 +288,15 @@ def _starts_in_train_mode(model: Model) -> bool:
     return not (model.library == "transformers" and model.source is ModelSource.PRETRAINED)
 
 
-def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: ModuleCall | None) -> Message:
-    fields: dict[str, object] = {"module": frozen.describe(), "line": facts.line(moment.node)}
+def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: ModuleCall | None, bn_basis: str) -> Message:
+    fields: dict[str, object] = {"module": frozen.describe(), "line": facts.line(moment.node), "bn_basis": bn_basis}
     if isinstance(moment, TrainCall):
         trained_by = "trainer"
         fields["training"] = how
+    elif isinstance(moment, OpaqueUse):
+        trained_by = "handoff"
+        func = moment.node.func if isinstance(moment.node, cst.Call) else moment.node
+        fields["routine"] = f"{facts.code(func)}(...)"
     else:
         trained_by = "loop"
         fields["step"] = facts.code(moment.node)

@@ -69,6 +69,7 @@ CALLS: tuple[CallModel, ...] = (
     torch_nn.backward_function,
     distributed.unwrap_model,
     torch_nn.constructor,
+    torch_nn.same_module,
     torch_nn.tensor_factory,
     torch_nn.grad_context,
     python.itertools_chain,

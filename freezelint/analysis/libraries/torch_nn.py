@@ -466,7 +466,11 @@ def module_method(walk: Interpreter, ref: ModuleRef, method: str, args: list[Val
         walk.freeze(node, ref, _requires_grad_flag(node), FreezeForm.CALL, method, argument(node, 0, "requires_grad"))
         return ref
     if method.lower() in kb.FREEZE_METHODS:  # a model's own helper, in any case (`Unfreeze_backbone()`)
-        walk.freeze(node, ref, kb.FREEZE_METHODS[method.lower()], FreezeForm.HELPER, method, partial=True)
+        part = _named_part(ref, method)
+        if part is not None:  # a project model's `freeze_backbone()`: its backbone, by the method's name
+            walk.freeze(node, part, kb.FREEZE_METHODS[method.lower()], FreezeForm.HELPER, method)
+        else:
+            walk.freeze(node, ref, kb.FREEZE_METHODS[method.lower()], FreezeForm.HELPER, method, partial=True)
         return UNKNOWN
     adapted = peft.module_method(walk, ref, method, args, kwargs, node)
     if adapted is not None:
@@ -592,6 +596,13 @@ def constructor(walk: Interpreter, site: CallSite) -> Value | None:
     return layer
 
 
+def same_module(walk: Interpreter, site: CallSite) -> Value | None:
+    """`nn.SyncBatchNorm.convert_sync_batchnorm(model)`: the same model, its BatchNorm layers converted."""
+    if site.qualname in ("torch.nn.SyncBatchNorm.convert_sync_batchnorm", "torch.nn.modules.batchnorm.SyncBatchNorm.convert_sync_batchnorm"):
+        return site.first if site.args else site.kwargs.get("module", UNKNOWN)
+    return None
+
+
 def tensor_factory(walk: Interpreter, site: CallSite) -> Value | None:
     """`torch.zeros(...)`, `torch.randn(...)`: a plain tensor, evidence that it is not a module."""
     return ParamRef(node=site.node) if _TENSOR_FACTORIES.match(site.qualname) else None
@@ -610,6 +621,18 @@ def grad_context(walk: Interpreter, site: CallSite) -> Value | None:
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------------
+
+
+_FREEZE_PART = re.compile(r"^(?:un)?freeze_(backbone|encoder|decoder|vision_tower|embeddings)$", re.IGNORECASE)
+
+
+def _named_part(ref: ModuleRef, method: str) -> ModuleRef | None:
+    """The part a project model's own `freeze_backbone()` (or `unfreeze_encoder()`...) freezes, by the method's name,
+    for a model whose code the analysis cannot see; None for library models, whose helpers it knows."""
+    match = _FREEZE_PART.match(method)
+    if match is None or ref.model.source not in (ModelSource.UNSEEN, ModelSource.CUSTOM) or ref.model.library is not None:
+        return None
+    return ModuleRef(ref.model, (*ref.path, match.group(1).lower()), Kind.MODULE, ref.wrapper, by_name=True)
 
 
 def _holds_parameters(ref: ModuleRef | None) -> bool:
