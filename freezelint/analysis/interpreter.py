@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 
+from freezelint import knowledge as kb
 from freezelint.analysis import expressions, flow, libraries, options
 from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
@@ -55,6 +56,7 @@ from freezelint.facts import (
     InFileFunction,
     Instance,
     LazyMap,
+    LibraryCall,
     Literal,
     Loop,
     Model,
@@ -104,8 +106,25 @@ class Interpreter:
 
     def run(self) -> Facts:
         self.exec_block(self.facts.module.body)
+        self.walk_entry_points()
         self.walk_uncalled()
         return self.facts
+
+    def walk_entry_points(self) -> None:
+        """Top-level functions nothing in the file calls that are its program all the same: `main(args)` run by a
+        console script, `fire.Fire(main)`, `torch.multiprocessing.spawn(main_worker, ...)`, a `@hydra.main` or
+        click command. They are walked as called, after the module's statements, with unknown arguments."""
+        launched = {id(option) for call in self.facts.of(LibraryCall) if call.qualname in kb.LAUNCHERS
+                    for value in (*call.args, *call.kwargs.values()) for option in value.candidates()}
+        for function in list(self.functions):
+            node = function.node
+            if id(node) in self.walked or not isinstance(node, cst.FunctionDef) or "." in function.qualname:
+                continue
+            decorators = [self.called_name(d.decorator, bare=True) or "" for d in node.decorators]
+            named = function.name in kb.ENTRY_POINT_NAMES
+            if named or id(function) in launched or any(d.startswith(kb.CLI_PACKAGES) for d in decorators):
+                with self.within(calls=(), loops=(), branches=(), callback_of=None, lazy=None):
+                    self.call_function(function, [], {}, None, force=True)
 
     def walk_uncalled(self) -> None:
         index = 0

@@ -148,6 +148,9 @@ from freezelint.knowledge.tokens import (
     TRAINING_TOKENS,
 )
 from freezelint.knowledge.training import (
+    CLI_PACKAGES,
+    LAUNCHERS,
+    ENTRY_POINT_NAMES,
     CLI_OPTION_DECORATORS,
     DATACLASS_DECORATORS,
     FREEZE_OPTION_NAME,
@@ -168,6 +171,9 @@ from freezelint.knowledge.training import (
 )
 
 __all__ = [
+    "CLI_PACKAGES",
+    "LAUNCHERS",
+    "ENTRY_POINT_NAMES",
     "BATCHNORM_STATISTICS",
     "BATCHNORM_WORDS",
     "MODEL_VARIABLE",

@@ -110,3 +110,22 @@ FREEZE_OPTION_NAME = re.compile(r"^(un)?freeze|^frozen_|_frozen$|^train_base|^(n
 
 # Class decorators whose annotated fields are settings (`HfArgumentParser` turns dataclass fields into options).
 DATACLASS_DECORATORS = frozenset({"dataclasses.dataclass", "pydantic.dataclasses.dataclass"})
+
+
+# A file's program may sit in a function nothing in the file calls: `main` run by a console script, a function handed
+# to a launcher, or a command of a CLI package. The analysis walks these as called.
+ENTRY_POINT_NAMES = frozenset({"main", "main_worker", "cli", "run"})
+LAUNCHERS = frozenset(
+    {
+        "fire.Fire",
+        "typer.run",
+        "torch.multiprocessing.spawn",
+        "torch.multiprocessing.start_processes",
+        "torch.multiprocessing.Process",
+        "multiprocessing.Process",
+        "accelerate.notebook_launcher",
+        "jsonargparse.CLI",
+        "jsonargparse.auto_cli",
+    }
+)
+CLI_PACKAGES = ("hydra.", "click.", "typer.")

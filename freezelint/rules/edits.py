@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeOp, Unknown
+from freezelint.facts import Facts, FreezeOp, Unknown, Where
 from freezelint.findings import Applicability
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Subscript, cst.Call)
@@ -121,3 +121,26 @@ def with_keyword(call: cst.Call, name: str, value: cst.BaseExpression) -> cst.Ca
     else:
         args[-1] = last.with_changes(comma=space)
     return call.with_changes(args=[*args, added])
+
+
+def flag_conditions(*wheres: Where) -> str:
+    """The settings a finding depends on, as a sentence for its message (" This holds when `config.freeze_embed` and
+    `config.gradient_checkpointing` are set."), or "" when it holds whatever the settings."""
+    needs: dict[str, bool] = {}
+    for where in wheres:
+        for branch in where.branches:
+            flag = branch.flag
+            if flag is not None:
+                needs.setdefault(*flag)
+    if not needs:
+        return ""
+    parts = [f"`{name}` is {'set' if truth else 'not set'}" for name, truth in needs.items()]
+    if all(truth for truth in needs.values()):
+        parts = [f"`{name}`" for name in needs]
+        verb = "is" if len(parts) == 1 else "are"
+        return f" This holds when {_joined(parts)} {verb} set."
+    return f" This holds when {_joined(parts)}."
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -78,7 +78,7 @@ from freezelint.facts import (
     as_ref,
 )
 from freezelint.findings import Level
-from freezelint.rules import Message, Report, rule
+from freezelint.rules import Message, Report, edits, rule
 
 # Calls that make the input embeddings' output require grad (or may: a hook of the file's own).
 _INPUT_HOOKS = knowledge.INPUT_GRAD_METHODS | {"register_forward_hook"}
@@ -93,7 +93,7 @@ MESSAGES = {
         "`{embeddings}` are frozen (line {line}): " + _NO_PARAMETER_GRADIENTS + ", so the checkpointed layers of "
         "`{layers}` never train while the layers after them do (training at line {training_line} only warns \"None of "
         "the inputs have requires_grad=True\"). Pass `gradient_checkpointing_kwargs={{\"use_reentrant\": False}}`, or "
-        "call `{model}.enable_input_require_grads()` after enabling checkpointing."
+        "call `{model}.enable_input_require_grads()` after enabling checkpointing.{conditions}"
     )
     for given, because in _REENTRANT_BECAUSE.items()
 }
@@ -156,6 +156,7 @@ def _message(facts: Facts, enabled: Checkpointing, frozen: tuple[FreezeOp, Modul
         "line": facts.line(freeze.node),
         "layers": ModuleRef(model, model.backbone_paths("layers")[0]).describe(),
         "training_line": facts.line(moment.node),
+        "conditions": edits.flag_conditions(freeze.where, enabled.event.where, moment.where),
     }
     if not given:
         fields["target"] = target
