@@ -1,22 +1,21 @@
 """`freezelint --runtime`: after the static check, replay each file and add the runtime evidence to its findings.
 
-Each file runs in a child process forked from this one (torch and transformers imported once, before the fork): the
-script's own code cannot disturb the others, a crash costs one file, and a time limit ends a file that hangs.
+Each file is analysed and sliced here (static: none of its code runs), the installed libraries its replay imports are
+imported here once, and the replay itself runs in the sandbox (`freezelint.runtime.sandbox`): a child process with an
+audit hook and, where the kernel allows, namespaces of its own. A crash costs one file; a time limit ends a file that
+hangs, and everything it started.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import select
-import signal
-import tempfile
-import time
+import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from freezelint.findings import FileResult, Finding, Level, Location
+from freezelint.findings import CellIndex, FileResult, Finding, Level, Location
 
 if TYPE_CHECKING:
     from freezelint.config import Settings
@@ -60,40 +59,109 @@ def annotate(
     from freezelint.runtime import configs, report
 
     overrides = configs.parse_overrides(options.model_configs)
+    to_stderr = settings.output_format not in ("text", "concise")
+    # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message; the
+    # data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
+    readable = settings.output_format not in ("json", "json-lines", "sarif")
+    replayable = [r for r in results if r.error is None and r.path.endswith(REPLAYED_SUFFIXES)]
+    if not replayable:  # nothing to replay: torch is not even imported
+        for result in results:
+            if result.error is None:
+                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
+                     "replayed\n", to_stderr)
+        return results
     os.environ.update(OFFLINE)
     # Imported once here, before the forks, so that each replay starts warm.
     import torch  # noqa: F401
     import transformers.modeling_utils  # noqa: F401
     import transformers.models.auto.auto_factory  # noqa: F401
 
-    to_stderr = settings.output_format not in ("text", "concise")
-    # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message; the
-    # data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
-    readable = settings.output_format not in ("json", "json-lines", "sarif")
     counts: dict[str, int] = {}
     annotated: list[FileResult] = []
+    isolation_noted = False
     for result in results:
-        if result.error is not None or not result.path.endswith(".py"):
+        if result.error is not None or not result.path.endswith(REPLAYED_SUFFIXES):
             if result.error is None:
-                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts are replayed\n", to_stderr)
+                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
+                     "replayed\n", to_stderr)
             annotated.append(result)
             continue
-        from freezelint.runtime.checkers import StaticFinding
-        from freezelint.runtime.replay import Request
-
-        request = Request(
-            path=result.path,
-            script_args=list(options.script_args),
-            overrides=overrides,
-            weights=options.weights,
-            exec_mode=options.exec_mode,
-            findings=[StaticFinding(f.code, f.start.row, f.end.row, f.message) for f in result.findings],
-        )
-        outcome = run_isolated(request, options.timeout)
+        outcome = check_file(result, options, overrides)
+        isolation = outcome.pop("isolation", "")
+        if isolation and isolation != "namespaces" and not isolation_noted:
+            isolation_noted = True
+            echo(f"freezelint: replays run without namespaces ({isolation}): the audit hook, resource limits and "
+                 "process cleanup still apply, but native code can get round an audit hook; run untrusted code in a "
+                 "container\n", True)
+        if result.cells is not None:
+            outcome = _in_cells(outcome, result.cells)
         echo(report.render(display_path(result.path), outcome, rich), to_stderr)
         annotated.append(_merge(result, outcome, settings, readable, counts))
     echo(report.summary(counts), to_stderr)
     return annotated
+
+
+REPLAYED_SUFFIXES = (".py", ".ipynb")
+
+
+def check_file(result: FileResult, options: RuntimeOptions, overrides: dict[str, str]) -> dict[str, Any]:
+    """One file's runtime result (JSON-ready): prepared here, replayed in the sandbox."""
+    from freezelint.runtime import sandbox
+    from freezelint.runtime.checkers import StaticFinding
+    from freezelint.runtime.replay import Request, preload, prepare, replay
+    from freezelint.source import SourceError
+
+    request = Request(
+        path=result.path,
+        script_args=list(options.script_args),
+        overrides=overrides,
+        weights=options.weights,
+        exec_mode=options.exec_mode,
+        findings=[StaticFinding(f.code, f.start.row, f.end.row, f.message) for f in result.findings],
+    )
+    if not sys.platform.startswith("linux"):  # fork is not safe there: a fresh interpreter per file
+        outcome = sandbox.spawn(request.to_json(), os.path.abspath(result.path), options.timeout)
+    else:
+        try:
+            prepared = prepare(request)
+        except (OSError, SourceError, SyntaxError, ValueError, RecursionError) as error:
+            return {"error": f"cannot be replayed: {error}"}
+        preload(prepared)
+        outcome = sandbox.run(
+            lambda: replay(request, prepared), prepared.path, options.timeout,
+            address_space=None if options.weights else sandbox.ADDRESS_SPACE,
+        )
+    replayed: dict[str, Any] = outcome.result if outcome.result is not None else {"error": outcome.error}
+    replayed["refusals"] = outcome.refusals
+    replayed["isolation"] = outcome.isolation
+    return replayed
+
+
+_LINE = re.compile(r"\b(lines?) (\d+(?:(?:, | and |-)\d+)*)")
+
+
+def _in_cells(outcome: dict[str, Any], cells: CellIndex) -> dict[str, Any]:
+    """A notebook's replay speaks of rows of its joined code cells: say `cell 3, line 2` instead, as the findings do."""
+
+    def cell_line(row: int) -> str:
+        cell, location = cells.locate(Location(row, 1))
+        return f"cell {cell}, line {location.row}"
+
+    def text(value: str) -> str:
+        return _LINE.sub(lambda m: ", ".join(cell_line(int(n)) for n in re.findall(r"\d+", m.group(2))), value)
+
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, list):
+            return [walk(item, key) for item in value]
+        if isinstance(value, dict):
+            return {k: (walk(v, k) if k not in ("line", "row", "end_row", "needed_by") else v) for k, v in value.items()}
+        return value
+
+    translated = walk(outcome)
+    translated["cells"] = True
+    return translated
 
 
 def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, readable: bool, counts: dict[str, int]) -> FileResult:
@@ -141,70 +209,12 @@ def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, read
 
 
 def _source_lines(path: str) -> list[str]:
+    """The lines as the user wrote them, by program row (a notebook's cell lines, magics included)."""
+    from freezelint.source import SourceError, decode
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().splitlines()
-    except OSError:
+        with open(path, "rb") as handle:
+            source = decode(path, handle.read())
+    except (OSError, SourceError):
         return []
-
-
-def run_isolated(request: Any, timeout: float) -> dict[str, Any]:
-    """Replay one file in a forked child with a time limit (in this process where fork is unavailable)."""
-    from freezelint.runtime.replay import replay
-
-    if not hasattr(os, "fork"):
-        try:
-            return replay(request)
-        except BaseException as error:  # noqa: BLE001 - the file's one-line error
-            return {"error": f"{type(error).__name__}: {error}"}
-    log = tempfile.TemporaryFile()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run, send the result, leave without cleanup handlers
-        os.close(read_end)
-        try:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            try:
-                payload = json.dumps(replay(request))
-            except BaseException as error:  # noqa: BLE001
-                payload = json.dumps({"error": _one_line(error)})
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload.encode("utf-8"))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([read_end], [], [], remaining)
-            if ready:
-                chunk = os.read(read_end, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if timed_out:
-        return {"error": f"the replay did not finish within {timeout:g} s (raise the limit with --timeout)"}
-    if not chunks:
-        log.seek(0)
-        tail = log.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-        cause = f"signal {signal.Signals(-os.waitstatus_to_exitcode(status)).name}" if os.WIFSIGNALED(status) else "no result"
-        return {"error": f"the replay process died ({cause})" + (f": {tail[0]}" if tail else "")}
-    return json.loads(b"".join(chunks).decode("utf-8"))
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return [source.display_line(row) for row in range(1, source.row_count + 1)]

@@ -7,19 +7,19 @@
 * the models and optimizers each function of the script held when it returned;
 * failures of replayed statements (one failing statement does not end the replay);
 * the stops: the first `Trainer.train()`, `optimizer.step()` or forward pass of a model without weights ends the
-  replay there; the network is off.
+  replay there (what the script may not do at all, the sandbox's audit hook refuses: `freezelint.runtime.audit`).
 """
 
 from __future__ import annotations
 
 import io
-import socket
 import sys
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from freezelint.runtime.audit import Refused
 from freezelint.runtime.loader import Loader, is_meta, script_line
 from freezelint.runtime.slicer import Plan, Probe
 
@@ -91,6 +91,7 @@ class Harness:
         self.calls: dict[int, list[tuple[str, Any]]] = {}  # script line -> (method, module) called there
         self.globals: dict[str, Any] = {}
         self.stopped: StopReplay | None = None
+        self.refused: Refused | None = None  # what the sandbox refused, which ended the replay
         self.parameters: dict[int, Any] = {}  # every parameter seen, by id (keeps the ids stable)
         self.visits = 0  # parameters looked at by probes so far
         self.output = io.StringIO()  # what the script printed (argparse's errors end up here)
@@ -228,7 +229,6 @@ class Harness:
 
                 stack.callback(setattr, transformers.Trainer, "train", original_train)
                 transformers.Trainer.train = train
-            stack.enter_context(_network_off())
             yield self
 
     @contextmanager
@@ -302,36 +302,3 @@ def _recording(original: Any, method: str, path: str, calls: dict[int, list[tupl
     wrapper.__name__ = original.__name__
     wrapper.__doc__ = original.__doc__
     return wrapper
-
-
-# Python's socket module reports every connection, datagram and name lookup to audit hooks, whichever way a script
-# reaches it (urllib, requests, a socket captured before the replay, `_socket` itself): refusing there leaves no way
-# round. A hook cannot be removed, so it is installed once and only acts while a replay has the network off.
-_RESOLVING = frozenset(
-    {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr", "socket.getnameinfo"}
-)
-_SENDING = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
-_refusing = False  # a replay has the network off
-_hooked = False
-
-
-def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
-    if not _refusing:
-        return
-    if event in _RESOLVING or (event in _SENDING and getattr(args[0], "family", None) in (socket.AF_INET, socket.AF_INET6)):
-        raise OSError("network access is off during freezelint's runtime check")
-
-
-@contextmanager
-def _network_off() -> Iterator[None]:
-    """No network during a replay: connections and datagrams to internet addresses, and name lookups, fail at once
-    (local sockets still work)."""
-    global _hooked, _refusing
-    if not _hooked:
-        sys.addaudithook(_refuse_network)
-        _hooked = True
-    previous, _refusing = _refusing, True
-    try:
-        yield
-    finally:
-        _refusing = previous

@@ -1,12 +1,16 @@
 """One file's runtime check, from its bytes to a JSON-ready result: facts, slice, replay, state, verdicts, findings.
 
-Runs in a process of its own (`command.run_isolated`): the script's own code runs here.
+`prepare` is static (the facts and the slice: no code of the script runs) and may run in the linting process;
+`replay` runs the script's code, so it runs only in the sandbox (`freezelint.runtime.sandbox`).
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
+import importlib
+import json
 import os
 import sys
 import time
@@ -15,13 +19,25 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from freezelint.facts import TrainerBuild
+from freezelint.facts import Facts, TrainerBuild
 from freezelint.runtime import detectors
+from freezelint.runtime.audit import Refused
 from freezelint.runtime.checkers import StaticFinding, verdict
 from freezelint.runtime.harness import Failure, Harness, StopReplay
 from freezelint.runtime.loader import Loader
-from freezelint.runtime.slicer import HARNESS, plan as make_plan
+from freezelint.runtime.slicer import HARNESS, Plan, plan as make_plan
 from freezelint.runtime.state import State
+
+# Libraries imported in the linting process, before the sandbox starts, when the replay imports them: installed code
+# (not the project's) whose import loads native code through ctypes, which the sandbox refuses (fsspec, under
+# datasets, peft and the Trainer, does), and which every file would otherwise import again.
+PRELOADED_LIBRARIES = frozenset(
+    {
+        "torch", "transformers", "peft", "accelerate", "trl", "bitsandbytes", "datasets", "evaluate", "timm",
+        "torchvision", "torchaudio", "sentence_transformers", "diffusers", "lightning", "pytorch_lightning",
+        "safetensors", "huggingface_hub", "numpy", "scipy", "pandas", "sklearn",
+    }
+)
 
 
 @dataclass
@@ -33,19 +49,79 @@ class Request:
     exec_mode: bool = False
     findings: list[StaticFinding] = field(default_factory=list)
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
-def replay(request: Request) -> dict[str, Any]:
-    """Check one script at runtime."""
+    @classmethod
+    def from_json(cls, text: str) -> Request:
+        data = json.loads(text)
+        data["findings"] = [StaticFinding(**finding) for finding in data["findings"]]
+        return cls(**data)
+
+
+@dataclass
+class Prepared:
+    """The static half of a replay: the script's facts and the program to run (no code of the script ran)."""
+
+    path: str
+    facts: Facts
+    program: Plan
+
+
+def prepare(request: Request) -> Prepared:
+    """Read, analyse and slice the script (raises `SourceError` or `SyntaxError` for a file that cannot be)."""
     from freezelint.collect import collect
     from freezelint.linter import parse, run_with_deep_stack
-    from freezelint.source import Source
+    from freezelint.source import decode
 
-    started = time.perf_counter()
     path = os.path.abspath(request.path)
     with open(path, "rb") as handle:
-        source = Source.from_bytes(path, handle.read())
+        source = decode(path, handle.read())
     facts = run_with_deep_stack(lambda: collect(source, parse(source)))
     program = make_plan(facts, source.text, path, exec_mode=request.exec_mode)
+    return Prepared(path, facts, program)
+
+
+def imported_libraries(prepared: Prepared) -> list[tuple[str, list[str]]]:
+    """The preloadable libraries the program imports: (module, names imported from it)."""
+    found: dict[str, list[str]] = {}
+    for stmt in prepared.program.index.statements():
+        if stmt.lineno not in prepared.program.kept_lines:
+            continue
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.name.split(".")[0] in PRELOADED_LIBRARIES:
+                    found.setdefault(alias.name, [])
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            if stmt.module.split(".")[0] in PRELOADED_LIBRARIES:
+                found.setdefault(stmt.module, []).extend(a.name for a in stmt.names if a.name != "*")
+    return list(found.items())
+
+
+def preload(prepared: Prepared) -> None:
+    """Import, here, the installed libraries the replay will import (and the names it takes from lazy modules such as
+    transformers'). A library that fails to import is left to the replay, which reports it on its line."""
+    for module, names in imported_libraries(prepared):
+        try:
+            imported = importlib.import_module(module)
+            for name in names:
+                getattr(imported, name, None)
+        except Exception:  # noqa: BLE001 - the replay reports it
+            continue
+
+
+def prepare_libraries(request: Request) -> Prepared:
+    prepared = prepare(request)
+    preload(prepared)
+    return prepared
+
+
+def replay(request: Request, prepared: Prepared | None = None) -> dict[str, Any]:
+    """Check one script at runtime (in the sandbox: the script's code runs here)."""
+    started = time.perf_counter()
+    if prepared is None:
+        prepared = prepare(request)
+    path, facts, program = prepared.path, prepared.facts, prepared.program
     loader = Loader(path, request.overrides, request.weights, allow_remote_code=request.exec_mode)
     harness = Harness(path, program, loader)
     namespace: dict[str, Any] = {"__name__": "__main__", "__file__": path, "__builtins__": builtins, HARNESS: harness}
@@ -63,6 +139,8 @@ def replay(request: Request) -> dict[str, Any]:
                     exec(program.code, namespace)  # noqa: S102 - running the user's slice is the point
                 except StopReplay as stop:
                     harness.stopped = stop
+                except Refused as refused:  # the audit hook: the replay ends here (the report names it)
+                    harness.refused = refused
                 except SystemExit as error:  # --exec: the script exits by itself
                     if error.code not in (0, None):
                         harness.failures.append(_failure(error, path))

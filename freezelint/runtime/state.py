@@ -268,7 +268,17 @@ class State:
         for line in sorted(self.plan.blockers):
             if line in self.plan.freezing_lines:
                 return self.why_not_run(line)
+        if self.harness.refused is not None:
+            return self.ended_by_refusal()
         return None
+
+    def ended_by_refusal(self) -> str:
+        from freezelint.runtime.audit import meaning
+
+        refused = self.harness.refused
+        assert refused is not None
+        where = f"line {refused.line}" if refused.line else "a line outside the script"
+        return f"the replay ended at {where}, where the sandbox refused to {meaning(refused.event)} (`{refused.event}`)"
 
     def unfrozen_in_callbacks(self) -> bool:
         """A trainer callback unfreezes parameters: at train start the state changes after the replay's."""
@@ -286,6 +296,8 @@ class State:
         failure = next((f for f in self.harness.failures if f.line == row), None)
         if failure is not None:
             return f"line {row} failed in the replay ({failure.describe()})"
+        if self.harness.refused is not None and not self.ran(row):
+            return f"line {row} did not run: {self.ended_by_refusal()}"
         if self.harness.stopped is not None and self.harness.stopped.line is not None:
             return f"line {row} did not run before {self.harness.stopped.reason} (line {self.harness.stopped.line})"
         if not self.plan.exec_mode and not self.replayed(row):
