@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -229,6 +231,18 @@ class Harness:
 
                 stack.callback(setattr, transformers.Trainer, "train", original_train)
                 transformers.Trainer.train = train
+                # Building a Trainer creates its output directory; the sandbox lets the replay write only in its
+                # private temporary directory (and training, which would fill it, never starts).
+                arguments = transformers.TrainingArguments
+                original_post_init = arguments.__post_init__
+
+                def post_init(training_arguments, *args, **kwargs):
+                    original_post_init(training_arguments, *args, **kwargs)
+                    name = os.path.basename(os.path.normpath(str(training_arguments.output_dir or "trainer_output")))
+                    training_arguments.output_dir = os.path.join(tempfile.gettempdir(), "trainer-output", name)
+
+                stack.callback(setattr, arguments, "__post_init__", original_post_init)
+                arguments.__post_init__ = post_init
             yield self
 
     @contextmanager
