@@ -247,6 +247,17 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
         model = Net()
         model.backbone.requires_grad_(False)
     '''))
+    # A crash would write a core file into the working directory (this machine's core_pattern is `core`).
+    (project / "crash.py").write_text(textwrap.dedent('''
+        import os
+        from transformers import AutoModel
+
+        class Crash:
+            def __init__(self):
+                os.abort()
+
+        model = AutoModel.from_pretrained("bert-base-uncased" if Crash() else "gpt2")
+    '''))
     # What must keep working: a local module (no bytecode written beside it) and a temporary file of its own.
     (project / "settings.py").write_text('MODEL_NAME = "bert-base-uncased"\n')
     (project / "allowed.py").write_text(textwrap.dedent('''
@@ -280,6 +291,8 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
         assert f"refused at line {line}: " in blocks[name] and f"(`{event}`" in blocks[name], (name, blocks[name])
     assert "refused at line 2 (in helpers.py:2): the script tried to start a process (`os.system`" in blocks["local_module"]
     assert "refused at line 10: the script tried to start a process (`os.system`" in blocks["module_init"]
+    assert "the replay process died (signal SIG" in _block(completed.stdout, "crash.py")
+    assert not any(p.name.startswith("core") for p in project.iterdir())
     allowed = _block(completed.stdout, "allowed.py")
     assert "refused" not in allowed and "model `model` (BertModel" in allowed, allowed
     assert sorted(p.name for p in outside.iterdir()) == ["victim-dir", "victim.txt"], "a file was created"
@@ -453,6 +466,25 @@ def test_ctrl_c_ends_the_replay_and_everything_it_started(tmp_path, mode):
     assert seen >= 4, stderr
     assert "KeyboardInterrupt" in stderr
     assert processes_mentioning(token) == []
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_ctrl_c_on_freezelint_ends_the_replay(tmp_path, tiny, mode):
+    env = mode_env(mode)
+    script = tmp_path / f"train_{uuid.uuid4().hex}.py"
+    script.write_text(
+        "import time\nfrom transformers import AutoModel\nmodel = AutoModel.from_pretrained('bert-base-uncased')\n"
+        "model.embeddings.requires_grad_(False)\ntime.sleep(600)\n"
+    )
+    command = [sys.executable, "-m", "freezelint", "--exec", *tiny_configs(tiny), str(script)]
+    process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = wait_for_processes(script.name, 3, lambda: process.poll() is None)  # freezelint, supervisor, replay
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert seen == 3, stderr
+    assert process.returncode != 0
+    assert processes_mentioning(script.name) == []
 
 
 def test_without_the_audit_hook_the_kernel_layer_still_holds(tmp_path):
