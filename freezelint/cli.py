@@ -360,6 +360,7 @@ def check(
             )
         except ValueError as error:
             raise click.UsageError(str(error)) from None
+        failed_files = failed_files or any(result.error is not None for result in results)  # a model not built
     options = ReportOptions(
         color=fmt in ("text", "concise") and _use_color(),
         show_fixes=settings.show_fixes,

@@ -1571,7 +1571,8 @@ class Collector:
             return Scheduler(kwargs.get("optimizer", first), node, qualname)
         if qualname in kb.TRAINERS or kb.TRL_TRAINER.match(qualname):
             return self.build_trainer(qualname, kb.TRAINERS.get(qualname, "trl"), args, kwargs, node, None)
-        if receiver is None and qualname.split(".", 1)[0] == "transformers" and kb.TASK_HEAD.search(last):
+        if (receiver is None and qualname.split(".", 1)[0] == "transformers" and kb.TASK_HEAD.search(last)
+                and not last.startswith(kb.NOT_A_MODEL_PREFIXES)):
             # `BertForSequenceClassification(config)`: a task model with random weights.
             return self.new_model(ModelSource.FROM_CONFIG, qualname, node, class_name=last, library="transformers")
         for value in (*args, *kwargs.values()):
@@ -2015,7 +2016,7 @@ def _is_transformers_model_class(qualname: str) -> bool:
         package == "transformers"
         and bool(kb.MODEL_CLASS_NAME.search(name))
         and not name.endswith(kb.NOT_A_MODEL_SUFFIXES)
-        and not name.startswith("Auto")
+        and not name.startswith(("Auto", *kb.NOT_A_MODEL_PREFIXES))
     )
 
 

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from freezelint.findings import CellIndex, FileResult, Finding, Level, Location
+from freezelint.findings import CellIndex, FileError, FileResult, Finding, Level, Location
 
 if TYPE_CHECKING:
     from freezelint.config import Settings
@@ -96,7 +96,14 @@ def annotate(
         if result.cells is not None:
             outcome = _in_cells(outcome, result.cells)
         echo(report.render(display_path(result.path), outcome, rich), to_stderr)
-        annotated.append(_merge(result, outcome, settings, readable, counts))
+        merged = _merge(result, outcome, settings, readable, counts)
+        unbuilt = outcome.get("unbuilt") or []
+        if unbuilt:  # the runtime check of this file is incomplete: said as an error, as for a file not checked
+            more = f" (and {len(unbuilt) - 1} more)" if len(unbuilt) > 1 else ""
+            message = f"runtime check incomplete: {unbuilt[0]}{more}"
+            echo(f"{display_path(result.path)}: error: {message}\n", True)
+            merged = dataclasses.replace(merged, error=FileError(result.path, message))
+        annotated.append(merged)
     echo(report.summary(counts), to_stderr)
     return annotated
 

@@ -163,6 +163,7 @@ def replay(request: Request, prepared: Prepared | None = None) -> dict[str, Any]
         ],
         "failures": [asdict(f) for f in _root_failures(harness.failures)],
         "stopped": {"reason": harness.stopped.reason, "line": harness.stopped.line} if harness.stopped else None,
+        "unbuilt": [why for _, why in state.unbuilt_models()],
         "seconds": round(time.perf_counter() - started, 3),
     }
 

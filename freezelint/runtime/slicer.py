@@ -524,7 +524,23 @@ class Slicer:
         needed: set[int] = set()
         self.close([c for c in self.criteria if id(c) not in dead], needed)
         self.close([e for e in self.entries if id(e) not in dead], needed)
-        return (needed | self.optional) - dead, blockers
+        return self.without_orphans((needed | self.optional) - dead, needed), blockers
+
+    def without_orphans(self, kept: set[int], needed: set[int]) -> set[int]:
+        """Drop the optional statements (`tokenizer.pad_token = ...`) whose object is no longer made by the slice: its
+        binding was kept only for a statement left out since (a Trainer's collator), and running the configuring
+        statement alone would fail with a NameError."""
+        changed = True
+        while changed:
+            changed = False
+            for stmt_id in list(kept - needed):
+                stmt = self.stmt_by_id[stmt_id]
+                unbound = any(bindings and not any(id(b) in kept for b in bindings) for _, bindings in self.dependencies(stmt))
+                enclosing_gone = any(id(a) not in kept for a in self.index.ancestors(stmt))
+                if unbound or enclosing_gone:
+                    kept.discard(stmt_id)
+                    changed = True
+        return kept
 
     def root_cause(self, stmt: ast.stmt, dead: set[int]) -> ast.stmt | None:
         seen: set[int] = set()

@@ -162,6 +162,11 @@ def escapes(marker: str, victim: str, victim_dir: str, ports: tuple[int, int], e
     ]
     if extension is not None:
         found.append(Escape("native_extension", "", "import evil", "import"))
+    import sqlite3
+
+    if hasattr(sqlite3.Connection, "enable_load_extension"):  # Python built with loadable sqlite extensions
+        found.append(Escape("sqlite_extension", "sqlite3", 'sqlite3.connect(":memory:").enable_load_extension(True)',
+                            "sqlite3.enable_load_extension"))
     return found
 
 
@@ -519,6 +524,7 @@ def test_without_the_audit_hook_the_kernel_layer_still_holds(tmp_path):
         tried["file_size"] = str(resource.getrlimit(resource.RLIMIT_FSIZE)[0])
         tried["core"] = str(resource.getrlimit(resource.RLIMIT_CORE)[0])
         tried["cpu"] = str(resource.getrlimit(resource.RLIMIT_CPU)[0])
+        tried["address_space"] = str(resource.getrlimit(resource.RLIMIT_AS)[0])
         tried["pid"] = str(os.getpid())
         return tried
 
@@ -536,6 +542,7 @@ def test_without_the_audit_hook_the_kernel_layer_still_holds(tmp_path):
     assert tried["remount"] in ("CalledProcessError", "FileNotFoundError")
     assert tried["capabilities"] == "0000000000000000" and tried["no_new_privs"] == "1"
     assert tried["file_size"] == str(sandbox.FILE_SIZE_LIMIT) and tried["core"] == "0" and tried["cpu"] == "65"
+    assert tried["address_space"] == str(sandbox.ADDRESS_SPACE)
     assert tried["pid"] == "1"
 
 
