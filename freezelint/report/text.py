@@ -26,7 +26,11 @@ def summary(results: list[FileResult], checked: int) -> str:
     known = f"; {plural(baselined, 'known finding')} hidden by the baseline" if baselined else ""
     if not findings and not fixed:
         new = "new " if baselined else ""
-        return f"No {new}problems found ({plural(checked, 'file')} checked{unreadable}{known})."
+        if errors:  # not "No problems found": some of it was not checked
+            checked_fully = checked - len(errors)
+            rest = f"; no {new}problems found in the other {plural(checked_fully, 'file')}" if checked_fully > 0 else ""
+            return f"{plural(len(errors), 'file')} could not be checked{rest}{known}."
+        return f"No {new}problems found ({plural(checked, 'file')} checked{known})."
     by_level = Counter(finding.level for finding in findings)
     levels = ", ".join(plural(by_level[level], str(level)) for level in sorted(by_level, reverse=True))
     files = len({finding.path for finding in findings} | {result.path for result in results if result.fixes_applied})

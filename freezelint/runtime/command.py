@@ -93,9 +93,10 @@ def annotate(
             echo(f"freezelint: replays run without namespaces ({isolation}): the audit hook, resource limits and "
                  "process cleanup still apply, but native code can get round an audit hook; run untrusted code in a "
                  "container\n", True)
+        block = report.render(display_path(result.path), outcome, rich)
         if result.cells is not None:
-            outcome = _in_cells(outcome, result.cells)
-        echo(report.render(display_path(result.path), outcome, rich), to_stderr)
+            block, outcome = _in_cells(block, result.cells), _in_cells(outcome, result.cells)
+        echo(block, to_stderr)
         merged = _merge(result, outcome, settings, readable, counts)
         unbuilt = outcome.get("unbuilt") or []
         if unbuilt:  # the runtime check of this file is incomplete: said as an error, as for a file not checked
@@ -147,28 +148,21 @@ def check_file(result: FileResult, options: RuntimeOptions, overrides: dict[str,
 _LINE = re.compile(r"\b(lines?) (\d+(?:(?:, | and |-)\d+)*)")
 
 
-def _in_cells(outcome: dict[str, Any], cells: CellIndex) -> dict[str, Any]:
-    """A notebook's replay speaks of rows of its joined code cells: say `cell 3, line 2` instead, as the findings do."""
+def _in_cells(value: Any, cells: CellIndex) -> Any:
+    """A notebook's replay speaks of rows of its joined code cells: say `cell 3, line 2` instead, as the findings do
+    (in every string of a result; numbers stay rows)."""
+    if isinstance(value, str):
+        return _LINE.sub(lambda m: ", ".join(_cell_line(int(n), cells) for n in re.findall(r"\d+", m.group(2))), value)
+    if isinstance(value, list):
+        return [_in_cells(item, cells) for item in value]
+    if isinstance(value, dict):
+        return {key: _in_cells(item, cells) for key, item in value.items()}
+    return value
 
-    def cell_line(row: int) -> str:
-        cell, location = cells.locate(Location(row, 1))
-        return f"cell {cell}, line {location.row}"
 
-    def text(value: str) -> str:
-        return _LINE.sub(lambda m: ", ".join(cell_line(int(n)) for n in re.findall(r"\d+", m.group(2))), value)
-
-    def walk(value: Any, key: str = "") -> Any:
-        if isinstance(value, str):
-            return text(value)
-        if isinstance(value, list):
-            return [walk(item, key) for item in value]
-        if isinstance(value, dict):
-            return {k: (walk(v, k) if k not in ("line", "row", "end_row", "needed_by") else v) for k, v in value.items()}
-        return value
-
-    translated = walk(outcome)
-    translated["cells"] = True
-    return translated
+def _cell_line(row: int, cells: CellIndex) -> str:
+    cell, location = cells.locate(Location(row, 1))
+    return f"cell {cell}, line {location.row}"
 
 
 def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, readable: bool, counts: dict[str, int]) -> FileResult:
