@@ -116,7 +116,7 @@ def check_file(result: FileResult, options: RuntimeOptions, overrides: dict[str,
     """One file's runtime result (JSON-ready): prepared here, replayed in the sandbox."""
     from freezelint.runtime import sandbox
     from freezelint.runtime.checkers import StaticFinding
-    from freezelint.runtime.replay import Request, preload, prepare, replay
+    from freezelint.runtime.replay import Request, preload, prepare, replay_sandboxed
     from freezelint.source import SourceError
 
     request = Request(
@@ -136,7 +136,7 @@ def check_file(result: FileResult, options: RuntimeOptions, overrides: dict[str,
             return {"error": f"cannot be replayed: {error}"}
         preload(prepared)
         outcome = sandbox.run(
-            lambda: replay(request, prepared), prepared.path, options.timeout,
+            lambda: replay_sandboxed(request, prepared), prepared.path, options.timeout,
             address_space=None if options.weights else sandbox.ADDRESS_SPACE,
         )
     replayed: dict[str, Any] = outcome.result if outcome.result is not None else {"error": outcome.error}

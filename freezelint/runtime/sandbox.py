@@ -483,7 +483,7 @@ def _spawned_main() -> None:  # pragma: no cover - runs in the spawned interpret
     try:
         limit_resources(timeout, ADDRESS_SPACE)
         confine_python(private)
-        from freezelint.runtime.replay import Request, prepare_libraries, replay
+        from freezelint.runtime.replay import Request, prepare_libraries, replay_sandboxed
 
         request = Request.from_json(request_json)
         _send(pipe, "isolation", "a spawned interpreter (no namespaces on this system)")
@@ -491,7 +491,7 @@ def _spawned_main() -> None:  # pragma: no cover - runs in the spawned interpret
         from freezelint.runtime.audit import install
 
         install(private, prepared.path, pipe)
-        _send(pipe, "result", json.dumps(replay(request, prepared)))
+        _send(pipe, "result", json.dumps(replay_sandboxed(request, prepared)))
     except BaseException as error:  # noqa: BLE001
         with contextlib.suppress(BaseException):
             _send(pipe, "error", _one_line(error))

@@ -633,8 +633,12 @@ def _assigns_module(event: F.AttributeAssign) -> bool:
 class _Instrument(ast.NodeTransformer):
     """Prunes bodies to the slice and adds the harness calls."""
 
-    def __init__(self, kept: set[int] | None, probes: dict[int, Probe], guard_errors: bool, sentinel: int) -> None:
+    def __init__(
+        self, kept: set[int] | None, probes: dict[int, Probe], guard_errors: bool, sentinel: int,
+        needed: set[str] | None = None,
+    ) -> None:
         self.kept = kept  # None: keep everything (--exec)
+        self.needed = needed  # the names the kept statements read (None: keep every name an import binds)
         self.sentinel = sentinel  # the line of code the script does not have (handlers, finally blocks)
         self.probes = probes
         self.guard_errors = guard_errors
@@ -648,6 +652,11 @@ class _Instrument(ast.NodeTransformer):
             )
             if self.kept is not None and not self.whole and not structural and id(stmt) not in self.kept:
                 continue
+            if self.needed is not None and not self.whole and not structural and isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                # `from transformers import AutoModel, Trainer`: importing the Trainer costs seconds the slice never uses.
+                stmt.names = [a for a in stmt.names if a.name == "*" or (a.asname or a.name.split(".")[0]) in self.needed]
+                if not stmt.names:
+                    continue
             probe = self.probes.get(id(stmt))
             visited = self.visit(stmt)
             new: list[ast.stmt] = visited if isinstance(visited, list) else [visited]
@@ -776,7 +785,8 @@ def plan(facts: F.Facts, text: str, path: str, exec_mode: bool = False) -> Plan:
     for stmt in index.statements():
         spans.setdefault(stmt.lineno, index.span(stmt))
     sentinel = len(text.splitlines()) + 2
-    tree = _Instrument(kept, probes, guard_errors=not exec_mode, sentinel=sentinel).visit(tree)
+    needed = None if exec_mode else {name for i in kept_ids for name in _loaded_names(slicer.stmt_by_id[i])}
+    tree = _Instrument(kept, probes, guard_errors=not exec_mode, sentinel=sentinel, needed=needed).visit(tree)
     ast.fix_missing_locations(tree)
     code = compile(tree, path, "exec", dont_inherit=True)
     simple = sum(
