@@ -52,97 +52,130 @@ def annotate(
     rich: bool,
     echo: Callable[[str, bool], None],
 ) -> list[FileResult]:
-    """Replay every checked Python file; return its results with runtime statuses and runtime-found findings
-    (those the settings select, at their configured levels). The runtime block (tables, blockers) is printed through
-    `echo(text, to_stderr)`: on stdout for text output, on stderr for machine-readable formats; `rich` draws tables."""
-    from freezelint.report import display_path
-    from freezelint.runtime import configs, report
-
-    overrides = configs.parse_overrides(options.model_configs)
-    to_stderr = settings.output_format not in ("text", "concise")
-    # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message; the
-    # data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
-    readable = settings.output_format not in ("json", "json-lines", "sarif")
-    replayable = [r for r in results if r.error is None and r.path.endswith(REPLAYED_SUFFIXES)]
-    if not replayable:  # nothing to replay: torch is not even imported
-        for result in results:
-            if result.error is None:
-                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
-                     "replayed\n", to_stderr)
-        return results
-    os.environ.update(OFFLINE)
-    # Imported once here, before the forks, so that each replay starts warm.
-    import torch  # noqa: F401
-    import transformers.modeling_utils  # noqa: F401
-    import transformers.models.auto.auto_factory  # noqa: F401
-
-    counts: dict[str, int] = {}
-    annotated: list[FileResult] = []
-    isolation_noted = False
-    for result in results:
-        if result.error is not None or not result.path.endswith(REPLAYED_SUFFIXES):
-            if result.error is None:
-                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
-                     "replayed\n", to_stderr)
-            annotated.append(result)
-            continue
-        outcome = check_file(result, options, overrides)
-        isolation = outcome.pop("isolation", "")
-        if isolation and isolation != "namespaces" and not isolation_noted:
-            isolation_noted = True
-            echo(f"freezelint: replays run without namespaces ({isolation}): the audit hook, resource limits and "
-                 "process cleanup still apply, but native code can get round an audit hook; run untrusted code in a "
-                 "container\n", True)
-        block = report.render(display_path(result.path), outcome, rich)
-        if result.cells is not None:
-            block, outcome = _in_cells(block, result.cells), _in_cells(outcome, result.cells)
-        echo(block, to_stderr)
-        merged = _merge(result, outcome, settings, readable, counts)
-        unbuilt = outcome.get("unbuilt") or []
-        if unbuilt:  # the runtime check of this file is incomplete: said as an error, as for a file not checked
-            more = f" (and {len(unbuilt) - 1} more)" if len(unbuilt) > 1 else ""
-            message = f"runtime check incomplete: {unbuilt[0]}{more}"
-            echo(f"{display_path(result.path)}: error: {message}\n", True)
-            merged = dataclasses.replace(merged, error=FileError(result.path, message))
-        annotated.append(merged)
-    echo(report.summary(counts), to_stderr)
-    return annotated
+    """`Runtime(options).annotate(...)`: for a caller that did not warm it up while linting."""
+    return Runtime(options).annotate(results, settings, rich, echo)
 
 
 REPLAYED_SUFFIXES = (".py", ".ipynb")
 
 
-def check_file(result: FileResult, options: RuntimeOptions, overrides: dict[str, str]) -> dict[str, Any]:
-    """One file's runtime result (JSON-ready): prepared here, replayed in the sandbox."""
-    from freezelint.runtime import sandbox
-    from freezelint.runtime.checkers import StaticFinding
-    from freezelint.runtime.replay import Request, preload, prepare, replay_sandboxed
-    from freezelint.source import SourceError
+class Runtime:
+    """The runtime mode of one command: warmed up while the static check runs in its workers (`warm_up`), then each
+    file replayed in the sandbox (`annotate`)."""
 
-    request = Request(
-        path=result.path,
-        script_args=list(options.script_args),
-        overrides=overrides,
-        weights=options.weights,
-        exec_mode=options.exec_mode,
-        findings=[StaticFinding(f.code, f.start.row, f.end.row, f.message) for f in result.findings],
-    )
-    if not sys.platform.startswith("linux"):  # fork is not safe there: a fresh interpreter per file
-        outcome = sandbox.spawn(request.to_json(), os.path.abspath(result.path), options.timeout)
-    else:
-        try:
-            prepared = prepare(request)
-        except (OSError, SourceError, SyntaxError, ValueError, RecursionError) as error:
-            return {"error": f"cannot be replayed: {error}"}
-        preload(prepared)
-        outcome = sandbox.run(
-            lambda: replay_sandboxed(request, prepared), prepared.path, options.timeout,
-            address_space=None if options.weights else sandbox.ADDRESS_SPACE,
+    def __init__(self, options: RuntimeOptions) -> None:
+        from freezelint.runtime import configs
+
+        self.options = options
+        self.overrides = configs.parse_overrides(options.model_configs)  # ValueError names the bad one
+        self.prepared: dict[str, Any] = {}  # path -> its `Prepared` plan, or the one-line reason it has none
+        self.warm = False
+
+    def warm_up(self, paths: list[str]) -> None:
+        """Analyse and slice every file to replay (static: none of their code runs) and import what their replays
+        need: torch, transformers when they may use it, and the installed libraries they import. Nothing at all when
+        no file is replayed."""
+        from freezelint.runtime.replay import Request, needs_transformers, preload, prepare
+        from freezelint.source import SourceError
+
+        if self.warm:
+            return
+        self.warm = True
+        replayed = [path for path in paths if path.endswith(REPLAYED_SUFFIXES)]
+        if not replayed:
+            return
+        os.environ.update(OFFLINE)
+        import torch  # noqa: F401
+
+        for path in replayed:
+            try:
+                self.prepared[path] = prepare(Request(path, exec_mode=self.options.exec_mode))
+            except (OSError, SourceError, SyntaxError, ValueError, RecursionError) as error:
+                self.prepared[path] = f"cannot be replayed: {error}"
+        plans = [plan for plan in self.prepared.values() if not isinstance(plan, str)]
+        if any(needs_transformers(plan) for plan in plans) or self.options.weights:
+            import transformers.modeling_utils  # noqa: F401
+            import transformers.models.auto.auto_factory  # noqa: F401
+        for plan in plans:
+            preload(plan)
+
+    def annotate(
+        self, results: list[FileResult], settings: Settings, rich: bool, echo: Callable[[str, bool], None]
+    ) -> list[FileResult]:
+        """Replay every checked Python file and notebook; return its results with runtime statuses and
+        runtime-found findings (those the settings select, at their configured levels). The runtime block (tables,
+        blockers) is printed through `echo(text, to_stderr)`: on stdout for text output, on stderr for
+        machine-readable formats; `rich` draws tables."""
+        from freezelint.report import display_path
+        from freezelint.runtime import report
+
+        to_stderr = settings.output_format not in ("text", "concise")
+        # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message;
+        # the data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
+        readable = settings.output_format not in ("json", "json-lines", "sarif")
+        self.warm_up([result.path for result in results if result.error is None])
+        counts: dict[str, int] = {}
+        annotated: list[FileResult] = []
+        isolation_noted = False
+        for result in results:
+            if result.error is not None or not result.path.endswith(REPLAYED_SUFFIXES):
+                if result.error is None:
+                    echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
+                         "replayed\n", to_stderr)
+                annotated.append(result)
+                continue
+            outcome = self.check_file(result)
+            isolation = outcome.pop("isolation", "")
+            if isolation and isolation != "namespaces" and not isolation_noted:
+                isolation_noted = True
+                echo(f"freezelint: replays run without namespaces ({isolation}): the audit hook, resource limits and "
+                     "process cleanup still apply, but native code can get round an audit hook; run untrusted code in "
+                     "a container\n", True)
+            block = report.render(display_path(result.path), outcome, rich)
+            if result.cells is not None:
+                block, outcome = _in_cells(block, result.cells), _in_cells(outcome, result.cells)
+            echo(block, to_stderr)
+            merged = _merge(result, outcome, settings, readable, counts)
+            unbuilt = outcome.get("unbuilt") or []
+            if unbuilt:  # the runtime check of this file is incomplete: said as an error, as for a file not checked
+                more = f" (and {len(unbuilt) - 1} more)" if len(unbuilt) > 1 else ""
+                message = f"runtime check incomplete: {unbuilt[0]}{more}"
+                echo(f"{display_path(result.path)}: error: {message}\n", True)
+                merged = dataclasses.replace(merged, error=FileError(result.path, message))
+            annotated.append(merged)
+        if self.prepared:
+            echo(report.summary(counts), to_stderr)
+        return annotated
+
+    def check_file(self, result: FileResult) -> dict[str, Any]:
+        """One file's runtime result (JSON-ready): prepared here, replayed in the sandbox."""
+        from freezelint.runtime import sandbox
+        from freezelint.runtime.checkers import StaticFinding
+        from freezelint.runtime.replay import Request, replay_sandboxed
+
+        options = self.options
+        request = Request(
+            path=result.path,
+            script_args=list(options.script_args),
+            overrides=self.overrides,
+            weights=options.weights,
+            exec_mode=options.exec_mode,
+            findings=[StaticFinding(f.code, f.start.row, f.end.row, f.message) for f in result.findings],
         )
-    replayed: dict[str, Any] = outcome.result if outcome.result is not None else {"error": outcome.error}
-    replayed["refusals"] = outcome.refusals
-    replayed["isolation"] = outcome.isolation
-    return replayed
+        if not sys.platform.startswith("linux"):  # fork is not safe there: a fresh interpreter per file
+            outcome = sandbox.spawn(request.to_json(), os.path.abspath(result.path), options.timeout)
+        else:
+            prepared = self.prepared.get(result.path)
+            if isinstance(prepared, str) or prepared is None:
+                return {"error": prepared or "it was not prepared for a replay"}
+            outcome = sandbox.run(
+                lambda: replay_sandboxed(request, prepared), prepared.path, options.timeout,
+                address_space=None if options.weights else sandbox.ADDRESS_SPACE,
+            )
+        replayed: dict[str, Any] = outcome.result if outcome.result is not None else {"error": outcome.error}
+        replayed["refusals"] = outcome.refusals
+        replayed["isolation"] = outcome.isolation
+        return replayed
 
 
 _LINE = re.compile(r"\b(lines?) (\d+(?:(?:, | and |-)\d+)*)")

@@ -98,6 +98,27 @@ def imported_libraries(prepared: Prepared) -> list[tuple[str, list[str]]]:
     return list(found.items())
 
 
+# What a replay may import without transformers being imported with it (anything else might: a local module, a
+# library that wraps transformers).
+WITHOUT_TRANSFORMERS = frozenset({"torch", "torchvision", "torchaudio", "timm", "numpy", "scipy", "pandas", "sklearn",
+                                  "tqdm", "einops", "yaml", "fire", "typer", "click"})
+
+
+def needs_transformers(prepared: Prepared) -> bool:
+    """Whether the replay may use transformers (and freezelint must patch its loading functions before it runs)."""
+    for stmt in prepared.program.index.statements():
+        if stmt.lineno not in prepared.program.kept_lines:
+            continue
+        if isinstance(stmt, ast.ImportFrom) and (stmt.level or not stmt.module):
+            return True  # a module of the project: it may import anything
+        modules = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module] if isinstance(stmt, ast.ImportFrom) else []
+        for module in modules:
+            top = (module or "").split(".")[0]
+            if top not in WITHOUT_TRANSFORMERS and top not in sys.stdlib_module_names:
+                return True
+    return False
+
+
 def preload(prepared: Prepared) -> None:
     """Import, here, the installed libraries the replay will import (and the names it takes from lazy modules such as
     transformers'). A library that fails to import is left to the replay, which reports it on its line."""
