@@ -117,6 +117,7 @@ def _hook(
     _write_flags: int = 0,
     _field: str = "",
     _builtins: tuple[Any, ...] = (),
+    _stat: Any = None,
 ) -> None:
     """The audit hook (a template: `make_hook` binds its defaults). It reads nothing but its arguments: no global
     name, no builtin, no closure, so the script can change nothing it relies on."""
@@ -139,8 +140,15 @@ def _hook(
                 dir_fds.append(args[i])
         if event == "sqlite3.connect" and _type(paths[0]) is _str and paths[0] in (":memory:", ""):
             return
+        if event == "os.mkdir" and (_type(paths[0]) is _str or _type(paths[0]) is _bytes):
+            try:  # `os.makedirs(out, exist_ok=True)` of a directory that exists changes nothing
+                if _stat(paths[0]).st_mode & 0o170000 == 0o040000:
+                    return
+            except _OSError:
+                pass
     elif event == "import":
-        name, filename = args[0], args[1] if _len(args) > 1 else None
+        name: Any = args[0]
+        filename: Any = args[1] if _len(args) > 1 else None
         if _type(name) is _str and name in _not_reimported:
             pass
         elif _type(filename) is _str and filename.endswith(_native) and not filename.startswith(_trusted):
@@ -215,7 +223,7 @@ def make_hook(private: str, script: str, fd: int) -> Callable[[str, tuple[Any, .
     defaults = (
         dict(REFUSED_EVENTS), dict(PATH_EVENTS), os.path.realpath(private), script, project, trusted, fd,
         sys._getframe, os.write, repr, len, type, Refused, types.FunctionType, NOT_REIMPORTED, NATIVE_SUFFIXES,
-        WRITE_FLAGS, FIELD, (int, str, bytes, bool, list, tuple, OSError),
+        WRITE_FLAGS, FIELD, (int, str, bytes, bool, list, tuple, OSError), os.stat,
     )
     # A fresh function over the template's code: its globals are an empty dict it never reads.
     return types.FunctionType(_hook.__code__, {}, "freezelint_audit_hook", defaults)

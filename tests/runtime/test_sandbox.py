@@ -272,6 +272,7 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
 
         class Scratch:
             def __init__(self):
+                os.makedirs(os.path.dirname(os.path.abspath(__file__)), exist_ok=True)  # exists: changes nothing
                 self.path = os.path.join(tempfile.mkdtemp(), "notes.txt")
                 with open(self.path, "w") as handle:
                     handle.write("a temporary file of its own")
