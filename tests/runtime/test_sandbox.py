@@ -516,6 +516,8 @@ def test_without_the_audit_hook_the_kernel_layer_still_holds(tmp_path):
         attempt("write", lambda: open(marker, "w").write("x"))
         attempt("process_write", lambda: subprocess.run(["touch", str(marker)], check=True, capture_output=True))
         attempt("connect", lambda: socket.create_connection(("127.0.0.1", listeners.tcp_port), timeout=3))
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {listeners.tcp_port}), timeout=3).sendall(b'x')"
+        attempt("process_connect", lambda: subprocess.run([sys.executable, "-c", connect], check=True, capture_output=True))
         attempt("kill_linter", lambda: os.kill(parent, 0))
         attempt("remount", lambda: subprocess.run(["mount", "-o", "remount,bind,rw", "/"], check=True,
                                                   capture_output=True))
@@ -538,7 +540,7 @@ def test_without_the_audit_hook_the_kernel_layer_still_holds(tmp_path):
     tried = outcome.result
     assert tried is not None, outcome.error
     assert tried["write"] == "OSError" and tried["process_write"] == "CalledProcessError" and not marker.exists()
-    assert tried["connect"] == "OSError" and received == []
+    assert tried["connect"] == "OSError" and tried["process_connect"] == "CalledProcessError" and received == []
     assert tried["kill_linter"] == "ProcessLookupError"  # the linting process is not in its PID namespace
     assert tried["remount"] in ("CalledProcessError", "FileNotFoundError")
     assert tried["capabilities"] == "0000000000000000" and tried["no_new_privs"] == "1"
