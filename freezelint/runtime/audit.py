@@ -49,7 +49,7 @@ REFUSED_EVENTS: dict[str, str] = {
          "socket.sethostname"),
         NETWORK,
     ),
-    **dict.fromkeys(("os.kill", "os.killpg", "signal.pthread_kill"), SIGNAL),
+    **dict.fromkeys(("os.kill", "os.killpg", "signal.pthread_kill", "os.pidfd_open"), SIGNAL),
     "pickle.find_class": UNPICKLE,
     **dict.fromkeys(("gc.get_objects", "gc.get_referrers", "gc.get_referents"), INSPECT),
     **dict.fromkeys(("os.symlink", "os.link"), WRITE),  # a link inside the private directory could point anywhere
@@ -266,7 +266,8 @@ def meaning(event: str) -> str:
 
 def disable_unaudited() -> None:
     """Replace the functions that change the system without raising an audit event on this Python (starting a process
-    through `_posixsubprocess.fork_exec`, CPython gh-115322; `os.mkfifo`, `os.mknod`) with stand-ins that raise one
+    through `_posixsubprocess.fork_exec`, CPython gh-115322; `os.mkfifo`, `os.mknod`; `os.pidfd_open`, a way to signal
+    any process without `os.kill`) with stand-ins that raise one
     (which the hook refuses). The originals are dropped wherever a loaded module holds them, and re-importing their
     modules is refused, so the script cannot reach them again."""
     replaced: dict[int, Callable[..., Any]] = {}
@@ -276,7 +277,7 @@ def disable_unaudited() -> None:
         replaced[id(_posixsubprocess.fork_exec)] = _raising("_posixsubprocess.fork_exec")
     except ImportError:  # not POSIX
         pass
-    for name in ("mkfifo", "mknod"):
+    for name in ("mkfifo", "mknod", "pidfd_open"):  # pidfd_open: a descriptor to signal any process through
         original = getattr(os, name, None)
         if original is not None:
             replaced[id(original)] = _raising(f"os.{name}")

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 import threading
 import time
@@ -151,6 +152,11 @@ def escapes(marker: str, victim: str, victim_dir: str, ports: tuple[int, int], e
                f'multiprocessing.get_context("spawn").Process(target=os.system, args=("touch {marker}.mp",)).start()',
                "_posixsubprocess.fork_exec"),
         Escape("kill_supervisor", "os, signal", "os.kill(os.getppid() or 1, signal.SIGKILL)", "os.kill"),
+        Escape("pidfd", "os, signal", "signal.pidfd_send_signal(os.pidfd_open(os.getppid() or 1), signal.SIGKILL)",
+               "os.pidfd_open"),
+        # Out of the private directory through `..`: the file would land in the temporary directory it lies in.
+        Escape("dot_dot", "os, tempfile",
+               f'open(os.path.join(tempfile.gettempdir(), "..", "{os.path.basename(marker)}.dotdot"), "w")', "open"),
         Escape("tcp", "socket", f'socket.create_connection(("127.0.0.1", {tcp})).sendall(b"leak")', "socket.getaddrinfo"),
         Escape("raw_socket", "_socket", f'_socket.socket().connect(("127.0.0.1", {tcp}))', "socket.__new__"),
         Escape("udp", "socket", f'socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", ("127.0.0.1", {udp}))',
@@ -302,6 +308,7 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
     allowed = _block(completed.stdout, "allowed.py")
     assert "refused" not in allowed and "model `model` (BertModel" in allowed, allowed
     assert sorted(p.name for p in outside.iterdir()) == ["victim-dir", "victim.txt"], "a file was created"
+    assert not (Path(tempfile.gettempdir()) / f"{Path(marker).name}.dotdot").exists()
     assert snapshot(watched) == before, "a file was changed"
     assert received == [], "something reached a listener on this machine"
     assert not (project / "__pycache__").exists()
