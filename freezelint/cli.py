@@ -89,6 +89,7 @@ def main() -> None:
       freezelint [OPTIONS] [PATHS]...     lint files, directories and notebooks (same as `freezelint check`)
       freezelint rule FRZ101              explain one rule
       freezelint rules                    list every rule
+      freezelint server                   the language server for editors (LSP over stdio)
 
     \b
     Examples:
@@ -297,7 +298,7 @@ def check(
         name = stdin_filename or "-"
         results: list[FileResult] = []
         if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()
             if mode is not None:
                 from freezelint.fixes import fix_file
 
@@ -387,6 +388,28 @@ def check(
         finding.level >= settings.fail_on and not finding.refuted for result in results for finding in result.findings
     ):
         sys.exit(1)
+
+
+@main.command("server")
+def server() -> None:
+    """Run the language server for editors: LSP over stdin and stdout (needs freezelint[server]).
+
+    Diagnostics as you type, quick fixes, `# noqa` actions, fix-all, and rule documentation on hover, for .py files
+    and notebooks. Settings come from [tool.freezelint] as for `freezelint check`; the editor's initialization
+    options can add `config`, `isolated`, `select`, `ignore` and `extendSelect`. See the README for editor set-up.
+    """
+    from freezelint.server import INSTALL_HINT, missing_dependency
+
+    missing = missing_dependency()
+    if missing is not None:
+        click.echo(f"freezelint: error: the language server needs {missing}: {INSTALL_HINT}", err=True)
+        sys.exit(2)
+    try:
+        from freezelint.server.app import serve
+    except ImportError as error:  # an older pygls (1.x) has another layout
+        click.echo(f"freezelint: error: the language server needs pygls 2 or newer ({error}): {INSTALL_HINT}", err=True)
+        sys.exit(2)
+    sys.exit(serve())
 
 
 @main.command("rule")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -213,7 +214,7 @@ def project_root(start: str) -> str:
     directory = os.path.abspath(start)
     if not os.path.isdir(directory):
         directory = os.path.dirname(directory)
-    markers = ("pyproject.toml", "requirements.txt", "setup.py", "setup.cfg", ".git")
+    markers = ("pyproject.toml", "requirements.txt", "setup.py", "setup.cfg", "environment.yml", ".git")
     candidate = directory
     while True:
         if any(os.path.exists(os.path.join(candidate, marker)) for marker in markers):
@@ -244,6 +245,11 @@ def load_settings(start: str, config: str | None = None, isolated: bool = False)
     if "target_transformers" not in values:
         values["target_transformers"] = detect_target_transformers(root) or Settings.target_transformers
     return Settings(root=root, config_file=path, **values)
+
+
+def _key_error(path: str, key: str) -> Fail:
+    """How a parser says that the value of `key` is wrong."""
+    return lambda message: ConfigError(path, f"[tool.freezelint] {key!r} {message}")
 
 
 # Each key: (field name, parser). A parser gets the value and a function that raises a ConfigError about this key.
@@ -350,7 +356,7 @@ def parse_table(table: dict[str, Any], path: str) -> dict[str, Any]:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(KEYS)})"
             raise ConfigError(path, f"[tool.freezelint] unknown key {key!r}{hint}")
         name, parser = KEYS[key]
-        values[name] = parser(value, lambda message, key=key: ConfigError(path, f"[tool.freezelint] {key!r} {message}"))
+        values[name] = parser(value, _key_error(path, key))
     selection = RuleSelection(
         select=values.pop("select", None), ignore=values.pop("ignore", ()), extend_select=values.pop("extend_select", ())
     )
@@ -365,8 +371,12 @@ def parse_table(table: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def detect_target_transformers(root: str) -> int | None:
-    """The transformers major version the project's requirements allow (the newest one freezelint knows when they
-    allow several), read from `pyproject.toml` and `requirements*.txt`; None when they do not mention transformers."""
+    """The transformers major version the project runs on: a copy of transformers kept in the repository, else the
+    newest one freezelint knows that its requirements allow (`pyproject.toml`, `requirements*.txt`, `setup.py`,
+    `setup.cfg`, conda's `environment.yml`); None when none of them mentions transformers."""
+    vendored = _vendored_transformers(root)
+    if vendored is not None:
+        return vendored
     specifiers = [spec for source in _requirement_sources(root) for spec in _transformers_specifiers(source)]
     if not specifiers:
         return None
@@ -429,7 +439,85 @@ def _requirement_sources(root: str) -> list[list[str]]:
                 sources.append([line.split(" #", 1)[0].strip() for line in handle])
         except OSError:
             continue
+    sources += [_setup_py_requirements(root), _setup_cfg_requirements(root), _conda_requirements(root)]
     return sources
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _setup_py_requirements(root: str) -> list[str]:
+    """The string literals of `setup.py` that name transformers (`install_requires=["transformers==4.4.2"]`), read
+    from its syntax tree: the file is never run."""
+    import ast
+
+    text = _read(os.path.join(root, "setup.py"))
+    if text is None or "transformers" not in text:
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    return [
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip().lower().startswith("transformers")
+    ]
+
+
+def _setup_cfg_requirements(root: str) -> list[str]:
+    """`install_requires` and `extras_require` of `setup.cfg`'s `[options]`."""
+    import configparser
+
+    text = _read(os.path.join(root, "setup.cfg"))
+    if text is None or "transformers" not in text:
+        return []
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    values = [parser.get("options", "install_requires", fallback="")]
+    if parser.has_section("options.extras_require"):
+        values += [value for _, value in parser.items("options.extras_require")]
+    return [line.strip() for value in values for line in value.splitlines() if line.strip()]
+
+
+_CONDA_REQUIREMENT = re.compile(r"^\s*-\s*(transformers\s*(?:[<>!~=].*)?)$", re.IGNORECASE)
+
+
+def _conda_requirements(root: str) -> list[str]:
+    """`- transformers=4.30` (conda: any 4.30.x) or `- transformers==4.30.2` (pip) in `environment.yml`."""
+    found: list[str] = []
+    for name in ("environment.yml", "environment.yaml"):
+        text = _read(os.path.join(root, name))
+        for line in (text or "").splitlines():
+            match = _CONDA_REQUIREMENT.match(line.split(" #", 1)[0])
+            if match:
+                requirement = match.group(1).replace(" ", "")
+                single = re.match(r"^transformers=(?!=)(.+)$", requirement)
+                found.append(f"transformers=={single.group(1).rstrip('.*')}.*" if single else requirement)
+    return found
+
+
+_VERSION_LINE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+def _vendored_transformers(root: str) -> int | None:
+    """The major version of a transformers package kept inside the repository (`transformers/__init__.py` or
+    `src/transformers/__init__.py`): the code imports that copy, whatever the requirements say."""
+    for parts in (("transformers",), ("src", "transformers")):
+        text = _read(os.path.join(root, *parts, "__init__.py"))
+        match = _VERSION_LINE.search(text or "")
+        if match and match.group(1).split(".", 1)[0].isdigit():
+            major = int(match.group(1).split(".", 1)[0])
+            known = knowledge.TRANSFORMERS_MAJORS
+            return major if major in known else (known[0] if major < known[0] else known[-1])
+    return None
 
 
 def _poetry_constraint(value: Any) -> str:

@@ -69,6 +69,7 @@ class Finding:
     url: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. runtime evidence
     source_line: str = field(default="", compare=False)  # the text of the start row, for snippets and baselines
+    fields: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # the message's named parts
 
     @property
     def sort_key(self) -> tuple:

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
+from freezelint.decoding import decode
 from freezelint.files import WriteRefused, write_atomically
 from freezelint.findings import Applicability, FileError, FileResult, Fix
 from freezelint.linter import lint_source, parse, run_with_deep_stack
 from freezelint.report import display_path
 from freezelint.rules import Rule
-from freezelint.source import Source, SourceError, decode
+from freezelint.source import Source, SourceError
 
 if TYPE_CHECKING:
     from freezelint.config import Settings
@@ -84,13 +85,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
     chosen: list[tuple[int, int, str]] = []
     count = 0
     for fix in sorted(fixes, key=lambda f: min((e.start, e.end) for e in f.edits) if f.edits else ((0, 0), (0, 0))):
-        spans = []
-        for edit in fix.edits:
-            start, end = offsets.at(edit.start.row, edit.start.column), offsets.at(edit.end.row, edit.end.column)
-            if start is None or end is None or end < start:
-                spans = None
-                break
-            spans.append((start, end, edit.content))
+        spans = _spans(offsets, fix)
         if not spans or any(_overlap(span, other) for span in spans for other in chosen):
             continue
         chosen.extend(spans)
@@ -98,6 +93,17 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
     for start, end, content in sorted(chosen, reverse=True):
         text = text[:start] + content + text[end:]
     return text, count
+
+
+def _spans(offsets: _LineOffsets, fix: Fix) -> list[tuple[int, int, str]] | None:
+    """The fix's edits as (start, end, content) string offsets; None when one falls outside the text."""
+    spans = []
+    for edit in fix.edits:
+        start, end = offsets.at(edit.start.row, edit.start.column), offsets.at(edit.end.row, edit.end.column)
+        if start is None or end is None or end < start:
+            return None
+        spans.append((start, end, edit.content))
+    return spans
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

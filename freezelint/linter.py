@@ -17,12 +17,13 @@ from typing import Callable, TypeVar
 import libcst as cst
 
 from freezelint import noqa, prefilter
-from freezelint.collect import collect
+from freezelint.analysis import collect
 from freezelint.config import Settings
-from freezelint.facts import Options
+from freezelint.decoding import decode
+from freezelint.facts import Facts, Options
 from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
-from freezelint.rules import Report, Rule
-from freezelint.source import Source, SourceError, decode
+from freezelint.rules import Message, Report, Rule, get_rule
+from freezelint.source import Source, SourceError
 
 T = TypeVar("T")
 
@@ -189,10 +190,8 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
     del tree  # not both trees at once: for torch's 1.4 MB test table, Python's takes 100 MB and libcst's 700 MB
     module = _parse_checked(source)
     facts = collect(source, module, options)
-    reports: list[tuple[Rule, Report]] = []
-    for rule in rules:
-        for report in rule.check(facts):
-            reports.append((rule, report))
+    reports = [(rule, report) for rule in rules for report in rule.check(facts)]
+    reports = _unsilenced(reports, rules, facts)
     if not reports:
         return []
     positions = facts.positions()
@@ -226,7 +225,8 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
             code=rule.code,
             name=rule.name,
             level=report.level if report.level is not None and not rule.level_configured else rule.level,
-            message=report.message,
+            message=str(report.message),
+            fields=dict(report.message.fields) if isinstance(report.message, Message) else {},
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
             fix=fix,
@@ -235,6 +235,27 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
         )
         findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
     return sorted(findings.values(), key=lambda f: f.sort_key)
+
+
+def _unsilenced(reports: list[tuple[Rule, Report]], ran: list[Rule], facts: Facts) -> list[tuple[Rule, Report]]:
+    """The reports of rules that no other rule's finding silences in this file (`Rule.silenced_by`). A silencing rule
+    that was not selected is run for this, and its findings are not shown."""
+    fired = {rule.code for rule, _ in reports}
+    checked = {rule.code for rule in ran}
+
+    def silenced(rule: Rule) -> bool:
+        for code in rule.silenced_by:
+            if code not in checked:
+                checked.add(code)
+                silencer = get_rule(code)
+                if silencer is not None and next(iter(silencer.check(facts)), None) is not None:
+                    fired.add(code)
+            if code in fired:
+                return True
+        return False
+
+    verdicts = {rule.code: silenced(rule) for rule in ran if rule.silenced_by}
+    return [(rule, report) for rule, report in reports if not verdicts.get(rule.code, False)]
 
 
 def _whole_lines(source: Source, start: Location, end: Location) -> tuple[Location, Location]:

@@ -156,7 +156,7 @@ def add_noqa(source: Source, findings: list[Finding]) -> tuple[str, int]:
 def add_noqa_to_file(path: str, findings: list[Finding], write: Callable[[str, bytes], None]) -> int:
     """Add the `# noqa` comments for `findings` to the file at `path` (a notebook too: only the changed cells are
     rewritten) and return how many were added. Findings whose line changed since they were found are skipped."""
-    from freezelint.source import decode
+    from freezelint.decoding import decode
 
     with open(path, "rb") as handle:
         data = handle.read()

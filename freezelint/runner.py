@@ -125,7 +125,7 @@ def lint_files(
 # --- the pool ---------------------------------------------------------------------------------------------------------
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkContext | multiprocessing.context.DefaultContext:
     # fork is cheapest (the parent has imported everything by then); elsewhere fall back to the platform default.
     if "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")

@@ -11,7 +11,6 @@ from functools import cached_property
 
 from freezelint.findings import CellIndex, Location
 
-
 # Python's line breaks (str.splitlines also splits on form feeds and other characters Python does not).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -113,12 +112,3 @@ class Source:
             self._line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
         starts = self._line_starts
         return (starts[row - 1] if row - 1 < len(starts) else len(self.text)) + column
-
-
-def decode(path: str, data: bytes) -> Source:
-    """A file's bytes as the program to lint: a Jupyter notebook's code cells, or Python source."""
-    if path.endswith(".ipynb"):
-        from freezelint.notebook import NotebookSource
-
-        return NotebookSource.from_notebook_bytes(path, data)
-    return Source.from_bytes(path, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.findings import FileResult
 from freezelint.rules import Report, Rule, all_rules

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, run_cli
+from cli_helpers import FIXTURES, ROOT, run_cli
 from freezelint import cache as cache_module
 from freezelint import runner
 from freezelint.cache import Cache, configuration_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 PREMISE = FIXTURES / "FRZ302" / "article_premise.py"
 CLEAN = FIXTURES / "article" / "example1_freeze_all_bert.py"

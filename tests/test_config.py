@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.config import ConfigError, RuleSelection, Settings, detect_target_transformers, find_config, load_settings
 from freezelint.findings import Level
@@ -151,6 +151,16 @@ def test_bad_configuration_is_one_line_naming_file_and_key(tmp_path, config, exp
         ({"pyproject.toml": "[dependency-groups]\ntrain = ['transformers>=5']\n"}, 5),
         ({"requirements.txt": "torch\ndatasets\n"}, None),
         ({"requirements.txt": "transformers @ git+https://github.com/huggingface/transformers\n"}, None),
+        # Real-code shape: the version in setup.py, setup.cfg, conda's environment.yml, or a copy in the repository.
+        ({"setup.py": "from setuptools import setup\nsetup(name='x', install_requires=['torch', 'transformers==4.4.2'])\n"}, 4),
+        ({"setup.py": "DEPS = ['transformers>=5']\nimport setuptools\nsetuptools.setup(install_requires=DEPS)\n"}, 5),
+        ({"setup.py": "this is not python (\n"}, None),
+        ({"setup.cfg": "[options]\ninstall_requires =\n    torch\n    transformers>=4.20,<4.40\n"}, 4),
+        ({"setup.cfg": "[options.extras_require]\nhf = transformers>=5.1\n"}, 5),
+        ({"environment.yml": "dependencies:\n  - python=3.10\n  - transformers=4.30\n"}, 4),
+        ({"environment.yml": "dependencies:\n  - pip:\n    - transformers==4.57.6  # pinned\n"}, 4),
+        ({"transformers/__init__.py": "__version__ = \"4.4.2\"\n", "requirements.txt": "transformers>=5\n"}, 4),
+        ({"src/transformers/__init__.py": "__version__ = '5.2.0.dev0'\n"}, 5),
     ],
 )
 def test_target_transformers_is_read_from_the_requirements(tmp_path, files, expected):

@@ -6,7 +6,7 @@ import textwrap
 
 import libcst as cst
 
-from freezelint.collect import collect
+from freezelint.analysis import collect
 from freezelint.facts import (
     UNKNOWN,
     AttributeAssign,
@@ -164,8 +164,9 @@ def test_uncalled_functions_are_walked_standalone():
             module.requires_grad_(False)
         """
     )
-    (op,) = facts.of(FreezeOp)
-    assert op.where.standalone
+    assert facts.of(FreezeOp) == [], "events of uncalled functions are kept apart"
+    (op,) = facts.of(FreezeOp, uncalled=True)
+    assert op.where.standalone and facts.uncalled == [op]
 
 
 def test_class_init_attributes_and_methods():

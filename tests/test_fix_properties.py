@@ -4,7 +4,8 @@ written in every file style (line endings, BOM, latin-1 with a cookie, tabs):
 * the analysis of a valid program never fails;
 * every fixed program parses and compiles;
 * fixing twice equals fixing once;
-* nothing outside the fixed nodes changes, and what a fix adds follows the file's line endings and indentation;
+* nothing outside the ranges the fixes declare changes, and what a fix adds follows the file's line endings and
+  indentation (what a fix must write is checked against hand-written files in test_fix_cases.py);
 * the BOM and the encoding survive;
 * in a notebook (the program split into cells, with IPython syntax, outputs and markdown), only code cells' sources
   change, in the notebook's own JSON formatting.
@@ -25,7 +26,8 @@ from freezelint.findings import FileResult
 from freezelint import fixes
 from freezelint.fixes import applies, fix_source
 from freezelint.rules import select_rules
-from freezelint.source import Source, decode
+from freezelint.decoding import decode
+from freezelint.source import Source
 
 RULES = select_rules()
 PROPERTY_SETTINGS = settings(

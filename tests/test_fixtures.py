@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from conftest import FIXTURES, run_json
+from cli_helpers import FIXTURES, run_json
 
 EXPECT = re.compile(r"#\s*expect:\s*([A-Z0-9, ]+)")
 

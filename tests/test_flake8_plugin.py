@@ -10,7 +10,7 @@ import tomllib
 
 import pytest
 
-from conftest import FIXTURES, ROOT, run_cli
+from cli_helpers import FIXTURES, ROOT, run_cli
 
 pytest.importorskip("flake8")
 

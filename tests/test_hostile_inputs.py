@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 from figures import count
 
 from freezelint.findings import FileResult

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 from figures import count
 
 SIDE_EFFECT = "open({marker!r}, 'w').write('ran')\n"

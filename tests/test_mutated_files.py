@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 from figures import count, scaled
 from hypothesis import HealthCheck, given, settings
 from programs import fixture_files, mutated_bytes
@@ -15,7 +15,7 @@ from programs import fixture_files, mutated_bytes
 from freezelint.fixes import FixMode, fix_file
 from freezelint.linter import lint_bytes
 from freezelint.rules import select_rules
-from freezelint.source import decode
+from freezelint.decoding import decode
 
 RULES = select_rules()
 

@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint.notebook import Notebook, NotebookError, NotebookSource
-from freezelint.source import SourceError, decode
+from freezelint.decoding import decode
+from freezelint.source import SourceError
 
 NOTEBOOK = FIXTURES / "notebooks" / "full_finetune_across_cells.ipynb"
 PREMISE = (FIXTURES / "FRZ302" / "article_premise.py").read_text()

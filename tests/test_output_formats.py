@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT, run_cli
+from cli_helpers import FIXTURES, ROOT, run_cli
 
 from freezelint.findings import Applicability, Edit, FileResult, Finding, Fix, Level, Location
 from freezelint.report import ReportOptions, formatter

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 pytest.importorskip("pre_commit")
 

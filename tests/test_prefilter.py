@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import FIXTURES, ROOT, run_cli
+from cli_helpers import FIXTURES, ROOT, run_cli
 from freezelint import knowledge, prefilter
 from freezelint.config import Settings
 from freezelint.linter import lint_bytes, needs_parsing

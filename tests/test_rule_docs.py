@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from conftest import ROOT, run_cli
+from cli_helpers import ROOT, run_cli
 
 from freezelint.docs import GENERATE, REQUIRED_SECTIONS
 from freezelint.rules import all_rules

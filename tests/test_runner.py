@@ -1,11 +1,12 @@
-"""The pool: every core, output in the order of the paths, a crash costs only its file (see also test_bad_input)."""
+"""The pool: results in the order of the paths whatever the workers do, a crash costs only its file (see also
+test_bad_input), and excludes match as plainly defined."""
 
 from __future__ import annotations
 
 import os
 import signal
 
-from conftest import FIXTURES
+from cli_helpers import FIXTURES
 
 from freezelint.findings import Level
 from freezelint.rules import Rule, all_rules

@@ -1,11 +1,11 @@
-"""The static path never imports torch or transformers, and starts fast."""
+"""The static path never imports torch or transformers, and `--version` loads neither libcst nor the rules."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from conftest import FIXTURES, ROOT
+from cli_helpers import FIXTURES, ROOT
 
 PROBE = """
 import sys

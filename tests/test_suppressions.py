@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from cli_helpers import FIXTURES, run_cli
 
 from freezelint import lint_text
 from freezelint.linter import lint_source

@@ -10,7 +10,7 @@ import pkgutil
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Union
 
 from freezelint.findings import Applicability, Level
 
@@ -38,11 +38,24 @@ class FixProposal:
 
 
 @dataclass(frozen=True)
+class Message:
+    """A finding's wording: a template with named fields (`"`{module}` is an nn.Module: ..."`), rendered in one place
+    (`str(message)`), so that a rule's wording sits in its module's templates and the fields travel with the finding
+    (to the editor, to the runtime verdict)."""
+
+    template: str
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.template.format_map(self.fields)
+
+
+@dataclass(frozen=True)
 class Report:
     """What a rule says about one place in the file."""
 
     node: cst.CSTNode
-    message: str
+    message: Message | str
     fix: FixProposal | None = None
     level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
 
@@ -70,6 +83,9 @@ class Rule:
     # cannot fire in this file. Sound in the same way as the tokens, and checked by the same tests.
     possible: Callable[[ast.Module], bool] | None = field(default=None, repr=False)
     level_configured: bool = False  # the project set this rule's level: it wins over a finding's own level
+    # Rules whose finding in a file makes this one redundant there (FRZ201's note is silent where FRZ206 reports the
+    # harm the same optimizer does). Declared here, never by one rule running another.
+    silenced_by: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -98,6 +114,7 @@ def rule(
     tokens: Tokens = (),
     runtime_only: bool = False,
     possible: Callable[[ast.Module], bool] | None = None,
+    silenced_by: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Register a rule; its docs are the docstring of the module that defines it."""
     if not _CODE.match(code):
@@ -107,7 +124,9 @@ def rule(
         doc = sys.modules[check.__module__].__doc__ or ""
         if code in _REGISTRY and _REGISTRY[code].check.__module__ != check.__module__:
             raise ValueError(f"rule code {code} registered twice")
-        _REGISTRY[code] = Rule(code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible)
+        _REGISTRY[code] = Rule(
+            code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible, silenced_by=silenced_by
+        )
         return check
 
     return register
@@ -193,9 +212,3 @@ def validate_codes(codes: Iterable[str]) -> list[str]:
     """The selectors that match no rule (for a clear error on typos)."""
     known = known_codes()
     return [c for c in codes if c.upper() != "ALL" and not any(k.startswith(c.upper()) for k in known)]
-
-
-def iter_reports(rules: list[Rule], facts: Facts) -> Iterator[tuple[Rule, Report]]:
-    for selected in rules:
-        for report in selected.check(facts):
-            yield selected, report

@@ -9,7 +9,7 @@ from freezelint.facts import Backward, Facts, Forward, LibraryCall, Literal, Whe
 
 def ddp_wraps(facts: Facts) -> list[Wrap]:
     """The wraps that put a model in DistributedDataParallel (`DDP(...)`, `accelerator.prepare`, `fabric.setup`)."""
-    return [wrap for wrap in facts.of(Wrap) if wrap.kind in knowledge.DDP_WRAP_KINDS and not wrap.where.standalone]
+    return [wrap for wrap in facts.of(Wrap) if wrap.kind in knowledge.DDP_WRAP_KINDS]
 
 
 def wrap_name(facts: Facts, wrap: Wrap) -> str:
@@ -32,9 +32,9 @@ def tolerates_unused(facts: Facts, wrap: Wrap) -> bool:
     if wrap.kind == "ddp":
         if any(arg.star == "**" for arg in wrap.call.args):
             return True
-        calls = [call for call in facts.of(LibraryCall) if call.call is wrap.call]
+        calls = [call for call in facts.of(LibraryCall, uncalled=True) if call.call is wrap.call]
     else:
-        calls = facts.of(LibraryCall)
+        calls = facts.of(LibraryCall, uncalled=True)
     for call in calls:
         for keyword in knowledge.DDP_UNUSED_TOLERANT_KEYWORDS:
             value = call.kwargs.get(keyword)
@@ -51,10 +51,10 @@ def trained_through(facts: Facts, wrap: Wrap, where: Where) -> Forward | None:
     """A forward with gradients on through the wrapper `wrap` made (`ddp_model(batch)`, `engine(**batch)`) that may
     run after `where`, in a file that runs `backward()`: the wrapped model trains then. (A frozen teacher wrapped by
     `accelerator.prepare` and run under `torch.no_grad()` does not.)"""
-    if not any(not event.where.standalone for event in facts.of(Backward)):
+    if not facts.of(Backward):
         return None
     for forward in facts.of(Forward):
-        if forward.where.standalone or forward.where.no_grad or forward.module.wrapper != wrap.kind:
+        if forward.where.no_grad or forward.module.wrapper != wrap.kind:
             continue
         if forward.module.overlaps(wrap.module) and forward.where.runs_after(where):
             return forward

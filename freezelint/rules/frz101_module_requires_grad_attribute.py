@@ -33,11 +33,13 @@ unsafe when the freeze covers a whole model that nothing unfreezes afterwards: m
 with nothing to train, a bigger change than the author may expect.
 
 ## References
-- pytorch/pytorch#20241 and PR #22576: `Module.requires_grad_` added because `module.requires_grad = False` silently
-  does nothing.
-- `../shared/rules-research.md` section 0.4 (experiment t5: trainable stays 34,412/34,412) and FRZ101: public code
-  searches for `bert.requires_grad = False`, `backbone.requires_grad = False`, `encoder.requires_grad = False` each hit
-  the cap with module receivers; one repository carries `# model.backbone.requires_grad = False -- THIS DOESN'T WORK!`.
+- pytorch/pytorch#20241 ("[FR] nn.Module.requires_grad_()", for freezing modules when fine-tuning), added by
+  PR #22576.
+- torch 2.13 `torch/nn/modules/module.py`: `Module.__setattr__` registers only parameters, modules and buffers and
+  stores any other value as a plain attribute; `Module.requires_grad_` calls `requires_grad_` on every parameter.
+- tests/runtime/test_noop_freezes_runtime.py: `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ101-module`, `FRZ101-children`, `FRZ101-setattr`: every parameter stays trainable, and the fix freezes exactly
+  the module meant) and `test_module_attribute_is_a_plain_attribute` (`model.bert.__dict__["requires_grad"]`).
 """
 
 from __future__ import annotations
@@ -49,31 +51,38 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, Unknown, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+
+MESSAGE = (
+    "`{module}`{origin} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so "
+    "{outcome}. Call `{receiver}.requires_grad_({value})` to set it on every parameter."
+)
+# What happens at run time, by the value stored (None: a value the analysis cannot read).
+OUTCOMES = {
+    False: "no parameter is frozen and all of them will train",
+    True: "no parameter is unfrozen: frozen ones stay frozen",
+    None: "no parameter changes",
+}
 
 
 @rule("FRZ101", "module-requires-grad-attribute", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
 def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
-    stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
+    stores = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.STORE and op.attribute == "requires_grad"]
     for group in group_by_node(stores):
         modules = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         op = modules[0] if modules else None
         target_node = _receiver_node(op) if op is not None else None
         if op is None or target_node is None or not all(_is_module(facts, o, target_node) for o in modules):
             continue  # a parameter, a tensor, or something the analysis cannot see
-        written = facts.code(target_node)
-        where = f"`{written}`" + _origin(op.target)
-        value = edits.value_text(facts, op)
-        outcome = {
-            False: "no parameter is frozen and all of them will train",
-            True: "no parameter is unfrozen: frozen ones stay frozen",
-        }.get(op.value, "no parameter changes")
-        yield Report(
-            edits.reported_node(op),
-            f"{where} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so {outcome}. "
-            f"Call `{facts.code(edits.receiver(target_node))}.requires_grad_({value})` to set it on every parameter.",
-            fix=_fix(facts, op, target_node),
-        )
+        fields = {
+            "module": facts.code(target_node),
+            "origin": _origin(op.target),
+            "value": edits.value_text(facts, op),
+            "outcome": OUTCOMES.get(op.value, OUTCOMES[None]),
+            "receiver": facts.code(edits.receiver(target_node)),
+        }
+        yield Report(edits.reported_node(op), Message(MESSAGE, fields), fix=_fix(facts, op, target_node))
 
 
 def _origin(ref: object) -> str:

@@ -38,8 +38,9 @@ made real, it would leave the model with nothing to train.
 ## References
 - pytorch/pytorch#72332: "Ability to assign to `tensor.require_grad` might lead to bugs", with a VGG freezing example.
 - udacity/deep-learning-v2-pytorch PR #90, where the fix itself used `required_grad`.
-- `../shared/rules-research.md` section 0.4 and FRZ102 (experiment t5): a public code search for
-  `.require_grad = False` returned 10 of 10 genuine typos; `param.trainable = False` mostly torch freeze loops.
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ102-typo`, `FRZ102-keras`, `FRZ102-paddle`: every parameter stays trainable, and the fix freezes what was
+  meant); tests/runtime/test_checkers.py, `test_frz102_confirmed_by_the_misspelled_attribute_on_the_parameters`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ TOKENS = tuple(sorted(knowledge.MISSPELLED_REQUIRES_GRAD | knowledge.FOREIGN_FRE
 
 @rule("FRZ102", "misspelled-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=TOKENS)
 def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
-    stores = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.MISSPELLED_STORE]
+    stores = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.MISSPELLED_STORE]
     for group in group_by_node(stores):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or not isinstance(ops[0].node, cst.Attribute):

@@ -30,9 +30,12 @@ model with nothing to train). A bare `X.requires_grad_` says nothing about the v
 (`X.requires_grad_(False)`) is shown and never applied.
 
 ## References
-- `../shared/rules-research.md` section 0.4 (experiment t5: `p.requires_grad_`, `p.requires_grad_ = False` and
-  `model.bert.requires_grad_ = False` leave every parameter trainable; the assignment makes later calls raise
-  `TypeError`) and FRZ102: a public code search for `requires_grad_ = False` returned 6+ genuine bugs.
+- tests/runtime/test_noop_freezes_runtime.py: `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ103-assigned`, `FRZ103-uncalled`: every parameter stays trainable) and
+  `test_assigning_over_requires_grad_breaks_later_calls` (`TypeError: 'bool' object is not callable`, from the
+  parameter and from the parent's `requires_grad_`).
+- torch 2.13 `torch/nn/modules/module.py`, `Module.requires_grad_`: `for p in self.parameters():
+  p.requires_grad_(requires_grad)`, which is how the parent's call reaches the attribute that shadows the method.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 @rule("FRZ103", "requires-grad-method-not-called", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad_",))
 def requires_grad_method_not_called(facts: Facts) -> Iterator[Report]:
     forms = (FreezeForm.METHOD_OVERWRITE, FreezeForm.UNCALLED)
-    for group in group_by_node([op for op in facts.of(FreezeOp) if op.form in forms]):
+    for group in group_by_node([op for op in facts.of(FreezeOp, uncalled=True) if op.form in forms]):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or not all(_may_be_torch(facts, op) for op in ops):
             continue

@@ -36,8 +36,10 @@ name is used elsewhere in the file (a loop variable, unlike a lambda's, outlives
 when it would freeze a whole model that nothing unfreezes afterwards.
 
 ## References
-- `../shared/rules-research.md` section 0.4 (experiment t5: `p.requires_grad == False`, an unconsumed `map(...)`
-  and an unconsumed generator expression all leave trainable at 34,412/34,412) and FRZ104.
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ104-comparison`, `FRZ104-map`, `FRZ104-generator`: every parameter stays trainable, and the fixes freeze).
+- Python documentation, built-in functions, `map()`: "Return an iterator that applies function to every item of
+  iterable"; an iterator does its work only when something consumes it.
 - pylint W0104 (pointless statement) and flake8-bugbear B015 (pointless comparison) catch the general pattern.
 """
 
@@ -72,7 +74,7 @@ def no_effect_freeze_statement(facts: Facts) -> Iterator[Report]:
 
 
 def _comparisons(facts: Facts) -> Iterator[Report]:
-    comparisons = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.COMPARISON]
+    comparisons = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.COMPARISON]
     for group in group_by_node(comparisons):
         ops = [op for op in group if not (isinstance(op.target, Literal) and op.target.value is None)]
         if not ops or any(_foreign(op) for op in ops):
@@ -107,8 +109,8 @@ def _comparisons(facts: Facts) -> Iterator[Report]:
 
 
 def _unconsumed(facts: Facts) -> Iterator[Report]:
-    lazy_ops = [op for op in facts.of(FreezeOp) if op.where.lazy is not None and op.form in (FreezeForm.STORE, FreezeForm.CALL)]
-    for statement in facts.of(ExpressionStatement):
+    lazy_ops = [op for op in facts.of(FreezeOp, uncalled=True) if op.where.lazy is not None and op.form in (FreezeForm.STORE, FreezeForm.CALL)]
+    for statement in facts.of(ExpressionStatement, uncalled=True):
         lazies = [lazy for lazy in map(_lazy, statement.value.candidates()) if lazy is not None and not lazy.consumed]
         ops = [op for op in lazy_ops if any(op.where.lazy is lazy for lazy in lazies)]
         if not ops:

@@ -39,8 +39,12 @@ copy was taken from (unsafe when that would freeze a whole model that nothing un
 ## References
 - OpenNMT/OpenNMT-py#192: a maintainer recommended `self.embeddings.weight.data.requires_grad = False`, a no-op.
 - discuss.pytorch.org/t/requiers-grad-is-list-in-state-dict/125772: why `state_dict()` tensors do not freeze.
-- `../shared/rules-research.md` section 0.4 and FRZ105 (experiment t5); a public code search for
-  `.data.requires_grad = False` returned 10 hits, all no-ops.
+- torch 2.13 `torch/nn/modules/module.py`, `Module.state_dict`: "by default the Tensors returned in the state dict
+  are detached from autograd" (`_save_to_state_dict` stores `param.detach()` unless `keep_vars=True`);
+  `torch/_tensor.py`, `Tensor.detach`: "Returns a new Tensor, detached from the current graph."
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
+  `FRZ105-data`, `FRZ105-detach`, `FRZ105-state-dict`); tests/runtime/test_checkers.py,
+  `test_frz105_confirmed_for_a_detached_copy_and_refuted_for_the_parameter`.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 
 @rule("FRZ105", "freeze-on-detached-copy", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
 def freeze_on_detached_copy(facts: Facts) -> Iterator[Report]:
-    ops = [op for op in facts.of(FreezeOp) if op.form in (FreezeForm.STORE, FreezeForm.CALL) and op.attribute in ("requires_grad", "requires_grad_")]
+    ops = [op for op in facts.of(FreezeOp, uncalled=True) if op.form in (FreezeForm.STORE, FreezeForm.CALL) and op.attribute in ("requires_grad", "requires_grad_")]
     for group in group_by_node(ops):
         if not all(_on_copy(op) for op in group):
             continue

@@ -31,10 +31,15 @@ model put in eval mode, and for `no_grad` blocks that also run the model.
 No fix: `.eval()` may be wanted as well (for dropout or BatchNorm), so the freeze is to be added, not swapped in.
 
 ## References
-- `../shared/rules-research.md` FRZ106 (experiment t5: `.eval()` and module creation under `no_grad` leave
-  `requires_grad` unchanged).
-- isht7/pytorch-deeplab-resnet#39 ("Now I know that model.eval() doesn't turn off the history tracking"); the many
-  "does model.eval() freeze weights?" explainers.
+- torch 2.13 `torch/nn/modules/module.py`, `Module.eval`: "This has an effect only on certain modules" (Dropout,
+  BatchNorm); it is `self.train(False)`. `torch/autograd/grad_mode.py`, `no_grad`: "functions that create a new
+  Tensor and take a requires_grad kwarg, will NOT be affected by this mode" (an `nn.Parameter` created inside still
+  requires grad). PyTorch documentation, "Autograd mechanics", "Locally disabling gradient computation", compares
+  `.eval()`, `no_grad` and `requires_grad`.
+- transformers 5.25 `trainer.py`, `Trainer.training_step`: calls `model.train()` at every step.
+- tests/runtime/test_library_rules_runtime.py: `test_frz106_eval_freezes_nothing_and_the_module_trains` (the encoder
+  trains and is back in training mode) and `test_frz106_creating_under_no_grad_freezes_nothing`.
+- isht7/pytorch-deeplab-resnet#39 ("Now I know that model.eval() doesn't turn off the history tracking").
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ _MODE_SWITCH = ("eval", "train(False)", "no_grad", "inference_mode")
 @rule("FRZ106", "mode-switch-mistaken-for-freeze", Level.WARNING, tokens=(_MODE_SWITCH, knowledge.TRAINING_TOKENS))
 def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         ref = call.receiver
         if id(call.call) in reported or not _eval_call(call) or not isinstance(ref, ModuleRef) or not _set_up(call):
             continue
@@ -133,7 +138,7 @@ def _trained_unfrozen(facts: Facts, ref: ModuleRef, after: int) -> Training | No
     """How the file trains the parameters at `ref` after `after`, when nothing freezes them or cuts them off."""
     if facts.freezes_touching(ref):
         return None
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if isinstance(event, PeftApply) and event.touches(ref):
             return None  # PEFT freezes the base model
         if isinstance(event, OpaqueUse) and event.module.overlaps(ref):
@@ -158,5 +163,5 @@ def _grad_off_block(facts: Facts, model: Model) -> cst.With | None:
 def _runs_models(facts: Facts, block: cst.With) -> bool:
     """The block also runs something (inference, a training step): it is not there for set-up alone."""
     return any(
-        isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.events
+        isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.all_events(uncalled=True)
     )

@@ -31,8 +31,17 @@ or check that a name filter matched (`assert frozen > 0`).
 No fix: the intended names depend on the architecture.
 
 ## References
-- `../shared/rules-research.md` FRZ107 (t5: `"roberta" in n` and `startswith("encoder.")` on BERT freeze nothing;
-  t6: head names per architecture; names.py: the ViT rename in transformers 5).
+- tests/runtime/cases/frz107_wrong_architecture_prefix.py (a `bert.` prefix on RoBERTa matches nothing) and
+  frz107_module_names_not_parameter_names.py, replayed on the real architectures by
+  tests/runtime/test_runtime_cases.py; tests/runtime/test_frz301_runtime.py,
+  `test_all_but_classifier_freezes_every_parameter_of_gpt2` (GPT-2's head is `score`).
+- huggingface/transformers PR #41693 ("Refactor ViT to updated standards", transformers 5): ViT's parameters are
+  `vit.layers.N.attention.q_proj.*` in transformers 5.25, and were `vit.encoder.layer.N.attention.attention.query.*`
+  in transformers 4.57.6 (`models/vit/modeling_vit.py`: `ViTEncoder.layer`, `ViTAttention.attention`,
+  `ViTSelfAttention.query`).
+- Wrapper prefixes: torch 2.13 `torch/_dynamo/eval_frame.py`, `OptimizedModule` keeps the model as `_orig_mod`;
+  `DistributedDataParallel` keeps it as `module`; peft 0.21.2 `PeftModel` keeps the tuner as `base_model`, which
+  keeps the model as `model` (`base_model.model.bert...`).
 """
 
 from __future__ import annotations

@@ -37,9 +37,15 @@ is the intent. Inside a regular expression a `.` matches any character, so there
 applied.
 
 ## References
-- `../shared/rules-research.md` FRZ108 and section 3 trap 9 (experiment t6: on a 12-layer BERT `"encoder.layer.1" in
-  n` froze layers 1, 10 and 11); the codegenes.net tutorial "how to freeze huggingface model in pytorch" uses exactly
-  this filter on `bert-base-uncased`, and a public code search finds it in ViT-Base and BERT freezing code.
+- tests/runtime/test_noop_freezes_runtime.py,
+  `test_layer_1_filter_also_freezes_layers_10_and_11_and_the_fix_does_not` (on a 12-layer BERT,
+  `"encoder.layer.1" in name` freezes layers 1, 10 and 11; the fixed filter, layer 1 only);
+  tests/runtime/test_checkers.py, `test_frz108_confirmed_on_twelve_layers_and_refuted_on_two`.
+- codegenes.net, "How to freeze a Hugging Face model in PyTorch"
+  (https://www.codegenes.net/blog/how-to-freeze-huggingface-model-in-pytorch): "Freeze the first 2 layers of BERT"
+  with `if 'encoder.layer.0' in name or 'encoder.layer.1' in name` on `bert-base-uncased`.
+- transformers 5.25 `models/t5/modeling_t5.py`, `T5Block.__init__`: `self.layer` holds self-attention, cross-attention
+  (decoder only) and feed-forward, at most three entries.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ SUBSTRING, PREFIX, REGEX = "a substring of", "a prefix of", "a regular expressio
 @rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
 def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
     seen: set[int] = set()
-    for op in facts.of(FreezeOp):
+    for op in facts.of(FreezeOp, uncalled=True):
         if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or op.loop is None or not op.filters:
             continue
         names = {name.value for name in edits.bound_names(getattr(op.loop.node, "target", None))}

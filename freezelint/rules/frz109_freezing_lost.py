@@ -40,9 +40,12 @@ trained itself, and when the new model is frozen, wrapped by PEFT or handed to c
 No fix: where the freeze belongs depends on which object the script meant to train.
 
 ## References
-- `../shared/rules-research.md` FRZ109 (experiment t21: with `model_init`, 41 of 41 tensors trainable after
-  `train()` despite freezing `trainer.model` first; a re-assigned model has every parameter trainable).
-- transformers `Trainer.train`: "if self.model_init is not None: ... self.model = self.call_model_init(trial)".
+- transformers 5.25 `trainer.py`, `Trainer.train`: "if self.model_init is not None: ... self.model =
+  self.call_model_init(trial)", then "self.optimizer, self.lr_scheduler = None, None".
+- tests/runtime/test_frz109_runtime.py: `test_reassigned_model_trains_with_nothing_frozen` and
+  `test_model_init_replaces_the_frozen_model_at_train` (the trained model has every parameter trainable and its
+  encoder changes; frozen inside `model_init`, the encoder stays put).
+- tests/runtime/test_flag_kept_runtime.py, `test_moving_casting_and_copying_keep_the_flag` (`copy.deepcopy`).
 """
 
 from __future__ import annotations
@@ -79,8 +82,6 @@ def freezing_lost(facts: Facts) -> Iterator[Report]:
 
 def _re_assigned(facts: Facts) -> Iterator[Report]:
     for rebind in facts.of(Rebind):
-        if rebind.where.standalone:
-            continue
         news = [v for v in rebind.new.candidates() if isinstance(v, Model) and v.source is not ModelSource.COPY]
         for old in _models(rebind.old):
             freeze = _last_freeze(facts, old, rebind.order)
@@ -107,12 +108,12 @@ def _re_assigned(facts: Facts) -> Iterator[Report]:
 def _model_init(facts: Facts) -> Iterator[Report]:
     for build in facts.of(TrainerBuild):
         model_init = build.model_init
-        if build.where.standalone or model_init is None or (isinstance(model_init, Literal) and model_init.value is None):
+        if model_init is None or (isinstance(model_init, Literal) and model_init.value is None):
             continue
-        trains = [call for call in facts.of(TrainCall) if call.trainer.build is build and not call.where.standalone]
+        trains = [call for call in facts.of(TrainCall) if call.trainer.build is build]
         made = [ref for ref in map(as_ref, build.model.candidates()) if ref is not None]
         for op in facts.of(FreezeOp):
-            if op.value is not False or not op.effective or op.where.standalone or op.where.callback_of is not None:
+            if op.value is not False or not op.effective or op.where.callback_of is not None:
                 continue
             if op.module is None or op.order <= build.order or not any(op.module.overlaps(ref) for ref in made):
                 continue
@@ -140,7 +141,7 @@ def _last_freeze(facts: Facts, model: Model, before: int) -> FreezeOp | None:
     ref = ModuleRef(model)
     last = None
     for op in facts.of(FreezeOp):
-        if op.value is False and op.effective and not op.where.standalone and op.order < before:
+        if op.value is False and op.effective and op.order < before:
             if op.module is not None and op.module.overlaps(ref) and ModuleRef(model).contains(op.module):
                 last = op
     return last
@@ -149,7 +150,7 @@ def _last_freeze(facts: Facts, model: Model, before: int) -> FreezeOp | None:
 def _used_after(facts: Facts, model: Model, order: int) -> bool:
     """Any event after `order` that involves the model (it is still in use under some other handle)."""
     ref = ModuleRef(model)
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if event.order <= order or isinstance(event, Rebind):
             continue
         for value in _values(event):
@@ -171,7 +172,7 @@ def _values(event: Event) -> Iterator[Value]:
 
 def _handled_elsewhere(facts: Facts, ref: ModuleRef) -> bool:
     """PEFT on the new model, or the new model handed to code the analysis cannot see (it may freeze it)."""
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         if any((r := as_ref(o)) is not None and r.overlaps(ref) for v in (apply.model, apply.result) for o in v.candidates()):
             return True
-    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse))
+    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse, uncalled=True))

@@ -29,8 +29,11 @@ The fix adds `requires_grad=False` to the `nn.Parameter(...)` call. It is unsafe
 stay frozen, which the analysis infers from the earlier freeze but cannot know.
 
 ## References
-- `../shared/rules-research.md` FRZ110 (the flag is kept by `load_state_dict`, `.data =`, `deepcopy` and `.half()`,
-  verified; `resize_token_embeddings` keeps it too in transformers 4.57 and 5.24).
+- torch 2.13 `torch/nn/parameter.py`: `Parameter.__new__(cls, data=None, requires_grad=True)`.
+- tests/runtime/test_frz110_runtime.py: `test_new_parameter_undoes_the_freeze_and_trains`,
+  `test_requires_grad_false_keeps_it_frozen` and `test_freezelints_unsafe_fix_keeps_the_weight_frozen`.
+- tests/runtime/test_flag_kept_runtime.py: `load_state_dict` (also with `assign=True`), `param.data =`, `.to()`,
+  `.half()` and `copy.deepcopy` keep the flag; transformers' `resize_token_embeddings` keeps the Parameter itself.
 - fangwei123456/spikingjelly PR #704 review: "creating a new nn.Parameter defaults to requires_grad=True. This
   silently unfreezes...".
 """
@@ -51,7 +54,7 @@ from freezelint.rules import FixProposal, Replacement, Report, edits, rule
 def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
     for assign in facts.of(AttributeAssign):
         owner = assign.owner
-        if assign.where.standalone or not isinstance(owner, ModuleRef):
+        if not isinstance(owner, ModuleRef):
             continue
         created = [v for v in assign.value.candidates() if isinstance(v, ParamRef) and v.new and isinstance(v.node, cst.Call)]
         if not created or any(_sets_requires_grad(v.node) for v in created):  # type: ignore[arg-type]

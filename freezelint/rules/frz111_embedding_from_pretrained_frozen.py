@@ -25,10 +25,12 @@ position or through `**kwargs`), and when the file sets `requires_grad` of the l
 No fix: whether the vectors should train is the author's decision (`freeze=True` would only restate the default).
 
 ## References
-- `../shared/rules-research.md` FRZ111 (verified: `weight.requires_grad` is False after both `from_pretrained`
-  calls, torch 2.13).
-- PyTorch documentation, `torch.nn.Embedding.from_pretrained`: "freeze (bool, optional) – If True, the tensor does not
-  get updated in the learning process. Equivalent to `embedding.weight.requires_grad = False`. Default: True".
+- torch 2.13 `torch/nn/modules/sparse.py`: `Embedding.from_pretrained(embeddings, freeze=True, ...)`, documented as
+  "freeze (bool, optional): If True, the tensor does not get updated in the learning process. Equivalent to
+  `embedding.weight.requires_grad = False`. Default: True"; `EmbeddingBag.from_pretrained` also defaults to
+  `freeze=True` and sets `embeddingbag.weight.requires_grad = not freeze`.
+- tests/runtime/test_library_rules_runtime.py, `test_frz111_from_pretrained_embeddings_are_frozen_by_default` (by
+  default the weight does not require grad and does not move; with `freeze=False` it does).
 - RUCAIBox/RecBole#2046; 649453932/Chinese-Text-Classification-Pytorch#117; huggingface/optimum-graphcore PR #304.
 """
 
@@ -44,7 +46,7 @@ from freezelint.rules import Report, rule
 
 @rule("FRZ111", "embedding-from-pretrained-frozen", Level.NOTE, tokens=("from_pretrained",))
 def embedding_from_pretrained_frozen(facts: Facts) -> Iterator[Report]:
-    calls = [c for c in facts.of(LibraryCall) if c.qualname in knowledge.EMBEDDING_FROM_PRETRAINED]
+    calls = [c for c in facts.of(LibraryCall, uncalled=True) if c.qualname in knowledge.EMBEDDING_FROM_PRETRAINED]
     for group in group_by_node(calls):
         call = group[0].call
         positional = [arg for arg in call.args if arg.keyword is None and not arg.star]

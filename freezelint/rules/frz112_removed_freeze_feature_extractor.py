@@ -28,8 +28,12 @@ The fix renames the call to `freeze_feature_encoder()`. It is safe: the new name
 and freezes the same convolutional feature encoder.
 
 ## References
-- `../shared/rules-research.md` FRZ112 (experiment t13: `hasattr(model, "freeze_feature_extractor")` is False on
-  transformers 5.24 and True on 4.57).
+- transformers 4.57.6 `models/wav2vec2/modeling_wav2vec2.py`, `freeze_feature_extractor`: warns "The method
+  `freeze_feature_extractor` is deprecated and will be removed in Transformers v5" and calls `freeze_feature_encoder`
+  (the rename of huggingface/transformers PR #14959); in transformers 5.25 only `freeze_feature_encoder` is left.
+- tests/runtime/test_library_rules_runtime.py,
+  `test_frz112_freeze_feature_extractor_is_gone_and_the_renamed_call_freezes_the_encoder` (`AttributeError` on
+  transformers 5; the renamed call freezes the feature encoder, and the transformer layers stay trainable).
 - huggingface/transformers#35483 (Wav2Vec2-BERT has no `freeze_feature_encoder`; use `freeze_base_model` there).
 """
 
@@ -40,14 +44,14 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeForm, FreezeOp, ModuleRef, Unknown, group_by_node
+from freezelint.facts import UNKNOWN, Facts, FreezeForm, FreezeOp, ModelSource, ModuleRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Replacement, Report, rule
 
 
 @rule("FRZ112", "removed-freeze-feature-extractor", Level.ERROR, fix=Applicability.SAFE, tokens=tuple(knowledge.REMOVED_METHODS))
 def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
-    calls = [op for op in facts.of(FreezeOp) if op.form is FreezeForm.HELPER and op.attribute in knowledge.REMOVED_METHODS]
+    calls = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.HELPER and op.attribute in knowledge.REMOVED_METHODS]
     target = facts.options.target_transformers
     for group in group_by_node(calls):
         op = group[0]
@@ -77,7 +81,9 @@ def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
 
 def _wav2vec2_family(facts: Facts, op: FreezeOp) -> bool:
     """The receiver is a wav2vec2-family model, or an object of unknown type in a file that imports one."""
-    target = op.target
+    target: Value = op.target
+    if isinstance(target, ModuleRef) and target.model.source is ModelSource.UNSEEN and not target.path:
+        target = UNKNOWN  # a model made by code the analysis cannot see: judged as an object of unknown type
     if isinstance(target, ModuleRef):
         model = target.model
         name = model.class_name or ""

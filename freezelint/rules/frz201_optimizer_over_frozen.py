@@ -29,8 +29,14 @@ optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]
 No fix: both forms train the same parameters; which one reads better depends on whether layers are unfrozen later.
 
 ## References
-- `../shared/rules-research.md` sections 0.2 and 2 (torch 2.13: frozen parameters with `grad is None` get no update and
-  no state; the old "optimizing a parameter that doesn't require gradients" error was removed in pytorch PR #7419).
+- torch 2.13 `torch/optim/optimizer.py`, `Optimizer.zero_grad`: "torch.optim optimizers have a different behavior if
+  the gradient is 0 or None (in one case it does the step with a gradient of 0 and in the other it skips the step
+  altogether)"; `torch/optim/sgd.py` and `torch/optim/adam.py` (AdamW derives from Adam), `_init_group`: only
+  parameters with `p.grad is not None` take part in the step.
+- tests/runtime/test_frz202_runtime.py, `test_optimizer_over_all_parameters_trains_the_unfrozen_layer` (the layer
+  still frozen stays unchanged, the unfrozen one trains); tests/runtime/test_frz203_runtime.py,
+  `test_an_optimizer_over_all_parameters_trains_what_the_callback_unfreezes`.
+- pytorch/pytorch PR #7419 removed the old "optimizing a parameter that doesn't require gradients" error.
 """
 
 from __future__ import annotations
@@ -47,20 +53,23 @@ from freezelint.facts import (
     OptimizerBuild,
     OptimizerCall,
     Wrap,
+    keeps_grads,
     new_parameters,
 )
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
-from freezelint.rules.frz206_frozen_with_stale_grads import frozen_with_stale_grads
 
 
-@rule("FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
+@rule(
+    "FRZ201", "optimizer-over-frozen", Level.NOTE, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS),
+    silenced_by=("FRZ206",),
+)
 def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
-    if _harm_reported_elsewhere(facts):
+    if _harm_possible(facts):
         return
     operations = facts.flag_changes()
     freezes = [op for op in operations if op.value is False]
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         for params in build.param_sets():
             if params.only_trainable or params.copies:
                 continue
@@ -96,14 +105,12 @@ def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -
         isinstance(a.owner, ModuleRef) and a.order > op.order
         and ModuleRef(a.owner.model, (*a.owner.path, a.attribute)).contains(ref)
         and any(new_parameters(v) for v in a.value.candidates())
-        for a in facts.of(AttributeAssign)
+        for a in facts.of(AttributeAssign, uncalled=True)
     )
 
 
-def _harm_reported_elsewhere(facts: Facts) -> bool:
-    """FRZ206 (stale gradients) and FRZ507 (DeepSpeed) report the cases where an all-parameter optimizer does harm."""
-    stale = any(
-        call.method == "zero_grad" and "set_to_none=False" in facts.code(call.call).replace(" ", "")
-        for call in (*facts.of(OptimizerCall), *facts.of(ModuleCall))
-    )
-    return stale or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap)) or any(frozen_with_stale_grads(facts))
+def _harm_possible(facts: Facts) -> bool:
+    """Frozen parameters in the optimizer may do harm here, which FRZ206 and FRZ507 judge (and this note would
+    only blur): gradients kept by `zero_grad(set_to_none=False)`, or DeepSpeed, which partitions what it is given."""
+    kept = any(keeps_grads(call) for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True)))
+    return kept or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True))

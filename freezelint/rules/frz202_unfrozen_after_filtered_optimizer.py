@@ -36,11 +36,19 @@ No fix: which of the remedies fits (all parameters, a rebuilt optimizer and sche
 own learning rate) is a training decision.
 
 ## References
-- `../shared/rules-research.md` section 0.3 and FRZ202 (experiment t4: the unfrozen layer's weight gets a gradient
-  and moves 0; `add_param_group` fixes it and breaks an existing LambdaLR).
+- tests/runtime/test_frz202_runtime.py: `test_unfrozen_layer_gets_gradients_and_never_moves`,
+  `test_optimizer_over_all_parameters_trains_the_unfrozen_layer` and
+  `test_add_param_group_breaks_an_existing_lambda_lr_schedule` (`add_param_group` after
+  `get_linear_schedule_with_warmup` fails at `scheduler.step()`); tests/runtime/test_checkers.py,
+  `test_frz202_confirmed_when_unfrozen_parameters_miss_the_optimizer` and
+  `test_frz202_refuted_when_they_are_added_to_it`.
+- torch 2.13 `torch/optim/optimizer.py`, `Optimizer.add_param_group`: "useful when fine tuning a pre-trained network
+  as frozen layers can be made trainable and added to the Optimizer as training progresses".
 - fastai/fastai#2133: the optimizer "needs to be created again because at creation, it only takes trainable
   parameters".
-- Lightning `BaseFinetuning` docs: unfrozen parameters "need to be added in a new `param_group` within the optimizer".
+- Lightning documentation, `BaseFinetuning`
+  (https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.BaseFinetuning.html): unfrozen
+  parameters "need to be added in a new `param_group` within the optimizer".
 """
 
 from __future__ import annotations
@@ -61,8 +69,6 @@ def unfrozen_after_filtered_optimizer(facts: Facts) -> Iterator[Report]:
     unfreezes = [op for op in facts.flag_changes() if op.value is True]
     reported: set[int] = set()
     for build in facts.of(OptimizerBuild):
-        if build.where.standalone:
-            continue
         for op in unfreezes:
             if id(op) in reported or op.order <= build.order or op.where.shared_loop(build.where) is not None:
                 continue  # before the optimizer, or rebuilt every time round the loop that unfreezes
@@ -102,15 +108,15 @@ def _misses(facts: Facts, build: OptimizerBuild, unfrozen: ModuleRef, freeze: Fr
 
 def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfrozen: ModuleRef) -> bool:
     """An `add_param_group` on this optimizer, or a new optimizer that may hold the layers, once they are unfrozen."""
-    for call in facts.of(OptimizerCall):
+    for call in facts.of(OptimizerCall, uncalled=True):
         if call.optimizer.build is build and call.method == "add_param_group":
             if call.order > op.order or call.where.shared_loop(op.where) is not None:
                 return True
-    for other in facts.of(OptimizerBuild):
+    for other in facts.of(OptimizerBuild, uncalled=True):
         if other is not build and (other.order > op.order or other.where.shared_loop(op.where) is not None):
             if other.holds(unfrozen, frozen_then=False) is not False:
                 return True
-    for call in facts.of(LibraryCall):  # handed to code of another module, which may add a param group
+    for call in facts.of(LibraryCall, uncalled=True):  # handed to code of another module, which may add a param group
         if call.order > op.order or call.where.shared_loop(op.where) is not None:
             if call.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
                 isinstance(o, Optimizer) and o.build is build for v in (*call.args, *call.kwargs.values()) for o in v.candidates()

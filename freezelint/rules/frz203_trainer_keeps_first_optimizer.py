@@ -40,11 +40,14 @@ build a fresh optimizer (with fresh Adam state), or build a new `Trainer` per st
 No fix: several remedies exist, and each changes the optimizer state or the schedule differently.
 
 ## References
-- `../shared/rules-research.md` sections 0.1 and FRZ203 (experiments t2 1e and 1f: after the callback unfroze 18
-  tensors only the 2 classifier tensors changed; t22 and t23: the fixes train the unfrozen layer).
-- transformers `Trainer.create_optimizer` ("if self.optimizer is None") and `Trainer.train` (the optimizer is reset
-  only when `model_init` is set).
+- transformers 5.25 `trainer.py`: `Trainer.create_optimizer` builds the optimizer only "if self.optimizer is None",
+  from the parameters with `p.requires_grad`; `Trainer.train` resets it only when `model_init` is set.
+- tests/runtime/test_frz203_runtime.py: `test_callback_unfreeze_is_ignored_by_the_trainers_optimizer`
+  (`on_epoch_begin` and `on_train_begin`), `test_an_optimizer_over_all_parameters_trains_what_the_callback_unfreezes`
+  and `test_second_train_call_keeps_the_first_optimizer_unless_reset`.
 - OptimalScale/LMFlow#726: LISA layer switching showed "same loss regardless of lisa_activated_layers".
+- docs.ahmadiehsan.ir, "Freezing Layers" (https://docs.ahmadiehsan.ir/ai/neural_network/regularization/freezing_layers):
+  a `gradual_unfreeze` that unfreezes layers and calls `trainer.train(resume_from_checkpoint=True)` again.
 """
 
 from __future__ import annotations
@@ -62,12 +65,12 @@ _HF_TRAINER_LIBRARIES = ("transformers", "trl", "sentence-transformers")
 
 @rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.TRAINER_TOKENS))
 def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
-    trains = [call for call in facts.of(TrainCall) if not call.where.standalone]
+    trains = list(facts.of(TrainCall))
     for trainer in _trainers(trains):
         own = [call for call in trains if call.trainer is trainer]
         created = _optimizer_created(facts, trainer, own[0])
         for op in facts.of(FreezeOp):
-            if op.value is not True or not op.effective or op.where.standalone or op.module is None:
+            if op.value is not True or not op.effective or op.module is None:
                 continue
             in_callback = op.where.callback_of is trainer
             between = not in_callback and op.order > own[0].order and any(call.order > op.order for call in own)
@@ -105,7 +108,7 @@ def _trainers(trains: list[TrainCall]) -> list[Trainer]:
 
 def _optimizer_created(facts: Facts, trainer: Trainer, first: TrainCall) -> int:
     """When the trainer's optimizer is built: an explicit `create_optimizer()`, else the first `train()`."""
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         if call.receiver is trainer and call.method in ("create_optimizer", "create_optimizer_and_scheduler"):
             return min(call.order, first.order)
     return first.order
@@ -132,5 +135,5 @@ def _optimizer_reset(facts: Facts, trainer: Trainer, created: int) -> bool:
     """`trainer.optimizer = ...` after the optimizer was built (None makes the next `train()` build a new one)."""
     return any(
         assign.owner is trainer and assign.attribute == "optimizer" and assign.order > created
-        for assign in facts.of(AttributeAssign)
+        for assign in facts.of(AttributeAssign, uncalled=True)
     )

@@ -28,9 +28,13 @@ No fix: moving the optimizer below the change is usually right, but the code in 
 optimizer, a checkpoint load) may have to move too.
 
 ## References
-- `../shared/rules-research.md` FRZ204 (experiment t19: 0 of 10 trainable tensors in the optimizer, 0 parameters
-  changed, the Trainer logs loss 0.6934; a head replaced after the optimizer gets gradients and never moves).
-- `resize_token_embeddings` keeps the same Parameter objects in transformers 4.57 and 5.24, so it is not reported.
+- tests/runtime/test_frz204_runtime.py: `test_optimizer_built_before_get_peft_model_trains_nothing` (no trainable
+  parameter is in the optimizer; the Trainer logs a loss and changes nothing),
+  `test_head_replaced_after_the_optimizer_keeps_its_initial_weights` (it gets gradients and never moves), and the
+  fixed orders, which train.
+- tests/runtime/test_flag_kept_runtime.py, `test_resize_token_embeddings_keeps_the_parameter_and_its_flag`:
+  `resize_token_embeddings` keeps the same Parameter object, so an optimizer built before still holds it; it is not
+  reported.
 """
 
 from __future__ import annotations
@@ -46,8 +50,6 @@ from freezelint.rules import Report, rule
 @rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_TOKENS)
 def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
     for build in facts.of(OptimizerBuild):
-        if build.where.standalone:
-            continue
         trained = [s.module for s in build.param_sets() if not s.copies]
         if not trained:
             continue
@@ -61,7 +63,7 @@ def optimizer_before_new_parameters(facts: Facts) -> Iterator[Report]:
 def _changes(facts: Facts, build: OptimizerBuild, trained: list[ModuleRef]) -> Iterator[tuple[Event, str]]:
     """Events after the optimizer that give the model it trains parameters it does not hold."""
     for event in facts.events:
-        if event.order <= build.order or event.where.standalone or event.where.exclusive(build.where):
+        if event.order <= build.order or event.where.exclusive(build.where):
             continue
         if isinstance(event, PeftApply):
             models = [r for v in (event.model, event.result) for r in map(as_ref, v.candidates()) if r is not None]

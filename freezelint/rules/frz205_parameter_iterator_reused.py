@@ -28,8 +28,13 @@ that line and the first use. Otherwise it is unsafe: a list is taken at once, a 
 `requires_grad` filter, or a new head, in between would select different parameters.
 
 ## References
-- `../shared/rules-research.md` FRZ205 (experiment t4: `clip_grad_norm_` over the used-up filter returned
-  `tensor(0.)` and the gradient norm stayed 256.2; a second optimizer raised `ValueError`).
+- tests/runtime/test_frz205_runtime.py: `test_the_optimizer_gets_an_empty_parameter_list`,
+  `test_clipping_a_used_up_generator_clips_nothing` (`clip_grad_norm_` returns 0 and leaves the gradients as they
+  were) and `test_freezelints_fix_gives_the_optimizer_the_parameters`.
+- torch 2.13: `torch/optim/optimizer.py`, `Optimizer.__init__` raises "optimizer got an empty parameter list";
+  `torch/nn/utils/clip_grad.py`, `_get_total_norm` returns `torch.tensor(0.0)` when there is nothing to clip.
+- Python glossary, "iterator": once exhausted, "any further calls to its __next__() method just raise StopIteration
+  again".
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ def parameter_iterator_reused(facts: Facts) -> Iterator[Report]:
     uses: dict[int, list[Consumption]] = {}
     for use in facts.of(Consumption):
         value = use.value
-        if not isinstance(value, (ParamSet, ParamGroups)) or use.where.standalone:
+        if not isinstance(value, (ParamSet, ParamGroups)):
             continue
         if use.where.lazy is not None and not use.where.lazy.consumed:
             continue  # inside a generator nothing runs
@@ -182,13 +187,13 @@ def _consequence(facts: Facts, use: Consumption) -> str:
     statement = use.where.statement
     if isinstance(statement, cst.For):
         return "this loop does not run once"
-    for build in facts.of(OptimizerBuild):
+    for build in facts.of(OptimizerBuild, uncalled=True):
         if build.where.statement is statement and any(use.value is o for o in _flat(build.params)):
             return (
                 f"`{build.name}` gets none of these parameters (with no others, `torch.optim` raises "
                 "`ValueError: optimizer got an empty parameter list`)"
             )
-    for call in facts.of(LibraryCall):
+    for call in facts.of(LibraryCall, uncalled=True):
         if call.where.statement is statement and call.qualname.rsplit(".", 1)[-1].startswith("clip_grad"):
             return "it clips nothing (and returns a norm of 0)"
     return "it sees no parameters"
@@ -215,9 +220,9 @@ def _nothing_changes_between(facts: Facts, value: Value, first: Consumption) -> 
     """No freeze, new sub-module or PEFT between the iterator's creation and its first use (a list taken at creation
     then holds exactly what the generator would have yielded)."""
     created = _created(value)
-    orders = [e.order for e in facts.events if facts.within(e.node, created)]
+    orders = [e.order for e in facts.all_events(uncalled=True) if facts.within(e.node, created)]
     start = min(orders) if orders else first.order
     return not any(
         start < event.order < first.order and isinstance(event, (FreezeOp, AttributeAssign, PeftApply))
-        for event in facts.events
+        for event in facts.all_events(uncalled=True)
     )

@@ -45,10 +45,17 @@ unfreeze it.
 No fix: which layers should train is a modelling decision.
 
 ## References
-- `../shared/rules-research.md` FRZ301 (experiment t2 1c: the "element 0" crash; t18: silent no-op with activation
-  checkpointing in transformers 5; t6: "all but `classifier`" on GPT-2 and Llama sequence classifiers leaves 0
-  trainable, their head is `score`).
-- RecBole#2027, pyg-team/pytorch_geometric PR #9996: the "element 0 of tensors does not require grad" question.
+- tests/runtime/test_frz301_runtime.py: `test_trainer_crashes_at_the_first_backward_with_nothing_trainable` (the
+  "element 0 of tensors does not require grad" error),
+  `test_with_activation_checkpointing_the_trainer_runs_and_changes_nothing`,
+  `test_a_head_replaced_before_freezing_all_is_frozen_too` and
+  `test_all_but_classifier_freezes_every_parameter_of_gpt2` (GPT-2's head is `score`; the optimizer raises
+  "optimizer got an empty parameter list");
+  tests/runtime/test_task_heads_runtime.py checks `knowledge.TASK_HEADS` against the installed transformers.
+- transformers 5.25 `modeling_utils.py`, `_activation_checkpointing_enable`: calls `enable_input_require_grads()`
+  when `main_input_name == "input_ids"`, so the loss requires grad with nothing trainable.
+- RUCAIBox/RecBole#2027, pyg-team/pytorch_geometric PR #9996: the "element 0 of tensors does not require grad"
+  question.
 """
 
 from __future__ import annotations
@@ -98,7 +105,7 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
     """Where training starts, what it updates, and how (for messages)."""
     for call in facts.of(TrainCall):
         build = call.trainer.build
-        if call.where.standalone or "optimizers" in build.given:
+        if "optimizers" in build.given:
             continue
         if build.cls is not None and build.cls.find_method("create_optimizer"):
             continue
@@ -108,7 +115,7 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
             yield call, [ref for ref in refs if ref is not None], how
     for build in facts.of(OptimizerBuild):
         parts = build.param_parts()
-        if build.where.standalone or not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
+        if not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
             continue
         sets = [p for p in parts if isinstance(p, ParamSet)]
         refs = [s.module for s in sets]
@@ -125,12 +132,12 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
 
 def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:
     """PEFT (or k-bit preparation) touches this model: the PEFT rules explain its trainable set."""
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         for value in (apply.model, apply.result):
             if any((r := as_ref(o)) is not None and (r.overlaps(ref) or ref.overlaps(r)) for o in value.candidates()):
                 return True
     return any(
-        op.form is FreezeForm.KBIT_PREPARE and op.module is not None and op.module.overlaps(ref) for op in facts.of(FreezeOp)
+        op.form is FreezeForm.KBIT_PREPARE and op.module is not None and op.module.overlaps(ref) for op in facts.of(FreezeOp, uncalled=True)
     )
 
 
@@ -140,7 +147,7 @@ def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | Non
     head = _head(ref.model)
     last: FreezeOp | None = None
     for op in facts.of(FreezeOp):
-        if op.where.standalone or op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
+        if op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
             continue
         if op.form in (FreezeForm.STORE, FreezeForm.CALL) and _effect(op, ref, head) == "all frozen":
             last = op if last is None or op.order > last.order else last
@@ -148,7 +155,7 @@ def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | Non
         return None
     trainer = moment.trainer if isinstance(moment, TrainCall) else None
     for event in facts.events:
-        if event.where.standalone or event.order <= last.order:
+        if event.order <= last.order:
             continue
         later = event.order >= moment.order and event.where.shared_loop(moment.where) is None
         if later and (trainer is None or event.where.callback_of is not trainer):
@@ -222,7 +229,7 @@ def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how:
 def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> AttributeAssign | None:
     """A new sub-module assigned into the model before the freeze-all (the usual "replace the head, then freeze")."""
     for assign in facts.of(AttributeAssign):
-        if assign.order < freeze.order and isinstance(assign.owner, ModuleRef) and not assign.where.standalone:
+        if assign.order < freeze.order and isinstance(assign.owner, ModuleRef):
             place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
             if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):
                 return assign

@@ -38,7 +38,12 @@ No fix: which layers to freeze is a modelling decision.
 ## References
 - huggingface/transformers PR #11533 ("Transformers models get better results when being fine-tuned as a whole.
   There is no freezing stage.")
-- `../shared/seed-article.md`: "Are Hugging Face BERT pre-trained layers frozen by default?"
+- openillumi.com, "Hugging Face BERT Fine-Tuning: Freeze Weights Correctly"
+  (https://openillumi.com/en/en-huggingface-bert-finetuning-freeze-check): whether `from_pretrained` weights are
+  frozen by default is "a common misconception"; they are not. The same question on AI Stack Exchange:
+  https://ai.stackexchange.com/questions/28559 ("Does BERT freeze the entire model body when it does fine-tuning?").
+- tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes`: the model
+  `from_pretrained` returns has no parameter frozen.
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
 
 
 def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
-    for apply in facts.of(PeftApply):
+    for apply in facts.of(PeftApply, uncalled=True):
         for value in (apply.model, apply.result):
             for option in value.candidates():
                 applied = as_ref(option)
@@ -99,18 +104,18 @@ def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
 
 def _only_run_without_gradients(facts: Facts, ref: ModuleRef) -> bool:
     """Every call of the model runs under `torch.no_grad()` (a frozen feature extractor): nothing reaches its weights."""
-    calls = [forward for forward in facts.of(Forward) if ref.contains(forward.module)]
+    calls = [forward for forward in facts.of(Forward, uncalled=True) if ref.contains(forward.module)]
     return bool(calls) and all(forward.where.no_grad for forward in calls)
 
 
 def _handed_away(facts: Facts, ref: ModuleRef) -> bool:
-    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse))
+    return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse, uncalled=True))
 
 
 def _unplaced_freeze(facts: Facts) -> bool:
     """A freeze run on parameters of unknown origin (a helper's argument we could not trace)."""
     for op in facts.of(FreezeOp):
-        if op.where.standalone or op.value is True:
+        if op.value is True:
             continue
         if isinstance(op.target, Unknown):
             return True

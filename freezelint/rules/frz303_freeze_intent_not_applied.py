@@ -32,8 +32,9 @@ Library code that merely defines `freeze_*` methods is not concerned.
 No fix: what the option should freeze is the author's decision.
 
 ## References
-- `../shared/rules-research.md` FRZ302/FRZ303 (roboflow/rf-detr#357; capreolus-style
-  `if not config["finetune"]: self.bert.requires_grad = False`).
+- roboflow/rf-detr#357: `freeze_encoder` passed to `train()` and ignored.
+- tests/runtime/test_frz303_runtime.py, `test_the_option_is_passed_and_everything_still_trains` (the option is set,
+  and every parameter is trainable; applied, only the head is).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ _PARSE_METHODS = frozenset(
 
 @rule("FRZ303", "freeze-intent-not-applied", Level.WARNING, tokens=("freeze", "frozen", "train_base", "train-base"))
 def freeze_intent_not_applied(facts: Facts) -> Iterator[Report]:
-    options = [d for d in facts.of(OptionDefinition) if knowledge.FREEZE_OPTION_NAME.search(d.name)]
+    options = [d for d in facts.of(OptionDefinition, uncalled=True) if knowledge.FREEZE_OPTION_NAME.search(d.name)]
     if not options or not _trains(facts):
         return
     code = _Code(facts)
@@ -86,7 +87,7 @@ def freeze_intent_not_applied(facts: Facts) -> Iterator[Report]:
 
 
 def _trains(facts: Facts) -> bool:
-    return bool(facts.of(TrainCall) or facts.of(Backward) or any(c.method == "step" for c in facts.of(OptimizerCall)))
+    return bool(facts.of(TrainCall, uncalled=True) or facts.of(Backward, uncalled=True) or any(c.method == "step" for c in facts.of(OptimizerCall, uncalled=True)))
 
 
 class _Code:
@@ -101,8 +102,8 @@ class _Code:
         )
         self.returns: list[cst.Return] = list(m.findall(module, m.Return()))  # type: ignore[arg-type]
         self.local_callables = {f.name for f in facts.functions} | {c.name for c in facts.classes}
-        self.library = {id(call.call): call.qualname for call in facts.of(LibraryCall)}
-        self.regions = [region for event in facts.events if _may_freeze(event) for region in _regions(event)]
+        self.library = {id(call.call): call.qualname for call in facts.of(LibraryCall, uncalled=True)}
+        self.regions = [region for event in facts.all_events(uncalled=True) if _may_freeze(event) for region in _regions(event)]
         self.holder_escapes = self._holder_escapes()
 
     def reads(self, option: OptionDefinition) -> list[cst.CSTNode]:
@@ -211,7 +212,7 @@ class _Code:
             if parsed or isinstance(value, cst.Dict):
                 for target in assign.targets:
                     holders.update(n.value for n in m.findall(target.target, m.Name()))  # type: ignore[union-attr]
-        for definition in self.facts.of(OptionDefinition):
+        for definition in self.facts.of(OptionDefinition, uncalled=True):
             for node in self.facts.references(definition.name):
                 if isinstance(node, cst.Attribute):
                     name = _holder_name(node.value)

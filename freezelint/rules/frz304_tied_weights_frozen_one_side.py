@@ -26,8 +26,11 @@ No fix: whether to untie, train or freeze both is a modelling decision.
 ## References
 - huggingface/transformers#11903 ("Problem when freezing all GPT2 model except the LM head": the head is tied to the
   embeddings); hiyouga/LlamaFactory PR #5032 (`lm_head` not in `named_parameters` for tied models).
-- `../shared/rules-research.md` FRZ304 (t6: freezing the input embeddings leaves `lm_head.weight.requires_grad ==
-  False`; "all but lm_head" gives 0 trainable).
+- torch 2.13 `torch/nn/modules/module.py`, `Module.named_parameters(..., remove_duplicate=True)`: a Parameter
+  reached under several names is listed once.
+- tests/runtime/cases/frz304_input_embeddings_of_tied_gpt2.py, frz304_all_but_lm_head_filter.py (which leaves
+  nothing trainable: FRZ301 too) and frz304_backbone_frozen_lm_head_tied.py, with negative cases, replayed on the
+  real GPT-2 architecture by tests/runtime/test_runtime_cases.py.
 """
 
 from __future__ import annotations

@@ -35,11 +35,16 @@ receives. It is offered when both are plain statements in the same block on plai
 trainable parameters, enabling checkpointing) now runs after the preparation.
 
 ## References
-- `../shared/rules-research.md` FRZ401 (experiment t9: 1,090 trainable parameters after `get_peft_model`, 0 after
-  `prepare_model_for_kbit_training`; 0 on a non-quantized model without PEFT).
+- peft 0.21.2 `utils/other.py`, `prepare_model_for_kbit_training`: `for name, param in model.named_parameters():
+  param.requires_grad = False`, whether the model is quantized or not; its docstring lists "Freezing the base model
+  layers" (huggingface/peft#2299, PR #2305).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz401_kbit_preparation_after_peft_leaves_nothing_to_train`,
+  `test_frz401_after_peft_with_checkpointing_training_runs_and_changes_nothing`,
+  `test_frz401_fix_moves_the_preparation_and_the_adapters_train` and
+  `test_frz401_preparation_alone_freezes_every_weight`.
 - huggingface/trl PR #4081: "prepare_model_for_kbit_training does not reapply to an instance of PeftModel, thus
-  freezing all the layers" (`grad_norm` went from 0 to > 0); huggingface/peft#2299 and PR #2305 (the docstring now
-  warns); huggingface/peft PR #760; tloen/alpaca-lora#352 ("trainable params: 0").
+  freezing all the layers" (`grad_norm` went from 0 to > 0); huggingface/peft PR #760; tloen/alpaca-lora#352
+  ("trainable params: 0").
 """
 
 from __future__ import annotations
@@ -58,16 +63,16 @@ from freezelint.rules import FixProposal, Replacement, Report, rule
 def kbit_preparation_freezes_adapters(facts: Facts) -> Iterator[Report]:
     for op in facts.of(FreezeOp):
         prepared = op.module
-        if op.form is not FreezeForm.KBIT_PREPARE or op.where.standalone or prepared is None:
+        if op.form is not FreezeForm.KBIT_PREPARE or prepared is None:
             continue
         training = facts.training_of(prepared.model, after=op.order)
         until = training.event.order if training is not None else None
-        later = [e for e in facts.events if not e.where.standalone and e.order > op.order and (until is None or e.order < until)]
+        later = [e for e in facts.events if e.order > op.order and (until is None or e.order < until)]
         if any(may_unfreeze(event, prepared) for event in later):
             continue  # adapters added now (the right order), an unfreeze, or a hand-off to unseen code
         applied = [
             apply for apply in facts.of(PeftApply)
-            if apply.order < op.order and not apply.where.standalone and apply.how != "peft_config"
+            if apply.order < op.order and apply.how != "peft_config"
             and not apply.where.exclusive(op.where) and apply.touches(prepared)
         ]
         name = facts.code(op.node.args[0].value) if isinstance(op.node, cst.Call) and op.node.args else prepared.describe()

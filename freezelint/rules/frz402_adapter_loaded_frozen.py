@@ -30,8 +30,11 @@ loaded model is trained in the same file, so the adapters are meant to train; it
 missing, and unsafe when the file said `False` explicitly.
 
 ## References
-- `../shared/rules-research.md` FRZ402 (experiment t15: 0 trainable parameters by default and `Trainer.train()`
-  raises "element 0 ..."; 1,090 trainable with `is_trainable=True`).
+- peft 0.21.2 `peft_model.py`, `PeftModel.from_pretrained(..., is_trainable=False, ...)`: "If `False`, the adapter
+  will be frozen and can only be used for inference" (`config.inference_mode = not is_trainable`).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz402_adapter_loaded_without_is_trainable_is_frozen` (nothing
+  trainable; the Trainer fails with "element 0 of tensors does not require grad") and
+  `test_frz402_fix_adds_is_trainable_and_the_adapters_train`.
 - huggingface/peft#282; huggingface/trl#6700 (GRPO trains nothing, silently); ymcui/Chinese-LLaMA-Alpaca-2 PRs
   #577/#578; huggingface/transformers PR #24463; mosaicml/llm-foundry PR #1701.
 """
@@ -54,7 +57,7 @@ _IS_TRAINABLE_POSITION = {"PeftModel": 3}
 def adapter_loaded_frozen(facts: Facts) -> Iterator[Report]:
     for apply in facts.of(PeftApply):
         wrapper, call = apply.wrapper, apply.call
-        if wrapper is None or call is None or not apply.how.endswith(".from_pretrained") or apply.where.standalone:
+        if wrapper is None or call is None or not apply.how.endswith(".from_pretrained"):
             continue
         given = _is_trainable(call, apply.how)
         if given is not None and not (isinstance(given, cst.Name) and given.value == "False"):

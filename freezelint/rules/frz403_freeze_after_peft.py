@@ -35,9 +35,9 @@ No fix: whether the freeze was meant for something PEFT does not already freeze 
 `modules_to_save`) is a decision for the author.
 
 ## References
-- `../shared/rules-research.md` FRZ403 (experiment t9 and its follow-up: `for p in m.base_model.parameters():
-  p.requires_grad = False` after `get_peft_model` leaves 0 trainable; freezing `...bert` leaves only the 2
-  `modules_to_save` tensors; unfreezing all gives 35,502 of 35,502 trainable).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz403_freezing_base_model_after_peft_freezes_the_adapters`
+  (nothing trainable), `test_frz403_backbone_or_all_but_head_after_peft_leaves_only_the_head` (the adapters never
+  train) and `test_frz403_unfreezing_all_after_peft_is_full_fine_tuning`.
 - PEFT documentation, "LoRA": `modules_to_save` for extra trainable modules.
 """
 
@@ -73,11 +73,11 @@ class Place:
 
 @rule("FRZ403", "freeze-after-peft", Level.WARNING, tokens=(("requires_grad",), knowledge.PEFT_APPLY_TOKENS))
 def freeze_after_peft(facts: Facts) -> Iterator[Report]:
-    applies = [a for a in facts.of(PeftApply) if not a.where.standalone]
+    applies = list(facts.of(PeftApply))
     reported: set[int] = set()
     for op in facts.of(FreezeOp):
         target = op.module
-        if op.where.standalone or not op.effective or target is None or op.value is None or id(op.node) in reported:
+        if not op.effective or target is None or op.value is None or id(op.node) in reported:
             continue
         if op.form is FreezeForm.KBIT_PREPARE:
             continue  # FRZ401's case
@@ -195,7 +195,7 @@ def _undone(facts: Facts, op: FreezeOp, until: int) -> bool:
     target = op.module
     assert target is not None
     for event in facts.events:
-        if event.where.standalone or not op.order < event.order < until:
+        if not op.order < event.order < until:
             continue
         if op.value is False and may_unfreeze(event, target):
             return True

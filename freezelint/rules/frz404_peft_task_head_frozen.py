@@ -32,12 +32,14 @@ cannot read), and for prompt-learning methods.
 No fix: the right `task_type` or `modules_to_save` depends on the model and on the PeftModel class the author wants.
 
 ## References
-- `../shared/rules-research.md` FRZ404 (experiment t9: without `task_type` the classifier has 0 trainable tensors, 8
-  LoRA tensors only; with `SEQ_CLS`, `classifier.modules_to_save.default.*` trains; t17b on transformers 4.57:
-  `model.add_adapter(LoraConfig(...))` leaves the classifier frozen. transformers 5.24's `add_adapter` needs
-  peft >= 0.22, which was not available, so it is not verified on transformers 5).
-- peft 0.21.2 `peft_model.py`: `PeftModelForSequenceClassification` adds `["classifier", "score"]` to
-  `modules_to_save`, `PeftModelForQuestionAnswering` adds `["qa_outputs"]`.
+- peft 0.21.2 `peft_model.py`: `PeftModelForSequenceClassification` and `PeftModelForTokenClassification` add
+  `["classifier", "score"]` to `modules_to_save`, `PeftModelForQuestionAnswering` adds `["qa_outputs"]`.
+- transformers 5.25 `integrations/peft.py`, `PeftAdapterMixin.add_adapter`: calls `inject_adapter_in_model`, which
+  adds no task head to `modules_to_save` whatever the `task_type` (and needs peft >= 0.22).
+- tests/runtime/test_peft_rules_runtime.py: `test_frz404_without_task_type_the_new_head_stays_frozen_and_unchanged`,
+  `test_frz404_with_task_type_the_head_trains` and `test_frz404_injected_adapters_ignore_task_type`.
+- Measured with transformers 4.57.6 and peft 0.17.1: `model.add_adapter(LoraConfig(...))` on a sequence classifier
+  leaves its classifier frozen (not run on transformers 5, for want of peft 0.22).
 - 4AI/LS-LLaMA#3, TNI-playground/Fed_HeLLo#2 (evaluated with the random head); huggingface/peft#577.
 """
 
@@ -59,7 +61,7 @@ _APPLIES = frozenset({"get_peft_model", "add_adapter", "inject_adapter_in_model"
 def peft_task_head_frozen(facts: Facts) -> Iterator[Report]:
     for apply in facts.of(PeftApply):
         config = apply.config
-        if apply.where.standalone or apply.how not in _APPLIES or apply.call is None or not isinstance(config, Config):
+        if apply.how not in _APPLIES or apply.call is None or not isinstance(config, Config):
             continue
         if config.name not in knowledge.PEFT_INJECTED_CONFIGS or any(arg.star for arg in config.node.args):
             continue

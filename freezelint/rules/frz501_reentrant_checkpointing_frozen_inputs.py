@@ -39,13 +39,23 @@ No fix: `use_reentrant=False` is the recommended mode, but the argument may belo
 file or a launcher; the message says what to pass.
 
 ## References
-- `../shared/rules-research.md` FRZ501 (experiments t8/t8b: raw torch reentrant checkpoint gives the block `grad` None
-  plus the warning, non-reentrant is fine; transformers 4.57 BERT with frozen embeddings and the default
-  `gradient_checkpointing_enable()` leaves encoder grads None; transformers 5.24 is fine by default, and ViT with
-  explicit `use_reentrant=True` leaves encoder grads None).
-- transformers 5.24 `modeling_utils.py`: `_activation_checkpointing_enable` defaults to `{"use_reentrant": False}` and
-  calls `enable_input_require_grads()` when `main_input_name == "input_ids"`.
-- huggingface/transformers#23170, PR #42494 (issue #42489); pytorch/pytorch PR #37266; kongds/E5-V#19; NVlabs/VILA PR #244.
+- torch 2.13 `torch/utils/checkpoint.py`, `checkpoint`: "At least one input and output must have
+  `requires_grad=True` for the reentrant variant. If this condition is unmet, the checkpointed part of the model
+  will not have gradients"; `check_backward_validity` warns "None of the inputs have requires_grad=True. Gradients
+  will be None"; without `use_reentrant` it warns and uses `True`.
+- transformers 5.25 `modeling_utils.py`, `_activation_checkpointing_enable`: defaults to `{"use_reentrant": False}`
+  and calls `enable_input_require_grads()` when `main_input_name == "input_ids"`. transformers 4.57.6
+  `modeling_utils.py`, `PreTrainedModel.gradient_checkpointing_enable`: defaults to `{"use_reentrant": True}` and
+  calls `enable_input_require_grads()` only when a PEFT adapter is loaded.
+- tests/runtime/test_checkpointing_rules_runtime.py: `test_frz501_raw_torch_checkpoint_of_frozen_outputs`,
+  `test_frz501_reentrant_checkpointing_of_a_vision_model_leaves_encoder_grads_none`,
+  `test_frz501_text_model_on_transformers_5_gets_gradients_in_every_encoder_layer` and
+  `test_frz501_transformers_4_code_is_reported_the_hook_removed_shows_what_it_means` (reentrant and without the hook,
+  no encoder parameter gets a gradient; the head after them does).
+- Measured with transformers 4.57.6: BERT with frozen embeddings and the default `gradient_checkpointing_enable()`
+  leaves every encoder gradient None, and only the classifier gets gradients.
+- huggingface/transformers#23170, PR #42494 (issue #42489); pytorch/pytorch PR #37266; kongds/E5-V#19; NVlabs/VILA
+  PR #244.
 """
 
 from __future__ import annotations
@@ -133,7 +143,7 @@ def _message(facts: Facts, enabled: Checkpointing, frozen: tuple[FreezeOp, Modul
 
 
 def _raw_checkpoints(facts: Facts) -> Iterator[Report]:
-    for call in facts.of(LibraryCall):
+    for call in facts.of(LibraryCall, uncalled=True):
         if call.qualname not in knowledge.TORCH_CHECKPOINT or call.where.no_grad:
             continue
         given = call.kwargs.get("use_reentrant")

@@ -31,15 +31,17 @@ checkpointing is a normal set-up), with PEFT (the adapters inside the backbone t
 No fix: turning checkpointing off changes memory use, which only the author can weigh.
 
 ## References
-- `../shared/rules-research.md` FRZ502 (experiment t16, CPU, 6-layer 256-hidden BERT, batch 16x128: 882 ms/step without
-  checkpointing, 3.4-4.3 s with it, and the backbone output requires grad; transformers 4.57: 907 vs 792 ms).
-- Measured for freezelint (transformers 5.24, torch 2.13, CPU, 1 thread, the same BERT, median of 5 steps, two runs):
-  894-1092 ms/step without checkpointing, 2322-2646 ms with it (about 2.5 times slower), 820-838 ms with checkpointing
-  and `disable_input_require_grads()`. tests/runtime/test_checkpointing_rules_runtime.py: with checkpointing on a frozen
-  tiny BERT backbone, the encoder layers run their forward pass twice per step (the recompute) and the backbone output
-  requires grad; without it, once and no grad; with `disable_input_require_grads()`, once again.
-- transformers 5.24 `modeling_utils.py`: `_activation_checkpointing_enable` calls `enable_input_require_grads()` when
-  `main_input_name == "input_ids"`.
+- transformers 5.25 `modeling_utils.py`, `_activation_checkpointing_enable`: calls `enable_input_require_grads()`
+  when `main_input_name == "input_ids"`; transformers 4.57.6 `PreTrainedModel.gradient_checkpointing_enable` only when
+  a PEFT adapter is loaded.
+- tests/runtime/test_checkpointing_rules_runtime.py,
+  `test_frz502_checkpointing_a_frozen_backbone_backpropagates_through_it_and_recomputes_it`: with checkpointing on a
+  frozen tiny BERT backbone, the encoder layers run their forward pass twice per step (the recompute) and the
+  backbone output requires grad; without it, once and no grad; with `disable_input_require_grads()`, once again.
+- Measured (transformers 5.24, torch 2.13, CPU, 1 thread, 6-layer 256-hidden BERT, batch 16x128, median of 5 steps,
+  two runs): 894-1092 ms/step without checkpointing, 2322-2646 ms with it (about 2.5 times slower), 820-838 ms with
+  checkpointing and `disable_input_require_grads()`. On transformers 4.57.6 the same script took 907 ms without and
+  792 ms with checkpointing, and the backbone output did not require grad.
 """
 
 from __future__ import annotations

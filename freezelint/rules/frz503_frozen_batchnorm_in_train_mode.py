@@ -41,12 +41,18 @@ Lightning's `BaseFinetuning.freeze`, which handle BatchNorm their own way).
 No fix: which of the remedies fits the code is the author's choice.
 
 ## References
-- `../shared/rules-research.md` FRZ503 (experiment t7: raw loop, running_mean drift 0.229 after 5 steps while the
-  weights moved 0.0, and `backbone.eval(); model.train()` leaves `bn.training == True`; t20: HF
-  `ResNetForImageClassification`, `resnet.requires_grad_(False)` + `.eval()`, one Trainer epoch: running_mean drift
-  1.21, BatchNorm back in training mode).
-- pytorch/pytorch#86590, #66073; pgniewko/gt-pyg#112; poppinace/indexnet_matting#35; isht7/pytorch-deeplab-resnet#39;
-  ultralytics PR #8753.
+- torch 2.13 `torch/nn/modules/batchnorm.py`, `_BatchNorm.forward`: "Buffers are only updated if they are to be
+  tracked and we are in training mode", whatever the parameters' `requires_grad`; `torch/nn/modules/module.py`,
+  `Module.train` sets the mode of every child.
+- transformers 5.25 `trainer.py`, `Trainer.training_step`: calls `model.train()` at every step.
+- tests/runtime/test_library_rules_runtime.py: `test_frz503_running_statistics_drift_under_the_trainer` (an HF ResNet
+  frozen with `requires_grad_(False)` and `.eval()`: weights unchanged, running statistics moved, BatchNorm back in
+  training mode; kept in eval by an overridden `train()`, nothing moves) and
+  `test_frz503_a_plain_loop_in_training_mode_moves_them_too`; tests/runtime/test_checkers.py,
+  `test_frz503_confirmed_and_refuted`.
+- pytorch/pytorch#9046 ("For Modules like BatchNorm it is not sufficient to set requires_grad = False, because the
+  running_mean and running_var are still updated"), #86590, #66073; pgniewko/gt-pyg#112;
+  poppinace/indexnet_matting#35; isht7/pytorch-deeplab-resnet#39; ultralytics PR #8753.
 """
 
 from __future__ import annotations
@@ -79,7 +85,7 @@ def frozen_batchnorm_in_train_mode(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
     for op in facts.of(FreezeOp):
         frozen = op.module
-        if op.value is not False or not op.whole or not op.effective or op.where.standalone or frozen is None:
+        if op.value is not False or not op.whole or not op.effective or frozen is None:
             continue
         if op.form not in (FreezeForm.STORE, FreezeForm.CALL) or id(op.node) in reported or not _holds_batchnorm(frozen):
             continue
@@ -133,7 +139,7 @@ def _trained_in_train_mode(facts: Facts, op: FreezeOp, frozen: ModuleRef) -> tup
         return training.how, event, undone
     if not isinstance(event, OptimizerBuild):
         return None
-    steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step" and not c.where.standalone]
+    steps = [c for c in facts.of(OptimizerCall) if c.optimizer.build is event and c.method == "step"]
     step = steps[0] if steps else None
     if step is None or not step.where.loops:
         return None
@@ -152,7 +158,7 @@ def _mode_calls(facts: Facts, frozen: ModuleRef) -> list[ModuleCall]:
     """`.train()` of the frozen module or a module containing it, `.eval()`/`.train(False)` of any module that
     overlaps it, in walk order."""
     found = []
-    for call in facts.of(ModuleCall):
+    for call in facts.of(ModuleCall, uncalled=True):
         ref = call.receiver
         if (call.where.standalone and call.where.function.rsplit(".", 1)[-1] != "train") or not isinstance(ref, ModuleRef):
             continue

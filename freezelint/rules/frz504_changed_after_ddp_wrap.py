@@ -38,13 +38,20 @@ For gradual unfreezing, wrap the model again after each change (and rebuild the 
 No fix: moving the change before the wrap reorders statements, and re-wrapping is a design decision.
 
 ## References
-- `../shared/rules-research.md` FRZ504 (experiment t10b, gloo, 2 processes: freezing after the wrap fails on the
-  second iteration, and not with `find_unused_parameters=True`; unfreezing after the wrap runs and the layer differs
-  across ranks by 0.19 after 3 steps). Measured again by `tests/runtime/test_frz504_runtime.py` (also `static_graph=True`).
+- torch 2.13 `torch/nn/parallel/distributed.py`: the `DistributedDataParallel` docstring, "You should never try to
+  change your model's parameters after wrapping up your model with DistributedDataParallel";
+  `_build_params_for_reducer` takes the parameters that require grad at construction.
+- tests/runtime/test_distributed_runtime.py (gloo, 2 processes):
+  `test_freezing_after_the_ddp_wrap_fails_on_the_next_iteration`,
+  `test_freezing_after_prepare_fails_the_same_way_under_accelerate`,
+  `test_freezes_ddp_tolerates_or_sees_train_and_stay_silent` (`find_unused_parameters=True`, `static_graph=True`,
+  frozen before the wrap), `test_unfreezing_after_the_wrap_trains_each_replica_apart` and
+  `test_unfreezing_before_the_wrap_keeps_the_replicas_equal`.
+- accelerate 1.16 `accelerator.py`, `Accelerator.prepare_model`: wraps the model in `DistributedDataParallel` when
+  launched on several processes.
 - huggingface/transformers#416 (the DDP docs quoted: never change the parameters after wrapping);
   facebookresearch/detectron2#2486 (unfreezing the box head at iteration 500 "does not take effect");
   pytorch/pytorch#22049.
-- torch `DistributedDataParallel` docs: the reducer is built at construction from the parameters that require grad.
 """
 
 from __future__ import annotations
@@ -108,7 +115,7 @@ def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
     if not other.module.contains(op.module) or other.where.loops != op.where.loops or other.where.exclusive(op.where):
         return False
     return not any(
-        op.order < event.order < other.order and not event.where.standalone
+        op.order < event.order < other.order
         for event in (*facts.of(Backward), *(c for c in facts.of(OptimizerCall) if c.method == "step"))
     )
 

@@ -34,10 +34,12 @@ class Net(nn.Module):
 No fix: where to freeze (`__init__`, the training script) is the author's choice.
 
 ## References
-- `../shared/rules-research.md` FRZ505 and section 3 trap 10 (experiment t10c, gloo, 2 processes: the DDP default
-  fails with the reduction error, `find_unused_parameters=True` runs). Measured again by
-  `tests/runtime/test_frz505_runtime.py` (`.detach()` too, and `static_graph=True` runs).
-- torch `DistributedDataParallel` docs, `find_unused_parameters`.
+- tests/runtime/test_distributed_runtime.py (gloo, 2 processes): `test_a_backbone_run_without_gradients_fails_under_ddp`
+  (`no_grad` and `.detach()`), `test_a_frozen_or_tolerated_no_grad_backbone_trains_under_ddp` (frozen as well,
+  `find_unused_parameters=True`, `static_graph=True`) and `test_a_no_grad_backbone_is_harmless_on_one_process`.
+- torch 2.13 `torch/nn/parallel/distributed.py`: `_build_params_for_reducer` registers every parameter that
+  requires grad, and the reducer waits for each one's gradient; the `DistributedDataParallel` docstring on
+  `find_unused_parameters` and `static_graph`.
 """
 
 from __future__ import annotations
@@ -69,10 +71,10 @@ def no_grad_freeze_under_ddp(facts: Facts) -> Iterator[Report]:
     wraps = ddp_wraps(facts)
     if not wraps:
         return
-    forwards = facts.of(Forward)
+    forwards = facts.of(Forward, uncalled=True)
     through_ddp = [
-        forward for forward in forwards
-        if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad and not forward.where.standalone
+        forward for forward in facts.of(Forward)
+        if forward.module.wrapper in knowledge.DDP_WRAP_KINDS and not forward.where.no_grad
     ]
     reported: set[int] = set()
     for forward in forwards:
@@ -122,7 +124,7 @@ def _has_parameters(ref: ModuleRef) -> bool:
 def _frozen_somewhere(facts: Facts, sub: ModuleRef) -> bool:
     """Anything in the file that may freeze (part of) it, wherever and whenever it runs, or hand it to code the
     analysis cannot see."""
-    for event in facts.events:
+    for event in facts.all_events(uncalled=True):
         if isinstance(event, FreezeOp) and event.value is not True:
             if event.module is None or event.module.overlaps(sub) or _same_attribute(event.module, sub):
                 return True

@@ -5,7 +5,7 @@ PEFT adapters) and then wrapped as one unit in `FullyShardedDataParallel` (FSDP1
 ## Why is this bad?
 FSDP1 flattens the parameters of each wrapped unit into one `FlatParameter`, which has a single `requires_grad`.
 Unless `use_orig_params=True`, it refuses to flatten a unit that mixes frozen and trainable parameters: the wrap
-x. Without an
+raises `ValueError: Must flatten tensors with uniform requires_grad when use_orig_params=False`. Without an
 `auto_wrap_policy` the whole model is one unit, so any partial freeze (or LoRA, whose adapters sit next to frozen
 weights) hits it. accelerate's FSDP1 plugin also defaults to `use_orig_params=False`.
 
@@ -28,8 +28,13 @@ Safe: adding `use_orig_params=True` to the `FullyShardedDataParallel(...)` call 
 makes the wrap accept mixed units and changes nothing else about training.
 
 ## References
-- `../shared/rules-research.md` FRZ506 (experiment t11, gloo, 2 processes: `use_orig_params=False` raises that
-  ValueError at the wrap, `True` and FSDP2 train). Measured again by `tests/runtime/test_frz506_runtime.py`.
+- torch 2.13 `torch/distributed/fsdp/_flat_param.py`, `FlatParamHandle._validate_tensors_to_flatten`: "Must flatten
+  tensors with uniform `requires_grad` when `use_orig_params=False`".
+- tests/runtime/test_distributed_runtime.py (gloo, 2 processes): `test_fsdp1_refuses_a_partly_frozen_unit` and
+  `test_the_fix_use_orig_params_trains_only_the_trainable_layer`.
+- Measured with torch 2.13 (gloo, 2 processes): FSDP2's `fully_shard` trains the same partly frozen model.
+- accelerate 1.16 `utils/dataclasses.py`, `FullyShardedDataParallelPlugin.__post_init__`: for FSDP1,
+  `use_orig_params` comes from `FSDP_USE_ORIG_PARAMS`, default `False`.
 - huggingface/peft#1702; pytorch/pytorch#104690, #91167 and PR #98221 (mixed `requires_grad` with
   `use_orig_params=True`); facebookresearch/audiocraft#260.
 """
@@ -49,7 +54,7 @@ from freezelint.rules import FixProposal, Replacement, Report, rule
 @rule("FRZ506", "fsdp-mixed-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=("FullyShardedDataParallel",))
 def fsdp_mixed_requires_grad(facts: Facts) -> Iterator[Report]:
     for wrap in facts.of(Wrap):
-        if wrap.kind != "fsdp" or wrap.where.standalone or not _single_unit_without_orig_params(facts, wrap):
+        if wrap.kind != "fsdp" or not _single_unit_without_orig_params(facts, wrap):
             continue
         evidence = _mixed(facts, wrap)
         if evidence is not None:
@@ -72,7 +77,7 @@ def _single_unit_without_orig_params(facts: Facts, wrap: Wrap) -> bool:
     return not any(
         other is not wrap and other.kind == "fsdp" and other.order < wrap.order and wrap.module.contains(other.module)
         and not other.module.contains(wrap.module)
-        for other in facts.of(Wrap)
+        for other in facts.of(Wrap, uncalled=True)
     )
 
 
@@ -80,7 +85,7 @@ def _mixed(facts: Facts, wrap: Wrap) -> str | None:
     """What makes the wrapped model part frozen, part trainable at the wrap (for the message), or None."""
     root = wrap.module
     for apply in facts.of(PeftApply):
-        if apply.order < wrap.order and not apply.where.standalone:
+        if apply.order < wrap.order:
             refs = [ref for value in (apply.model, apply.result) for option in value.candidates() if (ref := as_ref(option))]
             if any(ref.overlaps(root) for ref in refs):
                 return f"PEFT (`{apply.how}`, line {facts.line(apply.node)}) froze its base model and left the adapters trainable"

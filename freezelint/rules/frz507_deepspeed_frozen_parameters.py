@@ -37,9 +37,11 @@ and set `requires_grad` before `deepspeed.initialize` (for gradual unfreezing, i
 No fix: the evidence is DeepSpeed's source and issues, not a run; which parameters to hand over is the author's call.
 
 ## References
-- `../shared/rules-research.md` FRZ507 (not verified locally: no GPU).
-- DeepSpeed source: `deepspeed/runtime/engine.py` (`model_parameters` defaults to `module.parameters()`),
-  `deepspeed/runtime/zero/stage_1_and_2.py` and `stage3.py` (groups built from `requires_grad` at initialization).
+- DeepSpeed 0.19.8 source: `deepspeed/runtime/engine.py`, `DeepSpeedEngine.__init__` (`model_parameters` defaults to
+  `self.module.parameters()`); `deepspeed/runtime/zero/stage_1_and_2.py`, `DeepSpeedZeroOptimizer.__init__`, and
+  `stage3.py`, `DeepSpeedZeroOptimizer_Stage3._get_trainable_parameter_groups`, keep only the parameters for which
+  `deepspeed/runtime/utils.py`, `is_optimized_parameter`, holds ("Frozen parameters have always been left out of
+  the optimizer groups").
 - deepspeedai/DeepSpeed#4055 and #4776 (ZeRO-2 fails with frozen layers, via accelerate); #2615 and PR #2653 (ZeRO-3
   frozen weights); PR #8214 (DeepCompile KeyError on frozen parameters); open-mmlab/mmengine#1518 and PR #1441.
 """
@@ -58,7 +60,7 @@ _UNVERIFIED = "(From DeepSpeed's source and issue tracker; not run here.)"
 
 @rule("FRZ507", "deepspeed-frozen-parameters", Level.WARNING, tokens=("deepspeed",))
 def deepspeed_frozen_parameters(facts: Facts) -> Iterator[Report]:
-    wraps = [wrap for wrap in facts.of(Wrap) if wrap.kind == "deepspeed" and not wrap.where.standalone]
+    wraps = [wrap for wrap in facts.of(Wrap) if wrap.kind == "deepspeed"]
     for wrap in wraps:
         for build, params in _handed(facts, wrap):
             frozen = facts.partly_frozen_at(params.module, wrap.order)
@@ -70,8 +72,8 @@ def deepspeed_frozen_parameters(facts: Facts) -> Iterator[Report]:
 
 def _handed(facts: Facts, wrap: Wrap) -> Iterator[tuple[OptimizerBuild, ParamSet]]:
     """The unfiltered parameter sets DeepSpeed's optimizer gets: `model_parameters=`, or those of an `optimizer=`."""
-    builds = [build for build in facts.of(OptimizerBuild) if build.node is wrap.call]
-    for call in facts.of(LibraryCall):
+    builds = [build for build in facts.of(OptimizerBuild, uncalled=True) if build.node is wrap.call]
+    for call in facts.of(LibraryCall, uncalled=True):
         optimizer = call.kwargs.get("optimizer") if call.call is wrap.call else None
         if optimizer is not None:
             builds += [option.build for option in optimizer.candidates() if isinstance(option, Optimizer)]

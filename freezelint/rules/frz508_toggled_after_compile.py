@@ -32,9 +32,12 @@ compiled = torch.compile(model)
 No fix: which flags to set before compiling is a training decision.
 
 ## References
-- `../shared/rules-research.md` FRZ508 and section 2 (experiments t12 and t12b: freezing after compile is respected;
-  12 successive unfreezes hit `recompile_limit (8)` with reason `requires_grad mismatch`). Measured again by
-  `tests/runtime/test_frz508_runtime.py` (one change after the first call: 2 graphs; before it: 1).
+- torch 2.13 `torch/_dynamo/config.py`: `recompile_limit = 8`. With `torch._logging.set_logs(recompiles=True)`,
+  torch 2.13 names the failed guard ("tensor '...' requires_grad mismatch"), and at the limit logs
+  "torch._dynamo hit config.recompile_limit (8)".
+- tests/runtime/test_frz508_runtime.py: `test_gradual_unfreezing_recompiles_until_the_limit_then_runs_eagerly` (one
+  compiled graph per setting up to the limit, then calls no longer compiled),
+  `test_flags_set_before_the_first_call_compile_once` and `test_a_module_toggled_between_two_settings_compiles_twice`.
 - pytorch/pytorch#139476; chiahao3/ptyrad#13.
 """
 
@@ -99,11 +102,10 @@ def _compiled_calls(facts: Facts) -> list[Forward]:
     in_place = [
         call for call in facts.of(ModuleCall)
         if call.method == "compile" and isinstance(call.receiver, ModuleRef) and not call.receiver.path
-        and not call.where.standalone
     ]
     found = []
     for forward in facts.of(Forward):
-        if forward.where.standalone or forward.where.no_grad:
+        if forward.where.no_grad:
             continue
         compiled_in_place = any(
             forward.module.model is call.receiver.model and forward.where.runs_after(call.where)  # type: ignore[union-attr]

@@ -244,7 +244,8 @@ def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, read
 
 def _source_lines(path: str) -> list[str]:
     """The lines as the user wrote them, by program row (a notebook's cell lines, magics included)."""
-    from freezelint.source import SourceError, decode
+    from freezelint.decoding import decode
+    from freezelint.source import SourceError
 
     try:
         with open(path, "rb") as handle:

@@ -165,7 +165,7 @@ def name_filters(state: State) -> list[NameFilter]:
     index = state.plan.index
     filters: list[NameFilter] = []
     seen: set[int] = set()
-    for op in state.facts.of(F.FreezeOp):
+    for op in state.facts.of(F.FreezeOp, uncalled=True):
         if op.where.callback_of is not None:
             continue
         span = state.facts.positions().get(op.node)
@@ -507,10 +507,10 @@ def batchnorm_drifting(state: State, top: TopModel) -> list[tuple[str, Any]]:
     module = top.module
     calls_train = state.trained_by_trainer(top) or any(
         call.method == "train" and not call.where.standalone and call.where.callback_of is None
-        for call in state.facts.of(F.ModuleCall)
+        for call in state.facts.of(F.ModuleCall, uncalled=True)
     )
     handled_in_callback = any(
-        call.method == "eval" and call.where.callback_of is not None for call in state.facts.of(F.ModuleCall)
+        call.method == "eval" and call.where.callback_of is not None for call in state.facts.of(F.ModuleCall, uncalled=True)
     )
     if handled_in_callback:
         return []
@@ -590,9 +590,9 @@ def unfrozen_not_in_optimizer(state: State) -> Iterator[Found]:
 def _rebuilt_where_unfrozen(state: State, line: int | None) -> bool:
     """The optimizer is built inside a loop that also unfreezes (a new optimizer per stage): each stage's optimizer
     gets what the previous stage unfroze."""
-    builds = [b for b in state.facts.of(F.OptimizerBuild) if state.facts.line(b.where.statement or b.node) == line]
+    builds = [b for b in state.facts.of(F.OptimizerBuild, uncalled=True) if state.facts.line(b.where.statement or b.node) == line]
     for build in builds:
-        for op in state.facts.of(F.FreezeOp):
+        for op in state.facts.of(F.FreezeOp, uncalled=True):
             if op.value is not False and any(op.where.inside(loop) for loop in build.where.loops):
                 return True
     return False
@@ -601,10 +601,10 @@ def _rebuilt_where_unfrozen(state: State, line: int | None) -> bool:
 def _unfreezes_later(state: State, line: int) -> bool:
     """The file unfreezes something after building this optimizer (gradual unfreezing: an optimizer over all
     parameters is then the right choice, as the static FRZ201 knows)."""
-    builds = [b for b in state.facts.of(F.OptimizerBuild) if state.facts.line(b.where.statement or b.node) == line]
+    builds = [b for b in state.facts.of(F.OptimizerBuild, uncalled=True) if state.facts.line(b.where.statement or b.node) == line]
     return any(
         op.value is not False and not op.where.standalone and any(op.order > b.order for b in builds)
-        for op in state.facts.of(F.FreezeOp)
+        for op in state.facts.of(F.FreezeOp, uncalled=True)
     )
 
 

@@ -70,9 +70,9 @@ class Prepared:
 
 def prepare(request: Request) -> Prepared:
     """Read, analyse and slice the script (raises `SourceError` or `SyntaxError` for a file that cannot be)."""
-    from freezelint.collect import collect
+    from freezelint.analysis import collect
+    from freezelint.decoding import decode
     from freezelint.linter import parse, run_with_deep_stack
-    from freezelint.source import decode
 
     path = os.path.abspath(request.path)
     with open(path, "rb") as handle:
@@ -163,7 +163,7 @@ def replay(request: Request, prepared: Prepared | None = None) -> dict[str, Any]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            uses_trainer = request.exec_mode and any(isinstance(e, TrainerBuild) for e in facts.events)
+            uses_trainer = request.exec_mode and any(isinstance(e, TrainerBuild) for e in facts.all_events(uncalled=True))
             with loader.installed(), harness.installed(not request.weights, uses_trainer), \
                     contextlib.redirect_stdout(harness.output), contextlib.redirect_stderr(harness.output), harness.tracing():
                 try:

@@ -109,12 +109,14 @@ class Index:
         self.scope_node_of: dict[int, Node | None] = {id(tree): None}  # id(scope) -> the Node of its def/class
         self.globals: dict[int, set[str]] = {}
         self._children: dict[int, list[ast.stmt]] = {}  # id(stmt) -> its own statements, before instrumentation
+        self._place: dict[int, tuple[list[ast.stmt], int]] = {}  # id(stmt) -> the body it is in, and where
         self._walk_body(tree.body, None, tree, 0)
 
     def _walk_body(self, body: list[ast.stmt], parent: Node | None, scope: ScopeNode, depth: int) -> None:
-        for stmt in body:
+        for position, stmt in enumerate(body):
             node = Node(stmt, parent, scope, depth)
             self.nodes[id(stmt)] = node
+            self._place[id(stmt)] = (body, position)
             if parent is not None:
                 self._children.setdefault(id(parent.stmt), []).append(stmt)
             for name in _bound_names(stmt):
@@ -144,6 +146,20 @@ class Index:
 
     def statements(self) -> Iterator[ast.stmt]:
         return (node.stmt for node in self.nodes.values())
+
+    def control_jumps(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """The `continue`, `break` and `return` statements, earlier in the blocks around `stmt` (up to its function),
+        that decide whether it runs: `if name.startswith("classifier"): continue` before a freeze in a loop."""
+        found: list[ast.stmt] = []
+        current = stmt
+        while True:
+            body, position = self._place[id(current)]
+            for earlier in body[:position]:
+                found.extend(_jumps_out(earlier))
+            parent = self.nodes[id(current)].parent
+            if parent is None or isinstance(parent.stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                return found
+            current = parent.stmt
 
     def at(self, line: int, column: int) -> ast.stmt | None:
         """The innermost statement containing a position (1-based line, 0-based character column)."""
@@ -202,6 +218,25 @@ class Index:
                     return found, False
             current = self.scope_parent.get(id(current))
         return [], False
+
+
+def _jumps_out(stmt: ast.stmt) -> list[ast.stmt]:
+    """The jumps inside `stmt` that leave the block around it: `continue` and `break` not inside a loop of their own,
+    `return` not inside a function of its own. (A `raise` is left to the replay's failure handling: it usually
+    guards data files the replay does not have.)"""
+    found: list[ast.stmt] = []
+    stack: list[tuple[ast.AST, bool]] = [(stmt, False)]
+    while stack:
+        node, in_loop = stack.pop()
+        if isinstance(node, (ast.Continue, ast.Break)) and not in_loop:
+            found.append(node)
+        elif isinstance(node, ast.Return):
+            found.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        nested = in_loop or isinstance(node, (ast.For, ast.AsyncFor, ast.While))
+        stack.extend((child, nested) for child in ast.iter_child_nodes(node))
+    return found
 
 
 def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
@@ -357,7 +392,7 @@ class Slicer:
             if stmt is not None:
                 self.never_run.setdefault(id(stmt), reason)
 
-        for event in self.facts.events:
+        for event in self.facts.all_events(uncalled=True):
             if isinstance(event, F.TrainCall):
                 mark(event.node, "trains the model")
             elif isinstance(event, F.Backward):
@@ -408,7 +443,7 @@ class Slicer:
             if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
                 continue
             add(model.where, model.node, None)
-        for event in self.facts.events:
+        for event in self.facts.all_events(uncalled=True):
             if isinstance(event, F.FreezeOp):
                 add(event.where, event.node, "freeze")
                 if event.loop is not None:
@@ -457,6 +492,7 @@ class Slicer:
                 continue
             into.add(id(stmt))
             work.extend(self.index.ancestors(stmt))
+            work.extend(self.index.control_jumps(stmt))
             for _, bindings in self.dependencies(stmt):
                 work.extend(bindings)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -238,7 +238,7 @@ class State:
 
     def trained_by_trainer(self, top: TopModel) -> bool:
         """True when an HF-style Trainer trains the model (it calls `model.train()` every step)."""
-        for call in self.facts.of(F.TrainCall):
+        for call in self.facts.of(F.TrainCall, uncalled=True):
             for option in call.model.candidates():
                 ref = F.as_ref(option)
                 if ref is not None:
@@ -323,7 +323,7 @@ class State:
     def unfrozen_in_callbacks(self) -> bool:
         """A trainer callback unfreezes parameters: at train start the state changes after the replay's."""
         return any(
-            op.where.callback_of is not None and op.value is not False for op in self.facts.of(F.FreezeOp)
+            op.where.callback_of is not None and op.value is not False for op in self.facts.of(F.FreezeOp, uncalled=True)
         )
 
     def why_not_run(self, row: int) -> str:

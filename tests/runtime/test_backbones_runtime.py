@@ -1,4 +1,4 @@
-"""knowledge.BACKBONES matches transformers 5.24: each architecture's backbone attribute, input embedding block, layer
+"""knowledge.BACKBONES matches the installed transformers (5.x): each architecture's backbone attribute, input embedding block, layer
 stack and main input, re-derived from the classes on the meta device (what FRZ403, FRZ501-FRZ503 rely on)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The bundled configs: every checkpoint the issue lists is there, builds on the meta device through the runtime
-loader, and has exactly the parameter count its hyperparameters imply (derived here from the config values)."""
+"""The bundled configs: every checkpoint the README lists is there as a whole config and builds on the meta device
+through the runtime loader; the BERT-family, GPT-2 and Llama-family ones have exactly the parameter count their
+hyperparameters imply (derived here from the config values), and `knowledge.PARAMETER_COUNTS` agrees."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from cli_helpers import ROOT
 
 from freezelint.runtime import configs
 

@@ -1,6 +1,6 @@
-"""Checkers confirm or refute static findings by code, from the runtime state alone: these tests hand the replay
-findings of codes whose static rules live on other branches (FRZ101-FRZ105, FRZ108, FRZ202, FRZ301, FRZ503) and
-check the verdict against what the tiny model really does."""
+"""Checkers confirm or refute static findings by code, from the runtime state alone. Each test hands the replay a
+finding of one code on a chosen line, whether or not the static rule reports that line (so the checker is tested
+apart from its rule), and checks the verdict against what the tiny model really does."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", 
 
 
 def verdict_at(tmp_path: Path, tiny: dict, body: str, code: str, marker: str, header: str = HEADER) -> dict:
-    """Replay HEADER + body with a static `code` finding on the line containing `marker`; its verdict."""
+    """Replay HEADER + body with a `code` finding added on the line containing `marker`; the verdict on that finding
+    (the last one: the static findings of the text come first)."""
     text = header + textwrap.dedent(body)
     path = tmp_path / "train.py"
     path.write_text(text)
@@ -160,7 +161,7 @@ def test_a_code_without_a_checker_is_not_checkable(tmp_path, tiny):
 
 
 @pytest.mark.parametrize("code", ["FRZ101", "FRZ102", "FRZ105", "FRZ202", "FRZ301"])
-def test_checkers_exist_ahead_of_their_static_rules(code):
+def test_the_codes_checked_here_have_checkers(code):
     from freezelint.runtime.checkers import CHECKERS
 
     assert code in CHECKERS

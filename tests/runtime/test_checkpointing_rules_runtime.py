@@ -1,4 +1,4 @@
-"""FRZ501 and FRZ502 on tiny BERT and ViT models (transformers 5.24, torch 2.13): where frozen inputs and activation
+"""FRZ501 and FRZ502 on tiny BERT and ViT models (transformers 5, torch 2.13) and on raw torch checkpointing: where frozen inputs and activation
 checkpointing leave layers without gradients, and what checkpointing a frozen backbone costs."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """FRZ504, FRZ505, FRZ506 on two real processes (gloo, CPU): what DDP and FSDP do with flags changed at the wrong
 time, or left on, as the messages say, and that the fixed snippets train.
 
-All snippets run in one pair of processes (`two_processes.run_on_two_processes`), once per test session."""
+All snippets run in one pair of processes (`two_processes.run_on_two_processes`), started once for the module."""
 
 from __future__ import annotations
 

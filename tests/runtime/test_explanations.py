@@ -10,10 +10,10 @@ import json
 import textwrap
 
 import nbformat
-from conftest import run_cli
+from cli_helpers import run_cli
 from runtime_support import replay_file, tiny  # noqa: F401 - fixture
 
-from freezelint.collect import collect
+from freezelint.analysis import collect
 from freezelint.linter import parse
 from freezelint.runtime.slicer import plan
 from freezelint.source import Source

@@ -1,9 +1,12 @@
-"""FRZ301: with every parameter frozen there is nothing to train; the first backward() fails."""
+"""FRZ301: with every parameter frozen there is nothing to train: the first backward() fails, or the optimizer
+refuses its empty parameter list; with activation checkpointing, the Trainer runs and changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-from snippets import checkpoint, codes, namespace, run
+from snippets import changed, checkpoint, codes, namespace, run, snapshot
 
 FREEZE_ALL = """
 from transformers import BertForSequenceClassification, Trainer
@@ -54,6 +57,16 @@ def test_trainer_crashes_at_the_first_backward_with_nothing_trainable():
     fixed = FREEZE_ALL.format(unfreeze="model.classifier.requires_grad_(True)\n")
     assert "FRZ301" not in codes(fixed, TRAIN)
     run(fixed + TRAIN, namespace())
+
+
+def test_with_activation_checkpointing_the_trainer_runs_and_changes_nothing():
+    """transformers 5 hooks a text model's input embeddings when checkpointing is on, so the loss requires grad even
+    with every parameter frozen: no error, a loss is logged, and no weight moves."""
+    arguments = dataclasses.replace(namespace()["training_args"], activation_checkpointing=True, gradient_checkpointing=None)
+    names = run(FREEZE_ALL.format(unfreeze=""), namespace(training_args=arguments))
+    before = snapshot(names["model"])
+    assert run(TRAIN, names)["trainer"].state.log_history[-1]["train_loss"] > 0
+    assert changed(names["model"], before) == []
 
 
 def test_a_head_replaced_before_freezing_all_is_frozen_too():

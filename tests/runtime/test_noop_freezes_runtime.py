@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import run_cli  # noqa: E402
+from cli_helpers import run_cli  # noqa: E402
 
 from freezelint import fix_text, lint_text  # noqa: E402
 from freezelint.fixes import apply_fixes  # noqa: E402

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT, run_cli
+from cli_helpers import ROOT, run_cli
 from runtime_support import CASES, numel, tiny, tiny_model  # noqa: F401 - fixture
 
 

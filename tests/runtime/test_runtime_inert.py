@@ -17,7 +17,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import ROOT
+from cli_helpers import ROOT
 from figures import count
 from runtime_support import numel, tiny, tiny_model  # noqa: F401 - fixture
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import ROOT, run_cli
+from cli_helpers import ROOT, run_cli
 from figures import count
 from runtime_support import tiny  # noqa: F401 - fixture
 

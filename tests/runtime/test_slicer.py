@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from freezelint.collect import collect
+from freezelint.analysis import collect
 from freezelint.linter import parse
 from freezelint.runtime.slicer import plan
 from freezelint.source import Source

@@ -9,7 +9,7 @@ import sys
 from snippets import codes
 
 from freezelint import knowledge
-from conftest import ROOT
+from cli_helpers import ROOT
 
 
 def load_script():

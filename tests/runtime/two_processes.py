@@ -5,7 +5,8 @@ Starting two processes that import torch costs several seconds, so a test module
 `run_on_two_processes` at once. Each snippet runs in both processes (in a fresh namespace, after
 `torch.manual_seed(0)`), then its probe (harness code, not linted) reads the namespace into `result`. Rank 0 reports,
 per snippet, the exception the snippet raised (as `"Type: message"`) or None, and the probe's `result`.
-The process group is set up through a file, so no port has to be free, and every collective times out.
+The process group is set up through a file, so no port has to be free, and every collective has a time limit (60 s),
+as has the whole run.
 """
 
 from __future__ import annotations
