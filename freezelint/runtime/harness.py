@@ -1,6 +1,6 @@
 """What the replayed program calls into (`__freezelint__`), and what it observes while the program runs.
 
-* line coverage of the script (a `sys.settrace` tracer that only looks at the script's own frames);
+* line coverage of the script (the program reports each statement it reaches: `reached`);
 * probes around freeze statements: which parameters each one froze or unfroze, how often it ran, and which modules
   it iterated (`parameters()`, `named_parameters()`, `requires_grad_()` called from its lines);
 * every optimizer the script builds, with the parameters it received and which of them were trainable then;
@@ -99,6 +99,11 @@ class Harness:
         self.output = io.StringIO()  # what the script printed (argparse's errors end up here)
 
     # --- called by the instrumented program -------------------------------------------------------------------------
+
+    def reached(self, start: int, end: int) -> None:
+        """A statement of the script is about to run (its lines `start`-`end`, a compound statement's header)."""
+        for line in range(start, end + 1):
+            self.lines[line] += 1
 
     def enter(self, probe_id: int, namespace: dict[str, Any]) -> None:
         record = self.probes[probe_id]
@@ -244,26 +249,6 @@ class Harness:
                 stack.callback(setattr, arguments, "__post_init__", original_post_init)
                 arguments.__post_init__ = post_init
             yield self
-
-    @contextmanager
-    def tracing(self) -> Iterator[None]:
-        path = self.path
-        lines = self.lines
-
-        def local(frame, event, arg):
-            if event == "line":
-                lines[frame.f_lineno] += 1
-            return local
-
-        def tracer(frame, event, arg):
-            return local if frame.f_code.co_filename == path else None
-
-        previous = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            yield
-        finally:
-            sys.settrace(previous)
 
     # --- queries ----------------------------------------------------------------------------------------------------
 

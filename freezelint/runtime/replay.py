@@ -165,7 +165,7 @@ def replay(request: Request, prepared: Prepared | None = None) -> dict[str, Any]
             warnings.simplefilter("ignore")
             uses_trainer = request.exec_mode and any(isinstance(e, TrainerBuild) for e in facts.all_events(uncalled=True))
             with loader.installed(), harness.installed(not request.weights, uses_trainer), \
-                    contextlib.redirect_stdout(harness.output), contextlib.redirect_stderr(harness.output), harness.tracing():
+                    contextlib.redirect_stdout(harness.output), contextlib.redirect_stderr(harness.output):
                 try:
                     exec(program.code, namespace)  # noqa: S102 - running the user's slice is the point
                 except StopReplay as stop:

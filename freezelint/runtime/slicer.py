@@ -8,8 +8,8 @@ data, train, run the model forward or talk to the outside world are never run; w
 the statements depending on it are left out and the report names the blocker.
 
 The slice is an `ast` module (so compiled code keeps the script's own line numbers) with a few calls into the
-harness (`__freezelint__`) around freeze statements (to measure what each one changed) and at the end of each
-function (to keep its local models and optimizers).
+harness (`__freezelint__`): before each statement (which lines ran), around freeze statements (to measure what each
+one changed) and at the end of each function (to keep its local models and optimizers).
 """
 
 from __future__ import annotations
@@ -694,8 +694,11 @@ class _Instrument(ast.NodeTransformer):
                 if not stmt.names:
                     continue
             probe = self.probes.get(id(stmt))
+            start, end = _header_lines(stmt)  # before visiting: the visit prunes its body
             visited = self.visit(stmt)
             new: list[ast.stmt] = visited if isinstance(visited, list) else [visited]
+            if not structural:  # line coverage, counted by the program itself: a tracer slows every library call
+                new = [_harness_call("reached", stmt, ast.Constant(start), ast.Constant(end)), *new]
             if probe is not None:
                 new = [_probe(probe.id, new, stmt, self.sentinel)]
             if self.guard_errors and not self.whole and not structural:
@@ -739,6 +742,18 @@ class _Instrument(ast.NodeTransformer):
         return node
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+
+def _header_lines(stmt: ast.stmt) -> tuple[int, int]:
+    """The lines a statement runs when it is reached: all of a simple statement; a compound statement's decorators and
+    header, not its body."""
+    start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+    children = [child for body in _child_bodies(stmt) for child in body]
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        children = list(stmt.body)
+    if not children:
+        return start, stmt.end_lineno or stmt.lineno
+    return start, max(stmt.lineno, min(child.lineno for child in children) - 1)
 
 
 def _harness_call(method: str, node: ast.AST, *args: ast.expr) -> ast.stmt:
