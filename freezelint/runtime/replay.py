@@ -19,7 +19,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from freezelint.facts import Facts, TrainerBuild
+from freezelint.facts import Facts, OptimizerBuild, TrainerBuild
 from freezelint.runtime import detectors
 from freezelint.runtime.audit import Refused
 from freezelint.runtime.checkers import StaticFinding, verdict
@@ -122,6 +122,8 @@ def needs_transformers(prepared: Prepared) -> bool:
 def preload(prepared: Prepared) -> None:
     """Import, here, the installed libraries the replay will import (and the names it takes from lazy modules such as
     transformers'). A library that fails to import is left to the replay, which reports it on its line."""
+    if any(isinstance(event, OptimizerBuild) for event in prepared.facts.events):
+        import torch._dynamo  # noqa: F401 - the first optimizer a process builds imports it: seconds, once here
     for module, names in imported_libraries(prepared):
         try:
             imported = importlib.import_module(module)

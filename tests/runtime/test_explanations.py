@@ -135,3 +135,31 @@ def test_a_notebook_is_replayed_cell_by_cell_and_speaks_of_cells(tmp_path, tiny)
     assert "cell 4, line 2 ran once and changed no parameter's requires_grad" in runtime["evidence"]
     assert "finetune.ipynb: runtime check: replayed" in completed.stderr
     assert "(BertModel: bert-base-uncased at cell 3, line 1" in completed.stderr
+
+
+def test_the_slice_imports_only_the_names_it_reads(tmp_path):
+    from freezelint.runtime.replay import Request, imported_libraries, prepare
+
+    script = tmp_path / "train.py"
+    script.write_text(COLLATOR_OF_ITS_OWN)
+    libraries = dict(imported_libraries(prepare(Request(str(script)))))
+    assert libraries == {"transformers": ["AutoModelForCausalLM"]}, libraries
+
+
+def test_a_script_without_transformers_does_not_import_it(tmp_path):
+    """The warm-up of a pure torch script imports torch only (transformers' modeling code costs seconds)."""
+    import subprocess
+    import sys
+
+    from cli_helpers import ROOT
+
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nmodel = torch.nn.Linear(4, 2)\nmodel.weight.requires_grad_(False)\n")
+    probe = textwrap.dedent(f'''
+        import sys
+        from freezelint.runtime.command import Runtime, RuntimeOptions
+        Runtime(RuntimeOptions()).warm_up([{str(script)!r}])
+        print("torch" in sys.modules, "transformers" in sys.modules)
+    ''')
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert completed.stdout.split() == ["True", "False"], completed.stderr
