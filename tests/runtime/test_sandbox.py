@@ -258,6 +258,12 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
         model = Net()
         model.backbone.requires_grad_(False)
     '''))
+    # A finding after the refusal: its line never ran, and its verdict says why.
+    (project / "unchecked.py").write_text(
+        "import os\nfrom transformers import AutoModel\n"
+        f'model = AutoModel.from_pretrained("bert-base-uncased" if vars(os)["system"]("touch {marker}.x") else "gpt2")\n'
+        "model.requires_grad = False\n"
+    )
     # A crash would write a core file into the working directory (this machine's core_pattern is `core`).
     (project / "crash.py").write_text(textwrap.dedent('''
         import os
@@ -304,6 +310,8 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
     assert "refused at line 2 (in helpers.py:2): the script tried to start a process (`os.system`" in blocks["local_module"]
     assert "refused at line 10: the script tried to start a process (`os.system`" in blocks["module_init"]
     assert "the replay process died (signal SIG" in _block(completed.stdout, "crash.py")
+    assert ("[runtime: not-checkable: line 4 did not run: the replay ended at line 3, where the sandbox refused to start "
+            "a process (`os.system`)]") in completed.stdout
     assert not any(p.name.startswith("core") for p in project.iterdir())
     allowed = _block(completed.stdout, "allowed.py")
     assert "refused" not in allowed and "model `model` (BertModel" in allowed, allowed
