@@ -30,6 +30,20 @@ class Applicability(enum.Enum):
     DISPLAY = "display-only"
 
 
+class Evidence(enum.Enum):
+    """How strong the evidence behind a finding is, so that CI can gate on traced findings alone (`--evidence traced`).
+
+    TRACED: the analysis followed the values involved (a model loaded here, an attribute assigned in this file, a
+    loop over `children()`). NAME: a step rests on a name alone (`self.encoder` that no code of the file assigns, a
+    model made by code the analysis cannot see, an optimizer passed in)."""
+
+    TRACED = "traced"
+    NAME = "name"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True, order=True)
 class Location:
     """1-based row and column (columns count characters, as ruff does)."""
@@ -70,6 +84,7 @@ class Finding:
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # e.g. runtime evidence
     source_line: str = field(default="", compare=False)  # the text of the start row, for snippets and baselines
     fields: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # the message's named parts
+    evidence: Evidence = field(default=Evidence.TRACED, compare=False)
 
     @property
     def sort_key(self) -> tuple:

@@ -21,7 +21,7 @@ from freezelint.analysis import collect
 from freezelint.config import Settings
 from freezelint.decoding import decode
 from freezelint.facts import Facts, Options
-from freezelint.findings import Edit, FileError, FileResult, Finding, Fix, Location
+from freezelint.findings import Edit, Evidence, FileError, FileResult, Finding, Fix, Level, Location
 from freezelint.rules import Message, Report, Rule, get_rule
 from freezelint.source import Source, SourceError
 
@@ -224,9 +224,10 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
             path=source.path,
             code=rule.code,
             name=rule.name,
-            level=report.level if report.level is not None and not rule.level_configured else rule.level,
+            level=_level(rule, report),
             message=str(report.message),
             fields=dict(report.message.fields) if isinstance(report.message, Message) else {},
+            evidence=report.evidence,
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),
             fix=fix,
@@ -235,6 +236,16 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
         )
         findings.setdefault((finding.code, finding.start, finding.end, finding.message), finding)
     return sorted(findings.values(), key=lambda f: f.sort_key)
+
+
+def _level(rule: Rule, report: Report) -> Level:
+    """The finding's level: the project's choice for the rule, else the report's own or the rule's; evidence that rests
+    on a name alone is at most `rule.name_evidence_level` (a warning, unless the real-code corpus shows the rule's
+    name-only findings as precise as its traced ones)."""
+    if rule.level_configured:
+        return rule.level
+    level = report.level if report.level is not None else rule.level
+    return min(level, rule.name_evidence_level) if report.evidence is Evidence.NAME else level
 
 
 def _unsilenced(reports: list[tuple[Rule, Report]], ran: list[Rule], facts: Facts) -> list[tuple[Rule, Report]]:

@@ -11,14 +11,17 @@ import libcst as cst
 
 from freezelint.analysis import libraries, options
 from freezelint.analysis.frames import Frame
-from freezelint.analysis.syntax import literal, subscript_literal
-from freezelint.analysis.walk_values import ListValue, is_params
+from freezelint.analysis.syntax import is_classmethod, literal, subscript_literal
+from freezelint.analysis.walk_values import IterableOf, LibraryObject, ListValue, Super, is_params
 from freezelint.facts import (
     UNKNOWN,
     Branch,
     Builtin,
     DictValue,
+    Imported,
+    InFileClass,
     InFileFunction,
+    Instance,
     LazyMap,
     Literal,
     Loop,
@@ -265,11 +268,69 @@ def eval_Call(walk: Interpreter, node: cst.Call) -> Value:
     if receiver is not None:
         method = func.attr.value  # type: ignore[attr-defined]
         for option in receiver.candidates():
-            results.append(walk.call_method(option, method, args, kwargs, node))
+            results.append(call_method(walk, option, method, args, kwargs, node))
     else:
         for option in callee.candidates():
             results.append(walk.call_value(option, args, kwargs, node))
     return one_of(results)
+
+
+def call_method(walk: Interpreter, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
+    if isinstance(receiver, Imported):
+        return libraries.call(walk, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
+    if isinstance(receiver, LibraryObject):
+        return libraries.call(walk, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
+    if isinstance(receiver, (Instance, InFileClass, Super)):
+        return _object_method(walk, receiver, method, args, kwargs, node)
+    if isinstance(receiver, ListValue):
+        if method in ("append", "extend", "insert"):
+            value = args[-1] if args else UNKNOWN
+            walk.consume(value)
+            derived = libraries.collected(walk, value, node, one_shot=False) if method == "append" else None
+            if value is not receiver:
+                receiver.items.append(derived if derived is not None else value)
+        return UNKNOWN
+    if isinstance(receiver, DictValue):
+        if method == "get" and args and isinstance(args[0], Literal):
+            return receiver.entries.get(str(args[0].value), args[1] if len(args) > 1 else UNKNOWN)
+        if method == "items":
+            return IterableOf(TupleValue((UNKNOWN, one_of(list(receiver.entries.values())))))
+        if method == "values":
+            return IterableOf(one_of(list(receiver.entries.values())))
+        return UNKNOWN
+    if isinstance(receiver, InFileFunction):
+        return UNKNOWN
+    called = libraries.call_method(walk, receiver, method, args, kwargs, node)
+    if called is not None:
+        return called
+    if isinstance(receiver, Unknown):
+        # A method of an object we do not track: a model handed to it may be changed there.
+        walk.opaque(args, kwargs, node, f".{method}()")
+    return UNKNOWN
+
+def _object_method(walk: Interpreter, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
+    if isinstance(receiver, Super):
+        if method == "__init__":
+            for cls in list(receiver.cls.mro())[1:]:
+                if "__init__" in cls.methods:
+                    return walk.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
+        return UNKNOWN
+    if isinstance(receiver, Instance) and method in receiver.attrs:
+        # An attribute called (`walk.teacher(x)`): what it holds is called, a module's forward included.
+        held = receiver.attrs[method]
+        return one_of([walk.call_value(option, args, kwargs, node) for option in held.candidates()])
+    found = receiver.cls if isinstance(receiver, Instance) else receiver
+    assert isinstance(found, InFileClass)
+    cls = found
+    defined = cls.find_method(method)
+    if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
+        return walk.instantiate(receiver, args, kwargs, node, factory=method)
+    if defined is not None:
+        self_value: Value | None = receiver if isinstance(receiver, Instance) else None
+        if is_classmethod(defined.node):
+            self_value = cls
+        return walk.call_function(defined, args, kwargs, node, self_value=self_value)
+    return libraries.inherited_method(walk, cls, method, args, kwargs, node)
 
 
 EVALUATORS: dict[type[cst.CSTNode], Callable[[Interpreter, Any], Value]] = {

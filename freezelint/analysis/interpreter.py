@@ -22,12 +22,11 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 
-from freezelint.analysis import expressions, libraries, options
+from freezelint.analysis import expressions, flow, libraries, options
 from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
     dotted,
     has_parameter,
-    is_classmethod,
     is_static,
     subscript_literal,
 )
@@ -71,7 +70,6 @@ from freezelint.facts import (
     Rebind,
     Trainer,
     TupleValue,
-    Unknown,
     Value,
     Where,
     holds_model,
@@ -436,7 +434,7 @@ class Interpreter:
                     else:
                         self.exec_suite(node.orelse.body)
         # An arm that returns or raises hands none of its names to what follows.
-        arms = [arm for arm, exits in ((body_locals, _exits(node.body)), (self.frame.locals, _exits(node.orelse))) if not exits]
+        arms = [arm for arm, exits in ((body_locals, flow.exits(node.body)), (self.frame.locals, flow.exits(node.orelse))) if not exits]
         self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
 
@@ -451,7 +449,7 @@ class Interpreter:
     def guard_after(self, node: cst.If) -> Branch | None:
         """The arm of `node` the rest of its block runs in, when the other arm always leaves the block (`continue`,
         `break`, `return`, `raise`) and this one does not; None otherwise."""
-        body_leaves, else_leaves = _leaves(node.body), _leaves(node.orelse)
+        body_leaves, else_leaves = flow.leaves(node.body), flow.leaves(node.orelse)
         if body_leaves == else_leaves or id(node) in self.decided:
             return None
         return Branch(node, node.test, not body_leaves, len(self.context.loops))
@@ -596,7 +594,12 @@ class Interpreter:
         if isinstance(owner, Instance):
             if attribute in owner.attrs:
                 return owner.attrs[attribute]
-            return self.class_attribute(owner.cls, attribute, owner)
+            found = self.class_attribute(owner.cls, attribute, owner)
+            if found is UNKNOWN:
+                # Set by a base class of another file (`super().__init__(teacher_model, ...)`): known by its name only.
+                found = libraries.inherited_attribute(self, owner.cls, attribute)
+                owner.attrs[attribute] = found
+            return found
         if isinstance(owner, InFileClass):
             return self.class_attribute(owner, attribute, None)
         if isinstance(owner, Config):
@@ -635,59 +638,6 @@ class Interpreter:
             return called
         self.opaque(args, kwargs, node, "an unknown callable")
         return UNKNOWN
-
-    def call_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Imported):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, LibraryObject):
-            return libraries.call(self, f"{receiver.qualname}.{method}", args, kwargs, node, receiver=receiver)
-        if isinstance(receiver, (Instance, InFileClass, Super)):
-            return self.object_method(receiver, method, args, kwargs, node)
-        if isinstance(receiver, ListValue):
-            if method in ("append", "extend", "insert"):
-                value = args[-1] if args else UNKNOWN
-                self.consume(value)
-                derived = libraries.collected(self, value, node, one_shot=False) if method == "append" else None
-                if value is not receiver:
-                    receiver.items.append(derived if derived is not None else value)
-            return UNKNOWN
-        if isinstance(receiver, DictValue):
-            if method == "get" and args and isinstance(args[0], Literal):
-                return receiver.entries.get(str(args[0].value), args[1] if len(args) > 1 else UNKNOWN)
-            if method == "items":
-                return IterableOf(TupleValue((UNKNOWN, one_of(list(receiver.entries.values())))))
-            if method == "values":
-                return IterableOf(one_of(list(receiver.entries.values())))
-            return UNKNOWN
-        if isinstance(receiver, InFileFunction):
-            return UNKNOWN
-        called = libraries.call_method(self, receiver, method, args, kwargs, node)
-        if called is not None:
-            return called
-        if isinstance(receiver, Unknown):
-            # A method of an object we do not track: a model handed to it may be changed there.
-            self.opaque(args, kwargs, node, f".{method}()")
-        return UNKNOWN
-
-    def object_method(self, receiver: Value, method: str, args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
-        if isinstance(receiver, Super):
-            if method == "__init__":
-                for cls in list(receiver.cls.mro())[1:]:
-                    if "__init__" in cls.methods:
-                        return self.call_function(cls.methods["__init__"], args, kwargs, node, self_value=receiver.self_value)
-            return UNKNOWN
-        found = receiver.cls if isinstance(receiver, Instance) else receiver
-        assert isinstance(found, InFileClass)
-        cls = found
-        defined = cls.find_method(method)
-        if isinstance(receiver, InFileClass) and method in ("from_pretrained", "from_config") and defined is None:
-            return self.instantiate(receiver, args, kwargs, node, factory=method)
-        if defined is not None:
-            self_value: Value | None = receiver if isinstance(receiver, Instance) else None
-            if is_classmethod(defined.node):
-                self_value = cls
-            return self.call_function(defined, args, kwargs, node, self_value=self_value)
-        return libraries.inherited_method(self, cls, method, args, kwargs, node)
 
     # --- the file's own functions and classes ----------------------------------------------------------------------
 
@@ -754,16 +704,24 @@ class Interpreter:
             elif name in remaining:
                 frame.locals[name] = remaining.pop(name)
             else:
-                frame.locals[name] = function.defaults.get(name, UNKNOWN)
+                frame.locals[name] = function.defaults.get(name) or self.unknown_argument(param)
         for param in params.kwonly_params:
             name = param.name.value
-            frame.locals[name] = remaining.pop(name, function.defaults.get(name, UNKNOWN))
+            frame.locals[name] = remaining.pop(name, function.defaults.get(name) or self.unknown_argument(param))
         if isinstance(params.star_arg, cst.Param):
             frame.locals[params.star_arg.name.value] = TupleValue(tuple(values[len(positional):]))
         if params.star_kwarg is not None:
             entries = dict(extra_kwargs.entries) if extra_kwargs is not None else {}
             entries.update(remaining)
             frame.locals[params.star_kwarg.name.value] = DictValue(entries)
+
+    def unknown_argument(self, param: cst.Param) -> Value:
+        """A parameter no caller gives a value, in a function walked on its own: a model when its name or annotation
+        says so (`def freeze_backbone(model)`, `bert_model: Union[str, BertModel]`), whatever the caller passes."""
+        if not self.context.standalone:
+            return UNKNOWN
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        return libraries.abstract_argument(self, param.name.value, annotation, param)
 
     def instantiate(self, cls: InFileClass, args: list[Value], kwargs: dict[str, Value], node: cst.Call, factory: str | None = None) -> Value:
         """An instance of a class of this file: its `__init__` walked with the arguments (a library base class may make
@@ -839,41 +797,3 @@ def _tuple_items(value: Value, count: int) -> list[Value]:
         columns = [_tuple_items(option, count) for option in value.options]
         return [one_of([column[i] for column in columns]) for i in range(count)]
     return [UNKNOWN] * count
-
-
-_JUMPS = (cst.Continue, cst.Break, cst.Return, cst.Raise)
-_EXITS = (cst.Return, cst.Raise)
-
-
-def _last_small(block: cst.BaseSuite | cst.Else | cst.If | None) -> tuple[cst.BaseSmallStatement | None, cst.If | None]:
-    """The last statement of a block: as a small statement (`continue`), or as an `if` to look into."""
-    if isinstance(block, cst.If):
-        return None, block
-    if isinstance(block, cst.Else):
-        block = block.body
-    if block is None or not block.body:
-        return None, None
-    last = block.body[-1]
-    if isinstance(last, cst.SimpleStatementLine):
-        return last.body[-1], None
-    if isinstance(last, cst.BaseSmallStatement):  # `if x: continue` on one line
-        return last, None
-    return None, last if isinstance(last, cst.If) else None
-
-
-def _ends_with(block: cst.BaseSuite | cst.Else | cst.If | None, kinds: tuple[type, ...]) -> bool:
-    """True when every path through the block ends in one of these jumps."""
-    small, nested = _last_small(block)
-    if small is not None:
-        return isinstance(small, kinds)
-    if nested is not None:
-        return nested.orelse is not None and _ends_with(nested.body, kinds) and _ends_with(nested.orelse, kinds)
-    return False
-
-
-def _leaves(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
-    return _ends_with(block, _JUMPS)
-
-
-def _exits(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
-    return _ends_with(block, _EXITS)

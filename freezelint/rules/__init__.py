@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Union
 
-from freezelint.findings import Applicability, Level
+from freezelint.findings import Applicability, Evidence, Level
 
 if TYPE_CHECKING:  # the registry itself stays light: `freezelint --version` and cache hits never import libcst
     import ast
@@ -58,6 +58,7 @@ class Report:
     message: Message | str
     fix: FixProposal | None = None
     level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
+    evidence: Evidence = Evidence.TRACED  # NAME where a step rests on a name alone: at most a warning
 
 
 Check = Callable[["Facts"], Iterable[Report]]
@@ -86,6 +87,9 @@ class Rule:
     # Rules whose finding in a file makes this one redundant there (FRZ201's note is silent where FRZ206 reports the
     # harm the same optimizer does). Declared here, never by one rule running another.
     silenced_by: tuple[str, ...] = ()
+    # The highest level of a finding whose evidence is a name alone. A warning by default; a rule may keep its level
+    # when the real-code corpus shows its name-only findings precise (at least 0.95 on at least 20), said in its docs.
+    name_evidence_level: Level = Level.WARNING
 
     @property
     def url(self) -> str:
@@ -115,6 +119,7 @@ def rule(
     runtime_only: bool = False,
     possible: Callable[[ast.Module], bool] | None = None,
     silenced_by: tuple[str, ...] = (),
+    name_evidence_level: Level = Level.WARNING,
 ) -> Callable[[Check], Check]:
     """Register a rule; its docs are the docstring of the module that defines it."""
     if not _CODE.match(code):
@@ -125,7 +130,8 @@ def rule(
         if code in _REGISTRY and _REGISTRY[code].check.__module__ != check.__module__:
             raise ValueError(f"rule code {code} registered twice")
         _REGISTRY[code] = Rule(
-            code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible, silenced_by=silenced_by
+            code, name, level, check, doc.strip(), fix, tokens, runtime_only, possible, silenced_by=silenced_by,
+            name_evidence_level=name_evidence_level,
         )
         return check
 

@@ -22,6 +22,7 @@ from freezelint.facts import (
     DictValue,
     Forward,
     FreezeForm,
+    Imported,
     InFileClass,
     InFileFunction,
     Kind,
@@ -50,7 +51,7 @@ _MODULE_NAMES = re.compile(
     r"|encoder|decoder|backbone|body|stem|trunk|neck|head|heads|classifier|embeddings|embedder|transformer|model"
     r"|layers?|blocks?|features|extractor|feature_extractor|resnet|cnn|rnn|lstm|gru|conv\d*|fc\d*|mlp|ffn|attention"
     r"|attn|pooler|projection|proj|projector|adapter|net|network|module|modules|tower|text_model|vision_model"
-    r"|language_model|visual|lm|lm_head|qformer|unet|vae|text_encoder|image_encoder)($|_|\d)",
+    r"|language_model|visual|lm|lm_head|qformer|unet|vae|text_encoder|image_encoder|patch_embed|embed_tokens)($|_|\d)",
     re.IGNORECASE,
 )
 _TENSOR_FACTORIES = re.compile(
@@ -66,7 +67,7 @@ def named_result(walk: Interpreter, name: str, value: Value, value_node: cst.Bas
     by configuration) whose result is bound to a name that says it is a model (`model = build_model(cfg)`,
     `self.backbone = opt.backbone_class(opt).to(device)`) makes a module of unknown layout, known by that name only."""
     unseen = value is UNKNOWN or (isinstance(value, LibraryObject) and not value.qualname.startswith(kb.FOREIGN_FRAMEWORKS))
-    if not unseen or not isinstance(value_node, cst.Call) or not kb.MODEL_VARIABLE.match(name):
+    if not unseen or not isinstance(value_node, cst.Call) or not kb.MODEL_VARIABLE.match(name) or _foreign_file(walk):
         return value
     callee = value_node.func
     while isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Call):
@@ -74,6 +75,58 @@ def named_result(walk: Interpreter, name: str, value: Value, value_node: cst.Bas
     written = dotted(callee) if isinstance(callee, (cst.Name, cst.Attribute)) else None
     factory = f"{written}(...)" if written else "code it cannot see"
     return walk.new_model(ModelSource.UNSEEN, factory, value_node, class_name=None)
+
+
+def inherited_attribute(walk: Interpreter, cls: InFileClass, name: str) -> Value:
+    """An attribute of `self` that no code of the file assigns, in a class whose base lies in another file: a model
+    when its name says so (`self.teacher_model` of a distiller that hands it to its base class), else UNKNOWN."""
+    if not kb.MODEL_VARIABLE.match(name) or all(isinstance(b, InFileClass) for base in cls.bases for b in base.candidates()):
+        return UNKNOWN
+    if _foreign_file(walk):
+        return UNKNOWN
+    return walk.new_model(ModelSource.UNSEEN, f"self.{name}", cls.node, class_name=None)
+
+
+def abstract_argument(walk: Interpreter, name: str, annotation: cst.BaseExpression | None, node: cst.Param) -> Value:
+    """The value of a parameter of a function nothing in the file calls: a model of unknown layout when its
+    annotation names a module class (`nn.Module`, `BertModel`, `Union[str, PreTrainedModel]`) or its name says it is
+    a model (`model`, `backbone`, `teacher`); UNKNOWN otherwise."""
+    annotated = annotation is not None and any(
+        isinstance(option, Imported) and _module_class_name(option.qualname)
+        for part in _annotation_names(annotation) for option in walk.eval(part).candidates()
+    )
+    if (not annotated and not kb.MODEL_VARIABLE.match(name)) or _foreign_file(walk):
+        return UNKNOWN
+    return walk.new_model(ModelSource.UNSEEN, f"argument `{name}`", node, class_name=None, names=[name])
+
+
+def _foreign_file(walk: Interpreter) -> bool:
+    """A file of another framework (Keras, TensorFlow, Paddle, JAX...) and not of torch: its models are not modules."""
+    packages = {qualname.split(".", 1)[0] for qualname in walk.facts.imports}
+    return bool(packages & set(kb.FOREIGN_FRAMEWORKS)) and not packages & set(kb.TORCH_PACKAGES)
+
+
+def _annotation_names(annotation: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The names an annotation mentions (`Union[str, BertModel]`: `Union`, `str`, `BertModel`)."""
+    found: list[cst.BaseExpression] = []
+    stack: list[cst.CSTNode] = [annotation]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            found.append(node)
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+            stack.extend(element.slice.value for element in node.slice if isinstance(element.slice, cst.Index))
+        elif isinstance(node, cst.BinaryOperation):  # `BertModel | None`
+            stack.extend((node.left, node.right))
+    return found
+
+
+def _module_class_name(qualname: str) -> bool:
+    last = qualname.rsplit(".", 1)[-1]
+    return qualname in kb.MODULE_BASES or _torch_layer(qualname) or (
+        qualname.split(".", 1)[0] in kb.MODEL_LIBRARIES and bool(kb.MODEL_CLASS_NAME.search(last))
+    )
 
 
 def module_like_name(name: str) -> bool:
@@ -85,6 +138,8 @@ def module_like_name(name: str) -> bool:
 
 
 def attribute(walk: Interpreter, owner: Value, name: str) -> Value:
+    if isinstance(owner, ModuleOutput):
+        return owner  # `teacher(x).logits`, `.last_hidden_state`: still that module's output
     if isinstance(owner, Model):
         owner = ModuleRef(owner)
     if isinstance(owner, ModuleRef):
@@ -148,6 +203,8 @@ def subscript(walk: Interpreter, option: Value, node: cst.Subscript, key: object
         return replace(option, path=(*option.path, component), kind=kind)
     if isinstance(option, ParamSet) and option.copies:
         return ParamRef(owner=option.module, source=option, copy=True, node=node)
+    if isinstance(option, ModuleOutput):
+        return option  # `encoder(x)[0]`: still that module's output
     if isinstance(option, (ParamSet, ModuleIter)) and component != ANY_CHILD:
         # `list(model.parameters())[:-2]`, `list(model.children())[0]`: a part of what iterating yields.
         if isinstance(key, int):
@@ -448,7 +505,14 @@ def param_method(walk: Interpreter, ref: ParamRef, method: str, args: list[Value
 
 
 def is_module_class(cls: InFileClass) -> bool:
-    return any(base in kb.MODULE_BASES or kb.PRETRAINED_BASE.match(base) for base in cls.library_bases())
+    """A subclass of `nn.Module`, of a layer of `torch.nn` (`class MeanShift(nn.Conv2d)`), of a Lightning module or of
+    a transformers model."""
+    return any(base in kb.MODULE_BASES or kb.PRETRAINED_BASE.match(base) or _torch_layer(base) for base in cls.library_bases())
+
+
+def _torch_layer(qualname: str) -> bool:
+    parts = qualname.split(".")
+    return len(parts) == 3 and parts[:2] == ["torch", "nn"] and parts[2][:1].isupper() and parts[2] not in kb.TORCH_NN_NON_MODULES
 
 
 def subclass_instance(
