@@ -44,7 +44,10 @@ FORMAT = 1
 # without its times changing, so its content is hashed rather than trusted.
 RACY_NS = 2_000_000_000
 # Settings that decide which files are linted or how results are shown, not what a file reports.
-_NOT_IN_KEY = frozenset({"exclude", "extend_exclude", "force_exclude", "fail_on", "output_format", "show_fixes", "config_file", "root"})
+_NOT_IN_KEY = frozenset({
+    "exclude", "extend_exclude", "force_exclude", "include", "extend_include", "respect_gitignore", "fail_on",
+    "output_format", "show_fixes", "config_file", "root",
+})
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 Entry = tuple[Stamp, bytes, "FileResult | None"]  # the stamp, the content hash, the result (None: nothing found)
@@ -188,11 +191,14 @@ def _prepare(directory: str) -> None:
             pass
 
 
+_NOTEBOOK_TYPES = {("freezelint.notebook", "FileLayout"), ("freezelint.notebook", "Piece")}  # in a notebook's CellIndex
+
+
 class _Unpickler(pickle.Unpickler):
     """Only the result types freezelint stores (and nothing that could run code)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == "freezelint.findings" and not name.startswith("_"):
+        if (module == "freezelint.findings" and not name.startswith("_")) or (module, name) in _NOTEBOOK_TYPES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a freezelint result type")
 

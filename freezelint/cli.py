@@ -118,14 +118,33 @@ def main() -> None:
     help="Apply excludes to files named explicitly too (pre-commit names every file).",
 )
 @click.option(
+    "--respect-gitignore/--no-respect-gitignore", default=None,
+    help="Skip files that .gitignore (at every level), .ignore, .git/info/exclude and git's global excludes file "
+    "ignore (default: on; files named explicitly are still checked unless --force-exclude).",
+)
+@click.option(
     "--fail-on", type=click.Choice(LEVELS), default=None,
     help="The lowest level that makes the exit status 1 (default: warning; lower levels are still printed).",
+)
+@click.option(
+    "--evidence", type=click.Choice(["any", "traced"]), default=None,
+    help="traced: report only findings whose evidence the analysis traced, leaving out those that rest on a name "
+    "alone (an attribute the file never assigns, a model built by code it cannot see). Default: any.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain (a file that cannot be checked still exits 2).")
 @click.option(
     "--output-format", type=click.Choice(list(FORMATS)), default=None,
     help="text (default: source line and caret), concise (one line each), json, json-lines, github (annotations), "
-    "sarif (code scanning), junit, gitlab (code quality).",
+    "sarif (code scanning), junit, gitlab (code quality), markdown (a job summary).",
+)
+@click.option(
+    "-o", "--output-file", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+    help="Write the report to PATH instead of standard output (parent directories are created).",
+)
+@click.option(
+    "--also-output", multiple=True, metavar="FORMAT:PATH",
+    help="Also write the report in FORMAT to PATH, in the same run (repeatable): "
+    "`--output-format github --also-output sarif:freezelint.sarif`.",
 )
 @click.option("--show-fixes", is_flag=True, default=False, help="Show each finding's fix and how many are fixable.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
@@ -181,9 +200,13 @@ def check(
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
     force_exclude: bool,
+    respect_gitignore: bool | None,
     fail_on: str | None,
+    evidence: str | None,
     exit_zero: bool,
     output_format: str | None,
+    output_file: str | None,
+    also_output: tuple[str, ...],
     show_fixes: bool,
     statistics: bool,
     quiet: bool,
@@ -210,9 +233,10 @@ def check(
     from freezelint.baseline import BaselineError, load, render
     from freezelint.config import ConfigError, RuleSelection, load_settings
     from freezelint.files import discover, is_force_excluded, write_atomically
+    from freezelint.ignore import is_ignored
     from freezelint.findings import FileResult, Level
     from freezelint.noqa import add_noqa_to_file
-    from freezelint.report import ReportOptions, display_path, formatter
+    from freezelint.report import ReportOptions, display_path, fails, formatter
     from freezelint.rules import validate_codes
     from freezelint.runner import lint_files, stop_on_signals
     from freezelint.source import SourceError
@@ -229,6 +253,9 @@ def check(
         raise click.UsageError("--fix rewrites files; it cannot be used with standard input (use --diff)")
     if (fix or diff) and (add_noqa or write_baseline):
         raise click.UsageError("--fix and --diff cannot be combined with --add-noqa or --write-baseline")
+    extra_reports = _extra_reports(also_output)
+    if (output_file or extra_reports) and (diff or add_noqa or write_baseline):
+        raise click.UsageError("--output-file and --also-output write reports; --diff, --add-noqa and --write-baseline make none")
     runtime = runtime or exec_mode
     script_args = click.get_current_context().meta.get("freezelint.script_args", ())
     if not runtime and (weights or model_config or script_args):
@@ -273,10 +300,14 @@ def check(
     for name, value in (("force_exclude", force_exclude), ("show_fixes", show_fixes)):
         if value:
             changes[name] = True
+    if respect_gitignore is not None:
+        changes["respect_gitignore"] = respect_gitignore
     if no_prefilter:
         changes["prefilter"] = False
     if fail_on is not None:
         changes["fail_on"] = Level.parse(fail_on)
+    if evidence is not None:
+        changes["evidence"] = evidence
     if output_format is not None:
         changes["output_format"] = output_format
     if baseline_file is not None:
@@ -297,7 +328,10 @@ def check(
     if use_stdin:
         name = stdin_filename or "-"
         results: list[FileResult] = []
-        if not (settings.force_exclude and stdin_filename and is_force_excluded(name, settings.excludes, settings.root)):
+        skipped = settings.force_exclude and stdin_filename and (
+            is_force_excluded(name, settings.excludes, settings.root) or (settings.respect_gitignore and is_ignored(name))
+        )
+        if not skipped:
             data = sys.stdin.buffer.read()
             if mode is not None:
                 from freezelint.fixes import fix_file
@@ -307,19 +341,25 @@ def check(
                 from freezelint.linter import lint_bytes
 
                 results = [lint_bytes(name, data, settings.rules(), settings)]
-        checked = len(results)
+        checked = sum(1 for result in results if result.error is None)
     else:
         from freezelint.cache import Cache, default_directory
 
-        discovery = discover(list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root)
-        checked = len(discovery.files)
+        discovery = discover(
+            list(paths) or ["."], settings.excludes, settings.force_exclude, settings.root, settings.respect_gitignore,
+            settings.includes,
+        )
+        if not discovery.files and not discovery.errors and not discovery.skipped:
+            click.echo("freezelint: warning: no Python files found under the given paths", err=True)
         results = [FileResult(error.path, error=error) for error in discovery.errors]
         # The rules are imported (with libcst) only when some file is not in the cache. --fix and --diff rewrite
         # (or would rewrite) files: they always analyse, and their results are not kept.
         cache = None if no_cache or mode is not None else Cache(cache_dir or default_directory(settings), settings)
         # The runtime mode imports torch and analyses the files to replay while the workers lint them.
         warm_up = (lambda: runtime_mode.warm_up(discovery.files)) if runtime_mode is not None else None
-        results += lint_files(discovery.files, None, jobs, settings, cache, fix=mode, while_linting=warm_up)
+        linted = lint_files(discovery.files, None, jobs, settings, cache, fix=mode, while_linting=warm_up)
+        checked = sum(1 for result in linted if result.error is None)
+        results += linted
     for result in results:
         if result.error is not None:
             click.echo(f"{display_path(result.error.path)}: error: {result.error.message}", err=True)
@@ -359,16 +399,20 @@ def check(
 
     fmt = settings.output_format
     if runtime_mode is not None:
+        errors_before = sum(1 for result in results if result.error is not None)
         results = runtime_mode.annotate(
             results, settings, fmt in ("text", "concise") and _use_color(),
             lambda text, err: click.echo(text, err=err, nl=False),
         )
-        failed_files = failed_files or any(result.error is not None for result in results)  # a model not built
+        not_built = sum(1 for result in results if result.error is not None) - errors_before  # a model not built
+        checked -= not_built
+        failed_files = failed_files or not_built > 0
     options = ReportOptions(
-        color=fmt in ("text", "concise") and _use_color(),
+        color=fmt in ("text", "concise") and output_file is None and _use_color(),
         show_fixes=settings.show_fixes,
         quiet=quiet,
-        rules=tuple(settings.rules()) if fmt == "sarif" else None,  # SARIF lists the rules that ran
+        rules=tuple(settings.rules()) if "sarif" in (fmt, *extra_reports.values()) else None,  # SARIF lists the rules that ran
+        fail_on=settings.fail_on,
     )
     if statistics:
         from freezelint.report.text import format_statistics, statistics as count_by_code
@@ -381,13 +425,43 @@ def check(
             output = format_statistics(results, checked, options)
     else:
         output = formatter(fmt)(results, checked, options)
-    click.echo(output, nl=False, color=options.color)
+    if output_file is None:
+        click.echo(output, nl=False, color=options.color)
+    else:
+        _write_report(output_file, output)
+    plain = dataclasses.replace(options, color=False)
+    for path, extra_format in extra_reports.items():
+        _write_report(path, formatter(extra_format)(results, checked, plain))
     if failed_files:
         sys.exit(2)
-    if not exit_zero and any(
-        finding.level >= settings.fail_on and not finding.refuted for result in results for finding in result.findings
-    ):
+    if not exit_zero and any(fails(finding, options) for result in results for finding in result.findings):
         sys.exit(1)
+
+
+def _extra_reports(values: tuple[str, ...]) -> dict[str, str]:
+    """`--also-output sarif:out/freezelint.sarif` -> {path: format}, checked before anything runs."""
+    reports: dict[str, str] = {}
+    for value in values:
+        name, _, path = value.partition(":")
+        if name not in FORMATS or not path:
+            raise click.UsageError(
+                f"--also-output takes FORMAT:PATH with a FORMAT among {', '.join(FORMATS)}, not {value!r}"
+            )
+        reports[path] = name
+    return reports
+
+
+def _write_report(path: str, text: str) -> None:
+    """Write a report file whole (a temporary file, then a rename), creating its directory; a one-line error on
+    failure."""
+    from freezelint.files import write_atomically
+
+    try:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        write_atomically(path, text.encode("utf-8"), create=True)
+    except OSError as error:
+        _fail(path, f"cannot write the report: {error.strerror or error}")
 
 
 @main.command("server")

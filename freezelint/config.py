@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from freezelint import knowledge
+from freezelint.files import DEFAULT_INCLUDE
 from freezelint.findings import Level
 from freezelint.report import FORMATS
 from freezelint.rules import Rule, chooses, select_rules, specificity, validate_codes
@@ -72,6 +73,10 @@ class RuleSelection:
     extend_select: tuple[str, ...] = ()
 
 
+# Which findings to report by the strength of their evidence (`--evidence`, `evidence = ...`).
+EVIDENCE_CHOICES = ("any", "traced")
+
+
 @dataclass(frozen=True)
 class Settings:
     selections: tuple[RuleSelection, ...] = ()
@@ -79,7 +84,11 @@ class Settings:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
     extend_exclude: tuple[str, ...] = ()
     force_exclude: bool = False
+    include: tuple[str, ...] = DEFAULT_INCLUDE  # the files a directory's walk lints
+    extend_include: tuple[str, ...] = ()
+    respect_gitignore: bool = True  # skip what .gitignore, .ignore and git's excludes files ignore
     fail_on: Level = Level.WARNING
+    evidence: str = "any"  # "traced": report only findings whose evidence the analysis traced (CI gates)
     levels: tuple[tuple[str, Level], ...] = ()  # (code or prefix, level): the most specific wins
     full_finetune: tuple[str, ...] = ()  # globs of files where full fine-tuning is intended
     freeze_helpers: tuple[str, ...] = ()  # qualified names of the project's own functions that freeze their argument
@@ -149,6 +158,10 @@ class Settings:
     @property
     def excludes(self) -> tuple[str, ...]:
         return self.exclude + self.extend_exclude
+
+    @property
+    def includes(self) -> tuple[str, ...]:
+        return self.include + self.extend_include
 
     def relative(self, path: str) -> str:
         """The path relative to the project root with `/` separators (as given, when it lies outside the root)."""
@@ -279,6 +292,12 @@ def _level(value: Any, fail: Fail) -> Level:
     return Level.parse(value)
 
 
+def _evidence(value: Any, fail: Fail) -> str:
+    if value not in EVIDENCE_CHOICES:
+        raise fail(f"must be one of {', '.join(repr(choice) for choice in EVIDENCE_CHOICES)}, not {value!r}")
+    return str(value)
+
+
 def _levels(value: Any, fail: Fail) -> tuple[tuple[str, Level], ...]:
     if not isinstance(value, dict):
         raise fail('must be a table of rule codes to levels, like { FRZ302 = "warning" }')
@@ -336,7 +355,11 @@ KEYS: dict[str, tuple[str, Callable[[Any, Fail], Any]]] = {
     "exclude": ("exclude", _strings),
     "extend-exclude": ("extend_exclude", _strings),
     "force-exclude": ("force_exclude", _bool),
+    "include": ("include", _strings),
+    "extend-include": ("extend_include", _strings),
+    "respect-gitignore": ("respect_gitignore", _bool),
     "fail-on": ("fail_on", _level),
+    "evidence": ("evidence", _evidence),
     "levels": ("levels", _levels),
     "full-finetune": ("full_finetune", _strings),
     "freeze-helpers": ("freeze_helpers", _helpers),

@@ -1,4 +1,5 @@
-"""Finding the files to lint: walk directories, honour excludes, keep what the user named."""
+"""Finding the files to lint: walk directories, keep the files `include` names, honour excludes and ignore files
+(`.gitignore`, `.ignore`, git's excludes: `freezelint.ignore`), keep what the user named."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
+from freezelint import ignore
 from freezelint.findings import FileError
 
 PYTHON_SUFFIXES = (".py", ".ipynb")
+DEFAULT_INCLUDE = ("*.py", "*.ipynb")
 
 
 @dataclass(frozen=True)
 class Discovery:
     files: list[str]
     errors: list[FileError]
+    skipped: int = 0  # paths named explicitly and left out by --force-exclude
 
 
 def path_matches(path: str, patterns: tuple[str, ...]) -> bool:
@@ -177,39 +181,64 @@ def _sync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
-def discover(paths: list[str], excludes: tuple[str, ...], force_exclude: bool = False, root: str | None = None) -> Discovery:
-    """Files to lint under `paths`, sorted, without duplicates. A file named explicitly is checked even when it
-    matches an exclude, unless `force_exclude` (what pre-commit needs, since it passes every file by name); then
-    the path is matched as given and relative to the project `root`."""
+def discover(
+    paths: list[str],
+    excludes: tuple[str, ...],
+    force_exclude: bool = False,
+    root: str | None = None,
+    respect_gitignore: bool = True,
+    include: tuple[str, ...] = DEFAULT_INCLUDE,
+) -> Discovery:
+    """Files to lint under `paths`, sorted, without duplicates: those `include` names, minus excludes and, with
+    `respect_gitignore`, what ignore files ignore. A file named explicitly is checked even when it matches an exclude
+    or an ignore pattern, unless `force_exclude` (what pre-commit needs, since it passes every file by name); then
+    the path is matched as given and relative to the project `root`, and against the ignore files."""
     found: dict[str, None] = {}
     errors: list[FileError] = []
+    skipped = 0
     for given in paths:
         if not os.path.lexists(given):
             errors.append(FileError(given, "no such file or directory"))
             continue
-        if force_exclude and is_force_excluded(given, excludes, root):
+        if force_exclude and (is_force_excluded(given, excludes, root) or (respect_gitignore and ignore.is_ignored(given))):
+            skipped += 1
             continue
         if os.path.isdir(given):
-            _walk(given, excludes, found, errors)
+            _walk(given, excludes, include, found, errors, ignore.for_directory(given) if respect_gitignore else None)
         elif not os.path.exists(given):
             errors.append(FileError(given, _broken_link(given)))
         else:
             found.setdefault(given, None)
-    return Discovery(sorted(found), errors)
+    return Discovery(sorted(found), errors, skipped)
 
 
-def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: list[FileError]) -> None:
+def _walk(
+    root: str,
+    excludes: tuple[str, ...],
+    include: tuple[str, ...],
+    found: dict[str, None],
+    errors: list[FileError],
+    ignores: ignore.Ignores | None,
+) -> None:
     # Excludes match below the directory the user named, so `freezelint build/` still lints `build/`. A directory is
-    # only entered when it is not excluded, so each entry needs checking by its own name and its own path only.
+    # only entered when it is neither excluded nor ignored, so each entry needs checking by its own name and its own
+    # path only (and nothing below an ignored directory is re-included, as in git).
     names, paths = _compiled(tuple(excludes))
+    included_names, included_paths = _compiled(tuple(include))
 
     def excluded(name: str, relative: str) -> bool:
         return bool((names is not None and names.match(name)) or (paths is not None and paths.match(relative)))
 
+    def included(name: str, relative: str) -> bool:
+        return bool(
+            (included_names is not None and included_names.match(name))
+            or (included_paths is not None and (included_paths.match(relative)))
+        )
+
     seen_dirs: set[tuple[int, int]] = set()
-    stack = [(root, "")]
+    stack: list[tuple[str, str, ignore.Ignores | None]] = [(root, "", ignores)]
     while stack:
-        directory, relative = stack.pop()
+        directory, relative, inherited = stack.pop()
         try:
             info = os.stat(directory)
             if (info.st_dev, info.st_ino) in seen_dirs:  # a symlink loop
@@ -220,6 +249,10 @@ def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: 
         except OSError as error:
             errors.append(FileError(error.filename or directory, error.strerror or str(error)))
             continue
+        here = inherited
+        if inherited is not None and relative:  # the named directory's own ignore files are in `ignores` already
+            here = inherited.entering(directory, (entry.name for entry in entries))
+        absolute = os.path.abspath(directory)
         subdirectories = []
         for entry in entries:
             below = f"{relative}/{entry.name}" if relative else entry.name
@@ -228,10 +261,12 @@ def _walk(root: str, excludes: tuple[str, ...], found: dict[str, None], errors: 
             except OSError:
                 is_directory = False
             if is_directory:
-                if not excluded(entry.name, below):
-                    subdirectories.append((entry.path, below))
+                if not excluded(entry.name, below) and not (here and here.ignored(os.path.join(absolute, entry.name), True)):
+                    subdirectories.append((entry.path, below, here))
                 continue
-            if not entry.name.endswith(PYTHON_SUFFIXES) or excluded(entry.name, below):
+            if not included(entry.name, below) or excluded(entry.name, below):
+                continue
+            if here is not None and here.ignored(os.path.join(absolute, entry.name), False):
                 continue
             try:
                 is_file = entry.is_file()

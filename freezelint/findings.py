@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from freezelint.notebook import FileLayout
 
 
 class Level(enum.IntEnum):
@@ -108,6 +112,7 @@ class CellIndex:
     cells: tuple[int, ...]
     rows: tuple[int, ...]
     shifts: tuple[int, ...]
+    layout: FileLayout | None = None  # where each row is written in the notebook file (reports that address the file)
 
     def locate(self, location: Location) -> tuple[int, Location]:
         """The cell and the cell-relative location of a program location."""

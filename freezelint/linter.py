@@ -22,7 +22,7 @@ from freezelint.config import Settings
 from freezelint.decoding import decode
 from freezelint.facts import Facts, Options
 from freezelint.findings import Edit, Evidence, FileError, FileResult, Finding, Fix, Level, Location
-from freezelint.rules import Message, Report, Rule, get_rule
+from freezelint.rules import Report, Rule, get_rule
 from freezelint.source import Source, SourceError
 
 T = TypeVar("T")
@@ -87,6 +87,18 @@ def check_syntax(source: Source) -> ast.Module:
             f"too large to analyse ({len(source.text) / 1e6:.1f} million characters; the limit is "
             f"{MAX_SOURCE_CHARACTERS / 1e6:g} million)"
         )
+    tree = python_tree(source)
+    depth, row = _deepest_nesting(tree)
+    if depth > MAX_NESTING:
+        raise SourceError(
+            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
+            f"the limit is {MAX_NESTING:,})"
+        )
+    return tree
+
+
+def python_tree(source: Source) -> ast.Module:
+    """Python's own syntax tree of the file; a `SourceError` when it does not parse."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -97,12 +109,6 @@ def check_syntax(source: Source) -> ast.Module:
         raise SourceError("too deeply nested for Python's own parser") from None
     except ValueError as error:
         raise SourceError(str(error)) from None
-    depth, row = _deepest_nesting(tree)
-    if depth > MAX_NESTING:
-        raise SourceError(
-            f"too deeply nested to analyse (code nested {depth:,} levels deep at {source.describe(row)}; "
-            f"the limit is {MAX_NESTING:,})"
-        )
     return tree
 
 
@@ -147,6 +153,12 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
     rules = [rule for rule in settings.rules_for(source.path, rules) if rule.code not in directives.disabled]
     relevant = _relevant(source.text, rules, settings)
     if not relevant:
+        # Nothing any rule looks for, but a file that does not parse is never reported clean (the same outcome as a
+        # file the rules do read).
+        try:
+            python_tree(source)
+        except SourceError as error:
+            result.error = FileError(source.path, str(error))
         return result
     options = settings.options_for(source.path)
     try:
@@ -164,6 +176,8 @@ def lint_source(source: Source, rules: list[Rule], settings: Settings | None = N
         )
         return result
     findings = noqa.unsuppressed(source, findings)
+    if settings.evidence == "traced":  # CI that gates on traced findings alone
+        findings = [finding for finding in findings if finding.evidence is Evidence.TRACED]
     if settings.baseline is not None and findings:
         from freezelint.baseline import load
 
@@ -226,7 +240,7 @@ def _analyse(source: Source, rules: list[Rule], options: Options, narrow: bool =
             name=rule.name,
             level=_level(rule, report),
             message=str(report.message),
-            fields=dict(report.message.fields) if isinstance(report.message, Message) else {},
+            fields=dict(report.message.fields),
             evidence=report.evidence,
             start=Location(span.start.line, span.start.column + 1),
             end=Location(span.end.line, span.end.column + 1),

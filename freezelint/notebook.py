@@ -20,8 +20,10 @@ escaping, line endings, final newline). Outputs, metadata and every other cell s
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import copy
+import dataclasses
 import difflib
 import io
 import json
@@ -30,7 +32,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
-from freezelint.findings import CellIndex
+from freezelint.findings import CellIndex, Location
 from freezelint.source import Source, SourceError
 
 # Cell magics whose body is Python run in the kernel's namespace.
@@ -44,6 +46,13 @@ _ESCAPE = re.compile(r"[ \t]*(?:%|!)")  # `%magic`, `%%magic`, `!cmd`, `!!cmd`
 _ASSIGNED_ESCAPE = re.compile(r"[ \t]*[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*[ \t]*=[ \t]*[%!]")  # `x = !ls`
 _HELP = re.compile(r"[ \t]*(?:\?\??[\w.]+|[\w.\[\]]+\?\??)[ \t]*$")  # `model?`, `??model.forward`
 _TIMED = re.compile(r"([ \t]*)%time[ \t]+(?=\S)")  # `%time trainer.train()`
+
+# JSON, for finding where each cell's `source` strings sit in the file: what comes after whitespace, the rest of a
+# string after its opening quote, one character of a string as written (an escape, a surrogate pair), line breaks.
+_JSON_TOKEN = re.compile(r'[ \t\n\r]*(?:(")|([{}\[\]:,])|(-?(?:Infinity|\d[\d.eE+-]*)|true|false|null|NaN))')
+_JSON_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\.", re.S)
+_FILE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class NotebookError(SourceError):
@@ -60,6 +69,46 @@ class ProgramRow:
     original: str  # the cell's line as written, with its line ending
     shift: int = 0  # columns removed at its start (`%time `)
     rewritten: bool = False  # IPython syntax replaced: no change may touch it
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of a cell line's characters that sits in one JSON string of the notebook file (a line is one piece,
+    unless the cell's `source` list splits it between two strings)."""
+
+    start: int  # index, in the cell line, of its first character
+    line: int  # where that character is written in the file: 1-based line...
+    column: int  # ...and column (counting code points, as SARIF's `unicodeCodePoints` does)
+    escaped: tuple[tuple[int, int], ...] = ()  # (index in the cell line, columns in the file) of escaped characters
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """Where each row of a notebook's program is written in the notebook file itself, for reports that address the
+    file (GitHub annotations, SARIF, GitLab, JUnit): the JSON line and column that hold a character of a cell.
+
+    In a notebook saved by Jupyter each cell line is one string on its own JSON line. A cell whose `source` is one
+    string, and a minified notebook, have several cell lines on one JSON line: the columns still point at the
+    character (`\\n` and other escapes counted as written), and reports name the cell and its line as well."""
+
+    pieces: tuple[tuple[Piece, ...], ...]  # by program row
+    lengths: tuple[int, ...]  # by program row: the cell line's length, its line ending included
+    endings: tuple[str, ...]  # by program row: the cell line's line ending ("" for a cell's unterminated last line)
+    rewritten: tuple[bool, ...]  # by program row: IPython syntax, which no fix may touch
+
+    def locate(self, row: int, column: int) -> Location:
+        """The file location of program row `row`, 1-based `column` in its cell line (past the line's end: just
+        after its last character as written)."""
+        if not self.pieces:
+            return Location(1, 1)
+        pieces = self.pieces[min(max(row, 1), len(self.pieces)) - 1]
+        index = max(column - 1, 0)
+        piece = pieces[0]
+        for candidate in pieces:
+            if candidate.start <= index:
+                piece = candidate
+        wider = sum(width - 1 for at, width in piece.escaped if piece.start <= at < index)
+        return Location(piece.line, piece.column + index - piece.start + wider)
 
 
 @dataclass(eq=False)
@@ -111,11 +160,32 @@ class Notebook:
 
     @property
     def index(self) -> CellIndex:
-        """Program rows -> cell numbers (from 1, every cell counted) and rows in the cell."""
+        """Program rows -> cell numbers (from 1, every cell counted), rows in the cell, and where they are written in
+        the file."""
         return CellIndex(
             cells=tuple(row.cell + 1 for row in self.rows),
             rows=tuple(row.row for row in self.rows),
             shifts=tuple(row.shift for row in self.rows),
+            layout=self.layout(),
+        )
+
+    def layout(self) -> FileLayout:
+        """Where each program row is written in the file's JSON text."""
+        text = self.data.decode("utf-8-sig")
+        strings = _source_strings(text)
+        breaks = [0] + [match.end() for match in _FILE_LINE_BREAK.finditer(text)]
+        by_cell: dict[int, list[tuple[Piece, ...]]] = {}
+        for position in {row.cell for row in self.rows}:
+            by_cell[position] = _cell_pieces(text, strings.get(position, []), breaks)
+        pieces = []
+        for row in self.rows:
+            lines = by_cell[row.cell]
+            pieces.append(lines[row.row - 1] if row.row <= len(lines) else (Piece(0, 1, 1),))
+        return FileLayout(
+            pieces=tuple(pieces),
+            lengths=tuple(len(row.original) for row in self.rows),
+            endings=tuple(row.original[len(row.original.rstrip("\r\n")):] for row in self.rows),
+            rewritten=tuple(row.rewritten for row in self.rows),
         )
 
     def cell_source(self, position: int) -> str:
@@ -237,6 +307,122 @@ class NotebookSource(Source):
         assert self.notebook is not None
         rows = self.notebook.rows
         return rows[row - 1].original.rstrip("\r\n") if 0 < row <= len(rows) else ""
+
+
+# --- where cell sources sit in the file -------------------------------------------------------------------------------
+
+
+def _source_strings(text: str) -> dict[int, list[tuple[int, int]]]:
+    """The (start, end) offsets of the contents of each cell's `source` string or strings, by cell position, read
+    the way `json.loads` reads them (the last of two equal keys wins). The text is valid JSON: `json.loads` took it."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    # One entry per open container: [is an object, its current key (object) or index (array)].
+    stack: list[list[Any]] = []
+    expecting_key = False
+    position = 0
+
+    def where() -> tuple[int, bool] | None:
+        """(cell position, whether a list element) when the value now starting is a cell's source or one of its
+        strings; None otherwise."""
+        if len(stack) < 3 or not (stack[0][0] and stack[0][1] == "cells" and not stack[1][0]):
+            return None
+        if len(stack) == 3 and stack[2][0] and stack[2][1] == "source":
+            return stack[1][1], False
+        if len(stack) == 4 and stack[2][0] and stack[2][1] == "source" and not stack[3][0]:
+            return stack[1][1], True
+        return None
+
+    def value_starts() -> None:
+        if len(stack) == 1 and stack[0][0] and stack[0][1] == "cells":
+            found.clear()  # a second `cells` key replaces the first
+        place = where()
+        if place is not None and not place[1]:
+            found[place[0]] = []  # a second `source` key replaces the first
+
+    while True:
+        match = _JSON_TOKEN.match(text, position)
+        if match is None:
+            return found
+        position = match.end()
+        if match.group(1):  # a string
+            end = _JSON_STRING_REST.match(text, position)
+            assert end is not None
+            content = (position, end.end() - 1)
+            position = end.end()
+            if expecting_key:
+                stack[-1][1] = json.loads(text[content[0] - 1 : content[1] + 1])
+                expecting_key = False
+                continue
+            value_starts()
+            place = where()
+            if place is not None:
+                found.setdefault(place[0], []).append(content)
+        elif match.group(2):
+            token = match.group(2)
+            if token in "{[":
+                value_starts()
+                stack.append([token == "{", None if token == "{" else 0])
+                expecting_key = token == "{"
+            elif token in "}]":
+                stack.pop()
+            elif token == ",":
+                if stack[-1][0]:
+                    expecting_key = True
+                else:
+                    stack[-1][1] += 1
+        else:  # a number, true, false or null
+            value_starts()
+
+
+def _cell_pieces(text: str, strings: list[tuple[int, int]], breaks: list[int]) -> list[tuple[Piece, ...]]:
+    """The pieces of each line of one cell, given where its source strings' contents are in the file."""
+    # Every character of the joined source: where it is written (an offset in the file) and how many columns it takes.
+    offsets: list[int] = []
+    widths: list[int] = []
+    decoded: list[str] = []
+    string_starts: set[int] = set()
+    for start, end in strings:
+        string_starts.add(len(offsets))
+        at = start
+        for escape in _JSON_ESCAPE.finditer(text, start, end):
+            for offset in range(at, escape.start()):
+                offsets.append(offset)
+                widths.append(1)
+            decoded.append(text[at:escape.start()])
+            character = json.loads(f'"{escape.group()}"')
+            offsets.append(escape.start())
+            widths.append(escape.end() - escape.start())
+            decoded.append(character)
+            at = escape.end()
+        offsets.extend(range(at, end))
+        widths.extend([1] * (end - at))
+        decoded.append(text[at:end])
+        string_starts.add(len(offsets))  # the end of a string: the next character starts a piece
+    source = "".join(decoded)
+    assert len(source) == len(offsets)
+
+    def place(offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(breaks, offset)
+        return line, offset - breaks[line - 1] + 1
+
+    lines: list[tuple[Piece, ...]] = []
+    first = 0
+    for line_text in _split_lines(source):
+        pieces: list[Piece] = []
+        escaped: list[tuple[int, int]] = []
+        for index in range(first, first + len(line_text)):
+            if index == first or index in string_starts:
+                if pieces:
+                    pieces[-1] = dataclasses.replace(pieces[-1], escaped=tuple(escaped))
+                    escaped = []
+                pieces.append(Piece(index - first, *place(offsets[index])))
+            if widths[index] != 1:
+                escaped.append((index - first, widths[index]))
+        if pieces:
+            pieces[-1] = dataclasses.replace(pieces[-1], escaped=tuple(escaped))
+        lines.append(tuple(pieces))
+        first += len(line_text)
+    return lines
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------------

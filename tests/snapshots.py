@@ -19,7 +19,7 @@ from pathlib import Path
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 # Keys of a JSON record shown in the finding's own lines; any other key (runtime, evidence...) is shown as `key: value`.
-_PLACED = {"cell", "code", "end_location", "filename", "fix", "level", "location", "message", "noqa_row", "url"}
+_PLACED = {"cell", "code", "end_location", "evidence", "filename", "fix", "level", "location", "message", "noqa_row", "url"}
 
 
 class TextSnapshot(SingleFileSnapshotExtension):
@@ -62,7 +62,8 @@ def render(records: list[dict], root: Path) -> str:
             current = name
         if name not in sources:
             sources[name] = _source_lines(path) if path.exists() else {}
-        lines.append(f"{record['code']} {record['level']} {_place(record)}")
+        evidence = " (evidence: name)" if record.get("evidence") == "name" else ""
+        lines.append(f"{record['code']} {record['level']} {_place(record)}{evidence}")
         source = sources[name].get(record.get("cell"), [])
         row = record["location"]["row"]
         if 0 < row <= len(source):
@@ -95,7 +96,8 @@ def render_findings(results: dict[Path, list | str], root: Path) -> str:
             continue
         for finding in found:
             start, end = finding.start, finding.end
-            lines.append(f"{finding.code} {finding.level} {start.row}:{start.column}-{end.row}:{end.column}")
+            evidence = " (evidence: name)" if str(finding.evidence) == "name" else ""
+            lines.append(f"{finding.code} {finding.level} {start.row}:{start.column}-{end.row}:{end.column}{evidence}")
             if finding.source_line:
                 lines.append(f"  | {finding.source_line.rstrip()}")
             lines.append(f"  {finding.message}")

@@ -110,3 +110,66 @@ def test_rule_docs_command():
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety", "## References"):
         assert section in completed.stdout
     assert run_cli("rule", "FRZ999").returncode == 2
+
+
+def test_a_run_that_could_not_check_a_file_never_says_no_problems_found(tmp_path):
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "fine.py").write_text("print('hello')\n")
+    completed = run_cli(".", "--no-cache", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("broken.py: error: syntax error at line 1")
+    assert completed.stdout == "1 file could not be checked (see the errors above); no problems found in the 1 other file checked.\n"
+    alone = run_cli("broken.py", "--no-cache", cwd=tmp_path)
+    assert alone.stdout == "1 file could not be checked (see the errors above); no other file was checked.\n"
+
+
+def test_no_python_files_is_a_warning_not_a_clean_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("not python\n")
+    (tmp_path / "empty").mkdir()
+    for args in ([], ["empty"], ["empty", "."]):
+        completed = run_cli(*args, cwd=tmp_path)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stderr == "freezelint: warning: no Python files found under the given paths\n"
+        assert completed.stdout == "No Python files found: nothing was checked.\n"
+
+
+def test_syntax_errors_are_reported_whether_or_not_the_file_has_freezing_code(tmp_path):
+    """One behaviour: a file that does not parse could not be checked (exit 2), with or without code the rules read."""
+    (tmp_path / "plain.py").write_text("x = (\n")
+    (tmp_path / "freezing.py").write_text("from transformers import AutoModel\nmodel = AutoModel.from_pretrained('x')\nmodel.requires_grad = False\nx = (\n")
+    for name in ("plain.py", "freezing.py"):
+        completed = run_cli(name, "--no-cache", cwd=tmp_path)
+        assert completed.returncode == 2, (name, completed.stdout)
+        assert completed.stderr.startswith(f"{name}: error: syntax error at line ")
+    # A file skipped on purpose (`# freezelint: noqa` on a line of its own) is not read at all.
+    (tmp_path / "skipped.py").write_text("# freezelint: noqa\nx = (\n")
+    assert run_cli("skipped.py", "--no-cache", cwd=tmp_path).returncode == 0
+
+
+def test_output_file_and_a_second_format_in_one_run(tmp_path):
+    (tmp_path / "train.py").write_text(PREMISE.read_text())
+    completed = run_cli(
+        "train.py", "--output-format", "github", "--also-output", "sarif:reports/freezelint.sarif",
+        "--also-output", "junit:reports/junit.xml", "--fail-on", "note", cwd=tmp_path,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout.startswith("::notice title=FRZ302,file=train.py,line=4,")
+    sarif = json.loads((tmp_path / "reports" / "freezelint.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["FRZ302"]
+    assert (tmp_path / "reports" / "junit.xml").read_text().count("<failure ") == 1
+    to_file = run_cli("train.py", "--output-file", "out/report.txt", cwd=tmp_path, env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert to_file.stdout == "" and to_file.returncode == 0
+    written = (tmp_path / "out" / "report.txt").read_text()
+    assert written.startswith("train.py:4:1: FRZ302 [note]") and "\x1b[" not in written
+    assert written.endswith("Found 1 problem (1 note) in 1 file.\n")
+
+
+def test_bad_report_destinations_are_one_line_errors(tmp_path):
+    (tmp_path / "train.py").write_text(PREMISE.read_text())
+    unknown = run_cli("train.py", "--also-output", "xml:out.xml", cwd=tmp_path)
+    assert unknown.returncode == 2 and "--also-output takes FORMAT:PATH" in unknown.stderr
+    (tmp_path / "taken").write_text("a file, not a directory\n")
+    unwritable = run_cli("train.py", "--output-file", "taken/report.txt", cwd=tmp_path)
+    assert unwritable.returncode == 2
+    assert unwritable.stderr.startswith("taken/report.txt: error: cannot write the report:")
+    assert "Traceback" not in unwritable.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import FIXTURES, ROOT, run_cli
+from cli_helpers import FIXTURES, ROOT, notebook_place, run_cli
 
 from freezelint.findings import Applicability, Edit, FileResult, Finding, Fix, Level, Location
 from freezelint.report import ReportOptions, formatter
@@ -35,6 +35,19 @@ def keys(records: list[dict]) -> list[tuple]:
         (os.path.relpath(r["filename"], ROOT), r["cell"], r["location"]["row"], r["location"]["column"], r["code"], r["level"])
         for r in records
     )
+
+
+def in_file(records: list[dict]) -> list[tuple]:
+    """(path, row, column, code, level) as formats that address the file give them: a notebook's rows and columns are
+    those of its JSON text."""
+    found = []
+    for record in records:
+        path = os.path.relpath(record["filename"], ROOT)
+        row, column = record["location"]["row"], record["location"]["column"]
+        if record["cell"] is not None:
+            row, column = notebook_place(record["filename"], record["cell"], row, column)
+        found.append((path, row, column, record["code"], record["level"]))
+    return sorted(found)
 
 
 def output(fmt: str, *extra: str) -> str:
@@ -76,17 +89,18 @@ def test_github_annotations(reference):
     lines = output("github").splitlines()
     assert len(lines) == len(reference)
     commands = {"error": "error", "warning": "warning", "note": "notice"}
-    parsed = []
+    parsed, placed = [], []
     for line in lines:
         match = re.fullmatch(r"::(\w+) (.*?)::(.*)", line)
         assert match, line
         properties = dict(item.split("=", 1) for item in match[2].split(","))
         assert set(properties) == {"title", "file", "line", "col", "endLine", "endColumn"}
-        (record,) = parse_lines([match[3].replace("%3A", ":")])
-        assert commands[record[5]] == match[1] and properties["title"] == record[4]
-        assert properties["file"] == record[0] and int(properties["line"]) == record[2]
+        (record,) = parse_lines([match[3].replace("%3A", ":")])  # the message keeps the cell and the row in it
+        assert commands[record[5]] == match[1] and properties["title"] == record[4] and properties["file"] == record[0]
         parsed.append(record)
+        placed.append((properties["file"], int(properties["line"]), int(properties["col"]), record[4], record[5]))
     assert sorted(parsed) == keys(reference)
+    assert sorted(placed) == in_file(reference)
 
 
 def test_github_escapes_newlines_and_separators():
@@ -107,15 +121,17 @@ def test_sarif_is_valid_and_complete(reference):
         assert rule["help"]["markdown"].startswith("## What it does") and rule["helpUri"].endswith(f"/{rule['id']}.md")
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
     results = run["results"]
-    found = []
+    found, cells = [], []
     for result in results:
         location = result["locations"][0]["physicalLocation"]
         region = location["region"]
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        cell = result.get("properties", {}).get("cell")
         path = location["artifactLocation"]["uri"]
-        found.append((path, cell, region["startLine"], region["startColumn"], result["ruleId"], result["level"]))
-    assert sorted(found) == keys(reference)
+        found.append((path, region["startLine"], region["startColumn"], result["ruleId"], result["level"]))
+        if "cell" in result.get("properties", {}):
+            cells.append(result["message"]["text"].split(":", 1)[0])
+    assert sorted(found) == in_file(reference)
+    assert sorted(cells) == sorted(f"cell {r['cell']}" for r in reference if r["cell"]), "the message names the cell"
     fingerprints = [result["partialFingerprints"]["freezelint/v1"] for result in results]
     assert len(set(fingerprints)) == len(fingerprints)
 
@@ -141,14 +157,32 @@ def test_sarif_fixes_and_errors_validate(tmp_path):
 
 
 def test_junit(reference):
-    root = ET.fromstring(output("junit"))
+    root = ET.fromstring(output("junit", "--fail-on", "note"))
     cases = [case for suite in root for case in suite]
     failures = [case.find("failure") for case in cases]
     assert len(cases) == len(reference) and all(failure is not None for failure in failures)
     assert int(root.get("failures")) == len(reference)
     assert parse_lines([failure.text for failure in failures]) == keys(reference)
+    lines = sorted((case.get("file"), int(case.get("line")), case.get("name").split()[0]) for case in cases)
+    assert lines == sorted((path, row, code) for path, row, _, code, _ in in_file(reference))
     clean = ET.fromstring(run_cli(str(FIXTURES / "article"), "--output-format", "junit").stdout)
     assert clean.get("failures") == "0" and clean.find("testsuite/testcase").get("name") == "no problems found"
+
+
+def test_junit_follows_fail_on(reference):
+    """Findings below --fail-on are passed test cases with their text in system-out: the report fails when the run
+    does."""
+    completed = run_cli("fixtures", "--output-format", "junit", "--fail-on", "warning")
+    root = ET.fromstring(completed.stdout)
+    cases = [case for suite in root for case in suite]
+    failing = sorted(case.get("name").split()[0] for case in cases if case.find("failure") is not None)
+    assert failing == sorted(r["code"] for r in reference if r["level"] in ("error", "warning"))
+    passed = [case for case in cases if case.find("failure") is None]
+    assert passed and all("[note]" in case.find("system-out").text for case in passed)
+    assert int(root.get("failures")) == len(failing) == sum(int(suite.get("failures")) for suite in root)
+    notes_only = run_cli(str(FIXTURES / "FRZ302" / "article_premise.py"), "--output-format", "junit", "--fail-on", "warning")
+    assert notes_only.returncode == 0 and ET.fromstring(notes_only.stdout).get("failures") == "0"
+    assert "FRZ302" in notes_only.stdout
 
 
 def test_gitlab_code_quality(reference):
@@ -158,7 +192,7 @@ def test_gitlab_code_quality(reference):
     by_key = sorted(
         (issue["location"]["path"], issue["location"]["lines"]["begin"], issue["check_name"], issue["severity"]) for issue in issues
     )
-    assert by_key == sorted((path, row, code, severities[level]) for path, _, row, _, code, level in keys(reference))
+    assert by_key == sorted((path, row, code, severities[level]) for path, row, _, code, level in in_file(reference))
     assert len({issue["fingerprint"] for issue in issues}) == len(issues)
     assert all(issue["description"].startswith(("FRZ", "cell ")) for issue in issues)
 
@@ -199,3 +233,17 @@ def test_stdin(tmp_path):
     assert excluded.returncode == 0 and "FRZ302" not in excluded.stdout
     broken = run_cli("-", "--stdin-filename", "x.py", input="import transformers.from_pretrained, transformers.Trainer\ndef f(:\n", cwd=tmp_path)
     assert broken.returncode == 2 and broken.stderr.startswith("x.py: error: syntax error at line 2")
+
+
+def test_markdown_lists_every_finding_for_a_job_summary(reference):
+    text = output("markdown")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(reference) and text.startswith("## freezelint\n\nFound ")
+    wheres = sorted(row.split("`")[1] for row in rows)
+    expected = sorted(
+        f"{path}:{f'cell {cell}:' if cell else ''}{row}:{column}" for path, cell, row, column, _, _ in keys(reference)
+    )
+    assert wheres == expected
+    finding = Finding("a.py", "FRZ999", "x", Level.ERROR, "a | b\nc <d>", Location(1, 1), Location(1, 2))
+    table = formatter("markdown")([FileResult("a.py", findings=[finding])], 1, ReportOptions())
+    assert "| `a.py:1:1` | FRZ999 | error | a \\| b c &lt;d> |" in table

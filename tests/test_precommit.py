@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+import readme
 from cli_helpers import FIXTURES, ROOT
 
 pytest.importorskip("pre_commit")
@@ -75,3 +77,34 @@ def test_hook_covers_notebooks_and_honours_excludes(project):
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "nb.ipynb:cell 2:4:1: FRZ302" in completed.stdout
     assert "legacy" not in completed.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_readmes_snippet_runs_with_real_pre_commit(project, tagged_clone):
+    """The README's configuration as a user pastes it, its `repo:` pointing at a clone that carries the release tag:
+    pre-commit installs the hook at that tag and runs it on every file at once, in one process, so the output reads
+    as one run (no summary line per batch)."""
+    clone, tag = tagged_clone
+    snippet = readme.block("pre-commit")
+    assert f"repo: {readme.REPOSITORY}" in snippet and f"rev: {tag}" in snippet
+    config = project / ".pre-commit-config.yaml"
+    env = dict(os.environ, PRE_COMMIT_HOME=str(project.parent / "pre-commit-home-readme"))
+    command = [sys.executable, "-m", "pre_commit", "run", "--all-files", "--verbose"]
+
+    config.write_text(snippet.replace(readme.REPOSITORY, str(clone)))
+    noted = subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=900)
+    assert noted.returncode == 0, noted.stdout + noted.stderr  # FRZ302 is a note, below the default fail level
+    assert "bad.py:4:1: FRZ302" in noted.stdout and "nb.ipynb:cell 2:4:1: FRZ302" in noted.stdout
+    assert "legacy" not in noted.stdout, "the configuration's excludes apply to the files pre-commit names"
+    assert "Found " not in noted.stdout and "No problems" not in noted.stdout
+
+    config.write_text(snippet.replace(readme.REPOSITORY, str(clone)).replace("# args:", "args:"))
+    failing = subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=900)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert failing.stdout.count(": FRZ302 [note]") == 2
+    config.unlink()
+
+
+def test_the_hook_runs_as_one_process_without_a_summary():
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["require_serial"] is True and "--quiet" in hook["entry"].split() and "--force-exclude" in hook["entry"].split()

@@ -73,6 +73,14 @@ class Branch:
         return _code(test), truth
 
 
+def branches_conflict(first: tuple[Branch, ...], second: tuple[Branch, ...]) -> bool:
+    """True when no single pass runs both sets of branches: they take different arms of one `if` (in one loop pass:
+    `if "lora" in name: params.append(p)` / `else: p.requires_grad = False`), or need one setting both ways."""
+    if any(mine.node is theirs.node and mine.arm != theirs.arm for mine in first for theirs in second):
+        return True
+    return flags_conflict(first, second)
+
+
 def flags_conflict(first: tuple[Branch, ...], second: tuple[Branch, ...]) -> bool:
     """True when the two sets of branches need one setting both true and false (`if args.x:` and `if not args.x:`):
     what they guard never runs in the same run."""

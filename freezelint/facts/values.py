@@ -57,18 +57,42 @@ class OneOf(Value):
         return f"OneOf{self.options!r}"
 
 
+# Beyond this many possible values a name holds anything, as far as rules are concerned: long functions with many
+# branches would otherwise merge ever-growing sets, at a cost that grows with their square.
+MAX_OPTIONS = 24
+
+
 def one_of(values: list[Value] | tuple[Value, ...]) -> Value:
-    """Merge values, flattening and dropping duplicates (by identity); a single value stays itself."""
+    """Merge values, flattening and dropping duplicates (by identity, and constants by value); a single value stays
+    itself, and too many become UNKNOWN."""
     flat: list[Value] = []
+    seen: set[int] = set()
+    constants: set[tuple[type, object]] = set()
     for value in values:
         for option in value.candidates():
-            if not any(option is seen for seen in flat):
-                flat.append(option)
-    if not flat:
+            if id(option) in seen:
+                continue
+            seen.add(id(option))
+            if isinstance(option, Literal):
+                key = (type(option.value), option.value) if _hashable(option.value) else None
+                if key is not None and key in constants:
+                    continue
+                if key is not None:
+                    constants.add(key)
+            flat.append(option)
+    if not flat or len(flat) > MAX_OPTIONS:
         return UNKNOWN
     if len(flat) == 1:
         return flat[0]
     return OneOf(tuple(flat))
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass(eq=False, repr=False)

@@ -2,8 +2,9 @@
 
     ::warning title=FRZ101,file=train.py,line=4,col=1,endLine=4,endColumn=30::train.py:4:1: FRZ101 [error] ...
 
-Levels map to `error`, `warning` and `notice`. In a notebook the line is the cell's (GitHub cannot point inside a
-cell), and the message names the cell.
+Levels map to `error`, `warning` and `notice`. In a notebook, `line` and `col` are those of the notebook's JSON text
+that hold the code (GitHub shows the annotation on the `.ipynb` file as stored), and the message names the cell and
+the row and column in it (`nb.ipynb:cell 3:2:5: ...`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def format_github(results, checked: int, options: ReportOptions = ReportOptions(
     lines = []
     for item in shown(results):
         finding = item.finding
+        start, end = item.in_file
         properties = {
             "title": finding.code,
             "file": item.path.replace("\\", "/"),
-            "line": item.start.row,
-            "col": item.start.column,
-            "endLine": item.end.row,
-            "endColumn": item.end.column,
+            "line": start.row,
+            "col": start.column,
+            "endLine": end.row,
+            "endColumn": end.column,
         }
         rendered = ",".join(f"{key}={_property(str(value))}" for key, value in properties.items())
         lines.append(f"::{COMMANDS[finding.level]} {rendered}::{_data(item.line)}")

@@ -2,7 +2,8 @@
 
 Paths are relative to `CI_PROJECT_DIR` (or the working directory); fingerprints stay the same when code above a
 finding moves, so GitLab tracks a finding across commits. Levels map to `major` (error), `minor` (warning) and
-`info` (note).
+`info` (note). In a notebook the lines are those of its JSON text that hold the code, and the description names the
+cell and the row and column in it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def format_gitlab(results, checked: int, options: ReportOptions = ReportOptions(
     for item in shown(results):
         finding = item.finding
         path = os.path.relpath(os.path.abspath(finding.path), root) if finding.path != "-" else "-"
-        cell = f"cell {item.cell}: " if item.cell is not None else ""
+        cell = f"{item.place}: " if item.place else ""
+        start, end = item.in_file
         issues.append(
             {
                 "type": "issue",
@@ -32,7 +34,7 @@ def format_gitlab(results, checked: int, options: ReportOptions = ReportOptions(
                 "categories": ["Bug Risk"],
                 "severity": SEVERITIES[finding.level],
                 "fingerprint": identities[id(finding)],
-                "location": {"path": path.replace(os.sep, "/"), "lines": {"begin": item.start.row, "end": item.end.row}},
+                "location": {"path": path.replace(os.sep, "/"), "lines": {"begin": start.row, "end": end.row}},
             }
         )
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"

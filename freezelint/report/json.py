@@ -31,6 +31,7 @@ def record(item: Shown) -> dict:
         "cell": item.cell,
         "code": finding.code,
         "end_location": _location(item.end),
+        "evidence": str(finding.evidence),
         "filename": os.path.abspath(finding.path) if finding.path != "-" else finding.path,
         "fix": _fix(item, finding.fix),
         "level": str(finding.level),

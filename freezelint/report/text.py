@@ -18,6 +18,8 @@ def plural(count: int, word: str) -> str:
 
 
 def summary(results: list[FileResult], checked: int) -> str:
+    """The last line of a run. `checked` counts the files that were checked; a file that could not be checked is never
+    reported as free of problems."""
     findings = [finding for result in results for finding in result.findings]
     errors = [result.error for result in results if result.error is not None]
     fixed = sum(result.fixes_applied for result in results)
@@ -26,10 +28,11 @@ def summary(results: list[FileResult], checked: int) -> str:
     known = f"; {plural(baselined, 'known finding')} hidden by the baseline" if baselined else ""
     if not findings and not fixed:
         new = "new " if baselined else ""
-        if errors:  # not "No problems found": some of it was not checked
-            checked_fully = checked - len(errors)
-            rest = f"; no {new}problems found in the other {plural(checked_fully, 'file')}" if checked_fully > 0 else ""
-            return f"{plural(len(errors), 'file')} could not be checked{rest}{known}."
+        if errors:
+            others = f"no {new}problems found in the {plural(checked, 'other file')} checked" if checked else "no other file was checked"
+            return f"{plural(len(errors), 'file')} could not be checked (see the errors above); {others}{known}."
+        if not checked:
+            return "No Python files found: nothing was checked."
         return f"No {new}problems found ({plural(checked, 'file')} checked{known})."
     by_level = Counter(finding.level for finding in findings)
     levels = ", ".join(plural(by_level[level], str(level)) for level in sorted(by_level, reverse=True))

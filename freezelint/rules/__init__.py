@@ -55,7 +55,7 @@ class Report:
     """What a rule says about one place in the file."""
 
     node: cst.CSTNode
-    message: Message | str
+    message: Message
     fix: FixProposal | None = None
     level: Level | None = None  # this finding's own level, for rules whose severity depends on the target version
     evidence: Evidence = Evidence.TRACED  # NAME where a step rests on a name alone: at most a warning

@@ -12,16 +12,22 @@ def ddp_wraps(facts: Facts) -> list[Wrap]:
     return [wrap for wrap in facts.of(Wrap) if wrap.kind in knowledge.DDP_WRAP_KINDS]
 
 
-def wrap_name(facts: Facts, wrap: Wrap) -> str:
-    """How a message names the wrap: "DistributedDataParallel (line 12)", or "`accelerator.prepare(...)` (line 12),
-    which wraps it in DistributedDataParallel when launched on several processes"."""
+# How a message names the wrap, a part of the rules' templates, by the wrap's kind: `DDP(...)` itself, or a call
+# that wraps in DistributedDataParallel when launched on several processes (`accelerator.prepare`, `fabric.setup`).
+WRAPS = {
+    "ddp": "DistributedDataParallel (line {wrap_line})",
+    "launcher": (
+        "`{wrap_call}(...)` (line {wrap_line}), which wraps it in DistributedDataParallel when launched on several "
+        "processes"
+    ),
+}
+
+
+def wrap_fields(facts: Facts, wrap: Wrap) -> tuple[str, dict[str, object]]:
+    """Which of `WRAPS` names the wrap, and the fields that part needs."""
     if wrap.kind == "ddp":
-        return f"DistributedDataParallel (line {facts.line(wrap.node)})"
-    call = facts.code(wrap.call.func)
-    return (
-        f"`{call}(...)` (line {facts.line(wrap.node)}), which wraps it in DistributedDataParallel when launched on "
-        "several processes"
-    )
+        return "ddp", {"wrap_line": facts.line(wrap.node)}
+    return "launcher", {"wrap_call": facts.code(wrap.call.func), "wrap_line": facts.line(wrap.node)}
 
 
 def tolerates_unused(facts: Facts, wrap: Wrap) -> bool:

@@ -43,11 +43,14 @@ def reported_node(op: FreezeOp) -> cst.CSTNode:
 
 
 def applicability(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression | None = None) -> Applicability:
-    """Safe, unless making the freeze real would (or, for a value the analysis cannot see, may) leave a whole model
-    with nothing trainable: every parameter or child of something, with no `if` deciding which."""
+    """Safe, unless making the freeze real would (or, for a value the analysis cannot see or knows by its name only,
+    may) leave a whole model with nothing trainable: every parameter or child of something, with no `if` deciding
+    which."""
     if facts.freezes_everything(op):
         return Applicability.UNSAFE
-    found = _binding_loop(op, receiver) if isinstance(op.target, Unknown) and op.value is False else None
+    module = op.module
+    unseen = isinstance(op.target, Unknown) or (module is not None and not module.traced)
+    found = _binding_loop(op, receiver) if unseen and op.value is False else None
     if found is not None and not any(branch.depth > found[0] for branch in op.where.branches):
         return Applicability.UNSAFE
     return Applicability.SAFE

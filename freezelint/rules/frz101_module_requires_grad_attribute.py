@@ -49,14 +49,21 @@ from typing import Iterator
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, Unknown, group_by_node
-from freezelint.findings import Applicability, Level
+from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModelSource, ModuleRef, Unknown, group_by_node
+from freezelint.findings import Applicability, Evidence, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
 
 
 MESSAGE = (
     "`{module}`{origin} is an nn.Module: `requires_grad = {value}` on it only stores a plain Python attribute, so "
     "{outcome}. Call `{receiver}.requires_grad_({value})` to set it on every parameter."
+)
+# The same, where what makes it a module is a name (`self.encoder` that no code of the file assigns): said so, and the
+# fix is right either way (`requires_grad_` exists on tensors too).
+BY_NAME = (
+    "`{module}`{origin} is, by its name, an nn.Module ({basis}): `requires_grad = {value}` on a module only stores a "
+    "plain Python attribute, so {outcome}. Call `{receiver}.requires_grad_({value})`, which sets it on every "
+    "parameter (and is right for a tensor too)."
 )
 # What happens at run time, by the value stored (None: a value the analysis cannot read).
 OUTCOMES = {
@@ -82,7 +89,29 @@ def module_requires_grad_attribute(facts: Facts) -> Iterator[Report]:
             "outcome": OUTCOMES.get(op.value, OUTCOMES[None]),
             "receiver": facts.code(edits.receiver(target_node)),
         }
-        yield Report(edits.reported_node(op), Message(MESSAGE, fields), fix=_fix(facts, op, target_node))
+        basis = next((b for b in map(name_basis, modules) if b is not None), None)
+        if basis is None:
+            yield Report(edits.reported_node(op), Message(MESSAGE, fields), fix=_fix(facts, op, target_node))
+        else:
+            message = Message(BY_NAME, {**fields, "basis": basis})
+            yield Report(edits.reported_node(op), message, fix=_fix(facts, op, target_node), evidence=Evidence.NAME)
+
+
+def name_basis(op: FreezeOp) -> str | None:
+    """What the receiver's being a module rests on, when it is a name alone; None when the analysis traced it (a model
+    loaded or built here, an attribute assigned here, a loop over `children()`)."""
+    target = op.target
+    if not isinstance(target, ModuleRef) or target.traced or (target.path and target.path[-1] in (ANY_CHILD, ANY_DESCENDANT)):
+        return None
+    model = target.model
+    if model.source is ModelSource.UNSEEN:
+        if model.factory.startswith("argument "):
+            return f"`{model.name}` is a parameter of a function nothing in this file calls"
+        if model.factory.startswith("self."):
+            return f"`{model.factory}` is set by a base class of another file"
+        return f"`{model.name}` is made by `{model.factory}`, code freezelint cannot see"
+    named = next((component for component in target.path if not component.startswith("[")), target.path[-1])
+    return f"no code of this file assigns `{named}`"
 
 
 def _origin(ref: object) -> str:

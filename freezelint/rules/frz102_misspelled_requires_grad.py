@@ -52,9 +52,20 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
 
 TOKENS = tuple(sorted(knowledge.MISSPELLED_REQUIRES_GRAD | knowledge.FOREIGN_FREEZE_ATTRIBUTES))
+
+MESSAGE = (
+    "`{attribute}` is {idiom}: on the torch {kind} `{written}` it only creates a plain Python attribute, so nothing is "
+    "frozen or unfrozen and `requires_grad` stays as it was. Use `{instead}`."
+)
+# What the attribute written is, by its name (None: any other, a misspelling of `requires_grad`).
+IDIOMS = {
+    "stop_gradient": "PaddlePaddle's attribute (with the opposite meaning)",
+    "trainable": "the Keras/TensorFlow attribute",
+    None: "a misspelling of `requires_grad`",
+}
 
 
 @rule("FRZ102", "misspelled-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=TOKENS)
@@ -75,20 +86,19 @@ def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
         written = facts.code(node.value)
         intended = _intended_value(facts, op)
         if on_module:
-            instead = f"`{facts.code(edits.receiver(node.value))}.requires_grad_({intended})`"
+            instead = f"{facts.code(edits.receiver(node.value))}.requires_grad_({intended})"
         else:
-            instead = f"`{written}.requires_grad = {intended}`"
-        if attribute == "stop_gradient":
-            what = "`stop_gradient` is PaddlePaddle's attribute (with the opposite meaning)"
-        elif attribute == "trainable":
-            what = "`trainable` is the Keras/TensorFlow attribute"
-        else:
-            what = f"`{attribute}` is a misspelling of `requires_grad`"
-        kind = "module" if on_module else "parameter"
+            instead = f"{written}.requires_grad = {intended}"
+        fields = {
+            "attribute": attribute,
+            "idiom": IDIOMS.get(attribute, IDIOMS[None]),
+            "kind": "module" if on_module else "parameter",
+            "written": written,
+            "instead": instead,
+        }
         yield Report(
             edits.reported_node(op),
-            f"{what}: on the torch {kind} `{written}` it only creates a plain Python attribute, so nothing is frozen "
-            f"or unfrozen and `requires_grad` stays as it was. Use {instead}.",
+            Message(MESSAGE, fields),
             fix=_fix(facts, op, on_module, intended),
         )
 

@@ -46,7 +46,22 @@ import libcst as cst
 
 from freezelint.facts import Facts, FreezeForm, FreezeOp, Instance, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+UNCALLED = (
+    "`{written}.requires_grad_` names the method without calling it: nothing is frozen or unfrozen. "
+    "Call it: `{receiver}.requires_grad_(False)` freezes, `{receiver}.requires_grad_(True)` unfreezes."
+)
+OVERWRITTEN = (
+    "`{written}.requires_grad_ = {value}` assigns over the method `requires_grad_` instead of calling it: "
+    "nothing is frozen or unfrozen, and a later `requires_grad_(...)` call on `{written}` or on a module "
+    "containing it raises `{error}`. Call `{receiver}.requires_grad_({value})`."
+)
+# What the later call raises, by whether the value stored over the method is a literal bool.
+ERRORS = {
+    True: "TypeError: 'bool' object is not callable",
+    False: "TypeError: object is not callable",
+}
 
 
 @rule("FRZ103", "requires-grad-method-not-called", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad_",))
@@ -60,12 +75,11 @@ def requires_grad_method_not_called(facts: Facts) -> Iterator[Report]:
         node = op.node
         assert isinstance(node, cst.Attribute)
         written = facts.code(node.value)
-        call = f"{facts.code(edits.receiver(node.value))}.requires_grad_"
+        receiver = facts.code(edits.receiver(node.value))
         if op.form is FreezeForm.UNCALLED:
             yield Report(
                 edits.reported_node(op),
-                f"`{written}.requires_grad_` names the method without calling it: nothing is frozen or unfrozen. "
-                f"Call it: `{call}(False)` freezes, `{call}(True)` unfreezes.",
+                Message(UNCALLED, {"written": written, "receiver": receiver}),
                 fix=FixProposal(
                     Applicability.DISPLAY,
                     "Call `requires_grad_(False)` (shown only: the value meant is not written)",
@@ -74,12 +88,10 @@ def requires_grad_method_not_called(facts: Facts) -> Iterator[Report]:
             )
             continue
         value = edits.value_text(facts, op)
-        error = "TypeError: 'bool' object is not callable" if op.value is not None else "TypeError: object is not callable"
+        fields = {"written": written, "value": value, "error": ERRORS[op.value is not None], "receiver": receiver}
         yield Report(
             edits.reported_node(op),
-            f"`{written}.requires_grad_ = {value}` assigns over the method `requires_grad_` instead of calling it: "
-            f"nothing is frozen or unfrozen, and a later `requires_grad_(...)` call on `{written}` or on a module "
-            f"containing it raises `{error}`. Call `{call}({value})`.",
+            Message(OVERWRITTEN, fields),
             fix=_fix(facts, op, node, value),
         )
 

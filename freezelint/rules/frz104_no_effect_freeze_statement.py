@@ -64,7 +64,20 @@ from freezelint.facts import (
     group_by_node,
 )
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+COMPARISON = (
+    "`{comparison}` compares and throws the result away: `requires_grad` does not change. To set it, write `{instead}`."
+)
+UNCONSUMED = (
+    "{lazy} is lazy: its code runs only when something iterates the result, and this statement throws the result "
+    "away, so `{freeze}` never runs and `requires_grad` does not change. Write a `for` loop."
+)
+# The lazy expression, by kind.
+LAZY = {
+    "generator": "A generator expression",
+    "map": "`map(...)`",
+}
 
 
 @rule("FRZ104", "no-effect-freeze-statement", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -102,8 +115,7 @@ def _comparisons(facts: Facts) -> Iterator[Report]:
         fix = FixProposal(Applicability.UNSAFE if unsafe else Applicability.SAFE, f"Assign: `{instead}`", (replacement,))
         yield Report(
             edits.reported_node(op),
-            f"`{facts.code(node)}` compares and throws the result away: `requires_grad` does not change. "
-            f"To set it, write `{instead}`.",
+            Message(COMPARISON, {"comparison": facts.code(node), "instead": instead}),
             fix=fix,
         )
 
@@ -117,12 +129,13 @@ def _unconsumed(facts: Facts) -> Iterator[Report]:
             continue
         op = ops[0]
         expression = statement.expression
-        kind = "A generator expression" if isinstance(expression, cst.GeneratorExp) else "`map(...)`"
-        freeze = facts.code(op.where.statement if isinstance(op.where.statement, cst.Assign) else op.node)
+        fields = {
+            "lazy": LAZY["generator" if isinstance(expression, cst.GeneratorExp) else "map"],
+            "freeze": facts.code(op.where.statement if isinstance(op.where.statement, cst.Assign) else op.node),
+        }
         yield Report(
             statement.where.statement or expression,
-            f"{kind} is lazy: its code runs only when something iterates the result, and this statement throws the "
-            f"result away, so `{freeze}` never runs and `requires_grad` does not change. Write a `for` loop.",
+            Message(UNCONSUMED, fields),
             fix=_loop_fix(facts, statement, ops),
         )
 

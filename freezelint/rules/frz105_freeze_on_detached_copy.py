@@ -56,7 +56,17 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp, Loop, ParamRef, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+_UNCHANGED = "setting `requires_grad` on it changes nothing in the model; the parameter's own flag stays as it was."
+COPY = (
+    "`{written}` is a new tensor object, not the parameter `{parameter}`: " + _UNCHANGED
+    + " Set it on the parameter: `{setting}`."
+)
+STATE_DICT_ENTRY = (
+    "`{written}` comes from `{module}.state_dict()`, whose tensors are detached copies of the parameters: " + _UNCHANGED
+    + " Iterate `{module}.named_parameters()` to reach the parameters."
+)
 
 
 @rule("FRZ105", "freeze-on-detached-copy", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -82,16 +92,13 @@ def freeze_on_detached_copy(facts: Facts) -> Iterator[Report]:
             setting = f"{name}.requires_grad_({edits.value_text(facts, op)})" if op.form is FreezeForm.CALL else (
                 f"{name}.requires_grad = {edits.value_text(facts, op)}"
             )
-            cause = f"`{written}` is a new tensor object, not the parameter `{facts.code(parameter)}`"
-            instead = f"Set it on the parameter: `{setting}`"
+            message = Message(COPY, {"written": written, "parameter": facts.code(parameter), "setting": setting})
         else:
             module = target.module.describe() if target.module is not None else "the model"
-            cause = f"`{written}` comes from `{module}.state_dict()`, whose tensors are detached copies of the parameters"
-            instead = f"Iterate `{module}.named_parameters()` to reach the parameters"
+            message = Message(STATE_DICT_ENTRY, {"written": written, "module": module})
         yield Report(
             edits.reported_node(op),
-            f"{cause}: setting `requires_grad` on it changes nothing in the model; the parameter's own flag stays "
-            f"as it was. {instead}.",
+            message,
             fix=_fix(facts, op, receiver, parameter, direct is not None and not from_state_dict),
         )
 

@@ -67,7 +67,19 @@ from freezelint.facts import (
     Training,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+EVAL_MODE = (
+    "`{call}` does not freeze `{module}`: it only switches dropout and BatchNorm to inference behaviour, its "
+    "parameters still require grad, and {training} trains them at line {line} (and the next `model.train()`, which "
+    "the Hugging Face Trainer calls every step, switches it back). To keep it fixed, call "
+    "`{module}.requires_grad_(False)`."
+)
+CREATED_WITHOUT_GRAD = (
+    "Creating `{model}` inside `{context}` does not freeze it: the context only stops gradient recording for the "
+    "code run inside it; the parameters are created with `requires_grad=True`, and {training} trains all of them at "
+    "line {line}. To keep it fixed, call `{model}.requires_grad_(False)`."
+)
 
 _GRAD_OFF = ("no_grad", "inference_mode", "set_grad_enabled(False)")
 
@@ -91,14 +103,13 @@ def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
         if training is None:
             continue
         reported.add(id(call.call))
-        name = facts.code(call.call.func.value)  # type: ignore[attr-defined]
-        yield Report(
-            call.where.statement or call.call,
-            f"`{facts.code(call.call)}` does not freeze `{name}`: it only switches dropout and BatchNorm to inference "
-            f"behaviour, its parameters still require grad, and {training.how} trains them at line "
-            f"{facts.line(training.event.node)} (and the next `model.train()`, which the Hugging Face Trainer calls every "
-            f"step, switches it back). To keep it fixed, call `{name}.requires_grad_(False)`.",
-        )
+        fields = {
+            "call": facts.code(call.call),
+            "module": facts.code(call.call.func.value),  # type: ignore[attr-defined]
+            "training": training.how,
+            "line": facts.line(training.event.node),
+        }
+        yield Report(call.where.statement or call.call, Message(EVAL_MODE, fields))
     for model in facts.models:
         if not model.where.no_grad or model.where.standalone or model.abstract:
             continue
@@ -108,13 +119,13 @@ def mode_switch_mistaken_for_freeze(facts: Facts) -> Iterator[Report]:
         training = _trained_unfrozen(facts, ModuleRef(model), model.where.order)
         if training is None:
             continue
-        yield Report(
-            model.node,
-            f"Creating `{model.name}` inside `{facts.code(block.items[0].item)}` does not freeze it: the context only "
-            "stops gradient recording for the code run inside it; the parameters are created with `requires_grad=True`, "
-            f"and {training.how} trains all of them at line {facts.line(training.event.node)}. To keep it fixed, call "
-            f"`{model.name}.requires_grad_(False)`.",
-        )
+        fields = {
+            "model": model.name,
+            "context": facts.code(block.items[0].item),
+            "training": training.how,
+            "line": facts.line(training.event.node),
+        }
+        yield Report(model.node, Message(CREATED_WITHOUT_GRAD, fields))
 
 
 def _eval_call(call: ModuleCall) -> bool:

@@ -57,11 +57,20 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
 
 # Without a known layer count, indices whose collisions need at most this many tens of layers (1: 11+, 3: 31+).
 UNKNOWN_DEPTH_MAX_INDEX = 3
 SUBSTRING, PREFIX, REGEX = "a substring of", "a prefix of", "a regular expression searched in"
+
+_PATTERN = "`{pattern}` ends in layer index {index}: as {how} the name it also matches "
+_TREATED_ALIKE = ", so the {action} filter treats them like layer {index}. End the pattern at the dot: `{fixed}`."
+# The other layers it matches, in a model of unknown depth or of a known number of layers.
+ANY_DEPTH = (
+    _PATTERN + "layers {index}0-{index}9 (`{container}.{index}0.`...) of any model with more than {index}0 layers"
+    + _TREATED_ALIKE
+)
+KNOWN_DEPTH = _PATTERN + "{noun} {listed} of this {layers}-layer model" + _TREATED_ALIKE
 
 
 @rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -89,16 +98,23 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
                 if sublayers and match.group("container") == "layer":
                     continue  # T5's `layer.1` is a sub-layer of every block, not layer 1
                 index = int(match.group("index"))
-                others = _collisions(match.group("container"), index, layers)
-                if not others:
+                collisions = _collisions(match.group("container"), index, layers)
+                if collisions is None:
                     continue
+                template, others = collisions
                 seen.add(id(string))
                 fixed = _with_suffix(string, "\\." if how == REGEX else ".")
+                fields = {
+                    "pattern": string.value,
+                    "index": index,
+                    "how": how,
+                    **others,
+                    "action": "unfreeze" if op.value else "freeze",
+                    "fixed": fixed,
+                }
                 yield Report(
                     string,
-                    f"`{string.value}` ends in layer index {index}: as {how} the name it also matches "
-                    f"{others}, so the {'unfreeze' if op.value else 'freeze'} filter treats them like layer {index}. "
-                    f"End the pattern at the dot: `{fixed}`.",
+                    Message(template, fields),
                     fix=FixProposal(
                         Applicability.DISPLAY if how == REGEX else Applicability.SAFE,
                         f"End the pattern at the dot: `{fixed}`",
@@ -107,17 +123,18 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
                 )
 
 
-def _collisions(container: str, index: int, layers: int | None) -> str | None:
-    """The other layers a pattern for `index` matches, in words; None when there are none."""
+def _collisions(container: str, index: int, layers: int | None) -> tuple[str, dict[str, object]] | None:
+    """The other layers a pattern for `index` matches: the template that says which, and its fields; None when there
+    are none."""
     if layers is None:
         if index > UNKNOWN_DEPTH_MAX_INDEX:
             return None
-        return f"layers {index}0-{index}9 (`{container}.{index}0.`...) of any model with more than {index}0 layers"
+        return ANY_DEPTH, {"container": container}
     hit = [str(i) for i in range(layers) if i != index and str(i).startswith(str(index))]
     if not hit:
         return None
     listed = ", ".join(hit[:-1]) + (" and " if len(hit) > 1 else "") + hit[-1]
-    return f"layer{'s' if len(hit) > 1 else ''} {listed} of this {layers}-layer model"
+    return KNOWN_DEPTH, {"noun": "layers" if len(hit) > 1 else "layer", "listed": listed, "layers": layers}
 
 
 def _patterns(test: cst.BaseExpression, names: set[str]) -> Iterator[tuple[cst.SimpleString, str]]:

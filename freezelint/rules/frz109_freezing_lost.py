@@ -71,7 +71,18 @@ from freezelint.facts import (
     as_ref,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+REASSIGNED = (
+    "`{name}` was frozen at line {line} (`{freeze}`), and is re-assigned here to a new model ({factory}) whose "
+    "parameters are all trainable: the frozen object is discarded, and the new one trains with nothing frozen. "
+    "Freeze after this line, on the model you train."
+)
+MODEL_INIT = (
+    "{trainer} was built with `model_init=`: `train()` (line {line}) calls it again and trains the fresh model it "
+    "returns, so freezing `{module}` here is lost and every parameter trains. Freeze inside the `model_init` function "
+    "instead."
+)
 
 
 @rule("FRZ109", "freezing-lost", Level.ERROR, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
@@ -95,13 +106,13 @@ def _re_assigned(facts: Facts) -> Iterator[Report]:
                     continue
                 if facts.freezes_touching(fresh) or _handled_elsewhere(facts, fresh):
                     continue
-                yield Report(
-                    rebind.node,
-                    f"`{rebind.name}` was frozen at line {facts.line(freeze.node)} "
-                    f"(`{facts.code(freeze.where.statement or freeze.node)}`), and is re-assigned here to a new model "
-                    f"({new.factory}) whose parameters are all trainable: the frozen object is discarded, and the new "
-                    "one trains with nothing frozen. Freeze after this line, on the model you train.",
-                )
+                fields = {
+                    "name": rebind.name,
+                    "line": facts.line(freeze.node),
+                    "freeze": facts.code(freeze.where.statement or freeze.node),
+                    "factory": new.factory,
+                }
+                yield Report(rebind.node, Message(REASSIGNED, fields))
                 break
 
 
@@ -120,12 +131,8 @@ def _model_init(facts: Facts) -> Iterator[Report]:
             train = next((call for call in trains if call.order > op.order), None)
             if train is None:
                 continue
-            yield Report(
-                op.where.statement or op.node,
-                f"{build.describe()} was built with `model_init=`: `train()` (line {facts.line(train.node)}) calls it "
-                f"again and trains the fresh model it returns, so freezing `{facts.spelling(op)}` here is lost and every "
-                "parameter trains. Freeze inside the `model_init` function instead.",
-            )
+            fields = {"trainer": build.describe(), "line": facts.line(train.node), "module": facts.spelling(op)}
+            yield Report(op.where.statement or op.node, Message(MODEL_INIT, fields))
 
 
 def _models(value: Value) -> list[Model]:

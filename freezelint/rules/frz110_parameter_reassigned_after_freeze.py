@@ -47,7 +47,13 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Facts, Kind, ModuleRef, ParamRef
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+
+MESSAGE = (
+    "`{target}` was frozen at line {line} (`{freeze}`), and is replaced here by a new `nn.Parameter`, which requires "
+    "grad by default: the freeze is undone and this weight trains. Pass `requires_grad=False`, or copy into the "
+    "existing one: `with torch.no_grad(): {target}.copy_(...)`."
+)
 
 
 @rule("FRZ110", "parameter-reassigned-after-freeze", Level.ERROR, fix=Applicability.UNSAFE, tokens=(("Parameter",), knowledge.FREEZE_TOKENS))
@@ -66,12 +72,10 @@ def parameter_reassigned_after_freeze(facts: Facts) -> Iterator[Report]:
         target = facts.code(assign.node)
         call = created[0].node
         assert isinstance(call, cst.Call)
+        fields = {"target": target, "line": facts.line(freeze.node), "freeze": facts.code(freeze.where.statement or freeze.node)}
         yield Report(
             assign.where.statement or assign.node,
-            f"`{target}` was frozen at line {facts.line(freeze.node)} (`{facts.code(freeze.where.statement or freeze.node)}`), "
-            "and is replaced here by a new `nn.Parameter`, which requires grad by default: the freeze is undone and this "
-            f"weight trains. Pass `requires_grad=False`, or copy into the existing one: "
-            f"`with torch.no_grad(): {target}.copy_(...)`.",
+            Message(MESSAGE, fields),
             fix=FixProposal(
                 Applicability.UNSAFE,
                 "Create the parameter with `requires_grad=False`",

@@ -41,7 +41,12 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import Facts, LibraryCall, ModuleRef, group_by_node
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+MESSAGE = (
+    "`{layer}.from_pretrained(...)` freezes the layer by default (`freeze=True`): its weights will not train. "
+    "Pass `freeze=False` to fine-tune them, or `freeze=True` to make the frozen embeddings explicit."
+)
 
 
 @rule("FRZ111", "embedding-from-pretrained-frozen", Level.NOTE, tokens=("from_pretrained",))
@@ -56,9 +61,4 @@ def embedding_from_pretrained_frozen(facts: Facts) -> Iterator[Report]:
         made = [model for model in facts.models if model.node is call]
         if any(facts.freezes_touching(ModuleRef(model)) for model in made):
             continue  # the file sets `requires_grad` of this layer itself
-        layer = group[0].qualname.rsplit(".", 2)[-2]
-        yield Report(
-            call,
-            f"`{layer}.from_pretrained(...)` freezes the layer by default (`freeze=True`): its weights will not train. "
-            "Pass `freeze=False` to fine-tune them, or `freeze=True` to make the frozen embeddings explicit.",
-        )
+        yield Report(call, Message(MESSAGE, {"layer": group[0].qualname.rsplit(".", 2)[-2]}))

@@ -46,7 +46,16 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import UNKNOWN, Facts, FreezeForm, FreezeOp, ModelSource, ModuleRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+
+REMOVED = (
+    "`{method}()` was removed in transformers {removed_in}: `{receiver}.{method}()` raises `AttributeError` before "
+    "training starts. Call `{receiver}.{replacement}()`, which freezes the same convolutional feature encoder."
+)
+DEPRECATED = (
+    "`{method}()` is deprecated (transformers 4 warns and calls `{replacement}()`) and removed in transformers "
+    "{removed_in}, where it raises `AttributeError`. Call `{receiver}.{replacement}()`."
+)
 
 
 @rule("FRZ112", "removed-freeze-feature-extractor", Level.ERROR, fix=Applicability.SAFE, tokens=tuple(knowledge.REMOVED_METHODS))
@@ -61,19 +70,12 @@ def removed_freeze_feature_extractor(facts: Facts) -> Iterator[Report]:
         if not all(_wav2vec2_family(facts, o) for o in group):
             continue
         replacement, removed_in = knowledge.REMOVED_METHODS[op.attribute]
-        receiver = facts.code(call.func.value)
+        fields = {"method": op.attribute, "removed_in": removed_in, "receiver": facts.code(call.func.value), "replacement": replacement}
         if target >= removed_in:
-            message = (
-                f"`{op.attribute}()` was removed in transformers {removed_in}: `{receiver}.{op.attribute}()` raises "
-                f"`AttributeError` before training starts. Call `{receiver}.{replacement}()`, which freezes the same "
-                "convolutional feature encoder."
-            )
+            message = Message(REMOVED, fields)
             level = Level.ERROR
         else:
-            message = (
-                f"`{op.attribute}()` is deprecated (transformers 4 warns and calls `{replacement}()`) and removed in "
-                f"transformers {removed_in}, where it raises `AttributeError`. Call `{receiver}.{replacement}()`."
-            )
+            message = Message(DEPRECATED, fields)
             level = Level.NOTE
         fix = FixProposal(Applicability.SAFE, f"Call `{replacement}()`", (Replacement(call.func.attr, cst.Name(replacement)),))
         yield Report(call, message, fix=fix, level=level)

@@ -52,6 +52,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst.matchers as m
+
 from freezelint.facts import (
     ANY_CHILD,
     ANY_DESCENDANT,
@@ -70,19 +72,23 @@ from freezelint.facts import (
     PeftApply,
     Where,
 )
-from freezelint.findings import Level
+from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
 
-MESSAGE = (
-    "`{module}.eval()` does not freeze `{module}`: its parameters still require grad, and its output at line "
-    "{forward} flows into the loss, so every `backward()` (line {backward}) computes and adds up gradients for all of "
-    "its weights, which {holder}. That is the memory and time of training it, spent on weights that do not change. "
-    "Freeze it with `{module}.requires_grad_(False)`, or run it under `torch.no_grad()`."
-)
 # Who could use those gradients: no optimizer the file builds (traced), or one it cannot see (passed in).
-HOLDERS = {
+_HOLDERS = {
     True: "no optimizer holds (`{optimizer}` steps without them)",
     False: "no optimizer this file builds holds (the one that steps comes from code it cannot see)",
+}
+# The message by whether the optimizer that steps is traced.
+MESSAGES = {
+    traced: (
+        "`{module}.eval()` does not freeze `{module}`: its parameters still require grad, and its output at line "
+        "{forward} flows into the loss, so every `backward()` (line {backward}) computes and adds up gradients for all "
+        "of its weights, which " + holder + ". That is the memory and time of training it, spent on weights that do "
+        "not change. Freeze it with `{module}.requires_grad_(False)`, or run it under `torch.no_grad()`."
+    )
+    for traced, holder in _HOLDERS.items()
 }
 
 
@@ -99,20 +105,21 @@ def eval_module_computes_gradients(facts: Facts) -> Iterator[Report]:
         if forward is None or _frozen_or_handed_on(facts, ref) or facts.training_of(ref) is not None:
             continue
         backward = _backward_through(facts, forward)
-        if backward is None:
-            continue
+        if backward is None or not _steps_in_loop(backward):
+            continue  # no training step beside it (a test of backward itself, a gradient-based attack's one pass)
         stepping = _stepping_optimizer(facts, backward)
         if stepping is None and _built_optimizers_hold(facts, ref):
             continue
         reported.add(id(call.call))
-        holder = HOLDERS[stepping is not None].format(optimizer=stepping.name if stepping is not None else "")
-        fields = {
+        fields: dict[str, object] = {
             "module": facts.code(call.call.func.value),  # type: ignore[attr-defined]
             "forward": facts.line(forward.node),
             "backward": facts.line(backward.node),
-            "holder": holder,
         }
-        yield Report(call.where.statement or call.call, Message(MESSAGE, fields))
+        if stepping is not None:
+            fields["optimizer"] = stepping.name
+        evidence = Evidence.TRACED if stepping is not None else Evidence.NAME
+        yield Report(call.where.statement or call.call, Message(MESSAGES[stepping is not None], fields), evidence=evidence)
 
 
 def _eval_call(call: ModuleCall) -> bool:
@@ -173,6 +180,14 @@ def _backward_through(facts: Facts, forward: Forward) -> Backward | None:
         if backward.order > forward.order and (backward.where.shared_loop(forward.where) is not None or not forward.where.loops):
             return backward
     return None
+
+
+def _steps_in_loop(backward: Backward) -> bool:
+    """The loop around the backward also steps something (`optimizer.step()`, `self.optimizer_student.step()`)."""
+    loops = backward.where.loops
+    if not loops:
+        return False
+    return bool(m.findall(loops[-1].node, m.Call(func=m.Attribute(attr=m.Name("step")))))
 
 
 def _stepping_optimizer(facts: Facts, backward: Event) -> OptimizerBuild | None:

@@ -53,11 +53,19 @@ from freezelint.facts import (
     OptimizerBuild,
     OptimizerCall,
     Wrap,
+    branches_conflict,
     keeps_grads,
     new_parameters,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+MESSAGE = (
+    "`{optimizer}` gets every parameter of `{module}`, including the ones frozen at line {line} (`{freeze}`). "
+    "Harmless as written: a frozen parameter's `.grad` stays None and the optimizer skips it, keeping no state for "
+    "it. Pass only trainable parameters (`[p for p in {module}.parameters() if p.requires_grad]`) to make the intent "
+    "explicit."
+)
 
 
 @rule(
@@ -76,6 +84,7 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             frozen = [
                 op for op in freezes
                 if op.module.overlaps(params.module) and not _undone(facts, op, build, params.module)
+                and not branches_conflict(op.where.branches, params.guards)  # frozen only where the set is not taken
             ]
             if not frozen:
                 continue
@@ -85,14 +94,13 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
             if unfrozen_later:
                 continue  # an all-parameter optimizer is the right choice for gradual unfreezing
             first = frozen[0]
-            yield Report(
-                build.node,
-                f"`{build.name}` gets every parameter of `{params.module.describe()}`, including the ones "
-                f"frozen at line {facts.line(first.node)} (`{facts.code(first.where.statement or first.node)}`). "
-                "Harmless as written: a frozen parameter's `.grad` stays None and the optimizer skips it, keeping no "
-                "state for it. Pass only trainable parameters "
-                f"(`[p for p in {params.module.describe()}.parameters() if p.requires_grad]`) to make the intent explicit.",
-            )
+            fields = {
+                "optimizer": build.name,
+                "module": params.module.describe(),
+                "line": facts.line(first.node),
+                "freeze": facts.code(first.where.statement or first.node),
+            }
+            yield Report(build.node, Message(MESSAGE, fields))
             break
 
 

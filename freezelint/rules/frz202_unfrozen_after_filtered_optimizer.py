@@ -61,7 +61,26 @@ import libcst.matchers as m
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeOp, LibraryCall, ModuleRef, Optimizer, OptimizerBuild, OptimizerCall, ParamRef, ParamSet
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+_UNFROZEN = "`{module}` is unfrozen here, but `{optimizer}` (line {line}) was given "
+_NEVER_ADDED = (
+    ", and nothing adds these layers to it: they will compute gradients and their weights will never change. "
+    "Instead, {remedy} (`{optimizer_class}({model}.parameters(), ...)`: frozen ones are skipped while their `.grad` is "
+    "None), or rebuild the optimizer and its scheduler after unfreezing (`add_param_group` also works but breaks an "
+    "existing LambdaLR schedule)."
+)
+# What the optimizer was given: parameters filtered by `requires_grad`, or those of some modules.
+GIVEN_TRAINABLE = _UNFROZEN + "only the parameters that were trainable then" + _NEVER_ADDED
+GIVEN_MODULES = _UNFROZEN + "only the parameters of {modules}" + _NEVER_ADDED
+# How to give the optimizer the unfrozen layers, by the library that builds it (None: plain PyTorch, the HF Trainer).
+REMEDIES = {
+    "lightning": (
+        "call `self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function`, or build the optimizer "
+        "over all parameters"
+    ),
+    None: "build the optimizer over all parameters",
+}
 
 
 @rule("FRZ202", "unfrozen-after-filtered-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
@@ -125,26 +144,20 @@ def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfroze
     return False
 
 
-def _message(facts: Facts, build: OptimizerBuild, op: FreezeOp) -> str:
+def _message(facts: Facts, build: OptimizerBuild, op: FreezeOp) -> Message:
     sets = [s for s in build.param_sets() if not s.copies]
-    if any(s.only_trainable for s in sets):
-        given = "only the parameters that were trainable then"
-    else:
-        given = "only the parameters of " + ", ".join(f"`{s.module.describe()}`" for s in sets)
     lightning = build.where.callback_of is not None and build.where.callback_of.build.library == "lightning"
-    remedy = (
-        "call `self.unfreeze_and_add_param_group(modules, optimizer)` in `finetune_function`, or build the "
-        "optimizer over all parameters"
-        if lightning
-        else "build the optimizer over all parameters"
-    )
-    return (
-        f"`{facts.spelling(op)}` is unfrozen here, but `{build.name}` (line {facts.line(build.node)}) was given "
-        f"{given}, and nothing adds these layers to it: they will compute gradients and their weights will never "
-        f"change. Instead, {remedy} (`{build.qualname.rsplit('.', 1)[-1]}({_model_code(facts, build)}.parameters(), ...)`: "
-        "frozen ones are skipped while their `.grad` is None), or rebuild the optimizer and its scheduler after "
-        "unfreezing (`add_param_group` also works but breaks an existing LambdaLR schedule)."
-    )
+    fields: dict[str, object] = {
+        "module": facts.spelling(op),
+        "optimizer": build.name,
+        "line": facts.line(build.node),
+        "remedy": REMEDIES["lightning" if lightning else None],
+        "optimizer_class": build.qualname.rsplit(".", 1)[-1],
+        "model": _model_code(facts, build),
+    }
+    if any(s.only_trainable for s in sets):
+        return Message(GIVEN_TRAINABLE, fields)
+    return Message(GIVEN_MODULES, {**fields, "modules": ", ".join(f"`{s.module.describe()}`" for s in sets)})
 
 
 def _model_code(facts: Facts, build: OptimizerBuild) -> str:

@@ -57,10 +57,22 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Facts, FreezeOp, ModuleCall, Trainer, TrainCall, as_ref
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 # Trainers that build their optimizer the HF Trainer way (TRL and Sentence-Transformers subclass it).
 _HF_TRAINER_LIBRARIES = ("transformers", "trl", "sentence-transformers")
+
+_KEEPS_FIRST_OPTIMIZER = (
+    ", but {trainer} built its optimizer at the first `train()` (line {line}) from the parameters trainable then, and "
+    "keeps it: these layers will compute gradients and never change. Give the Trainer an optimizer over all parameters "
+    "(`optimizers=(torch.optim.AdamW({model}.parameters(), lr=...), None)`; frozen ones are skipped while their `.grad` "
+    "is None)"
+)
+IN_CALLBACK = "`{module}` is unfrozen in a callback" + _KEEPS_FIRST_OPTIMIZER + "."
+BETWEEN_TRAIN_CALLS = (
+    "`{module}` is unfrozen between two `train()` calls" + _KEEPS_FIRST_OPTIMIZER + ", or set `{name}.optimizer = None` "
+    "and `{name}.lr_scheduler = None` before the next `train()`."
+)
 
 
 @rule("FRZ203", "trainer-keeps-first-optimizer", Level.ERROR, tokens=(knowledge.UNFREEZE_TOKENS, knowledge.TRAINER_TOKENS))
@@ -78,17 +90,18 @@ def trainer_keeps_first_optimizer(facts: Facts) -> Iterator[Report]:
                 continue
             if facts.frozen_at(op.module, created) is None or _optimizer_reset(facts, trainer, created):
                 continue
-            where = "in a callback" if in_callback else "between two `train()` calls"
-            name = trainer.build.names[0] if trainer.build.names else "trainer"
-            yield Report(
-                op.where.statement or op.node,
-                f"`{facts.spelling(op)}` is unfrozen {where}, but {trainer.build.describe()} built its optimizer "
-                f"at the first `train()` (line {facts.line(own[0].node)}) from the parameters trainable then, and keeps "
-                "it: these layers will compute gradients and never change. Give the Trainer an optimizer over all "
-                f"parameters (`optimizers=(torch.optim.AdamW({_model_name(own)}.parameters(), lr=...), None)`; frozen "
-                "ones are skipped while their `.grad` is None)"
-                + ("." if in_callback else f", or set `{name}.optimizer = None` and `{name}.lr_scheduler = None` before the next `train()`."),
-            )
+            fields: dict[str, object] = {
+                "module": facts.spelling(op),
+                "trainer": trainer.build.describe(),
+                "line": facts.line(own[0].node),
+                "model": _model_name(own),
+            }
+            if in_callback:
+                message = Message(IN_CALLBACK, fields)
+            else:
+                name = trainer.build.names[0] if trainer.build.names else "trainer"
+                message = Message(BETWEEN_TRAIN_CALLS, {**fields, "name": name})
+            yield Report(op.where.statement or op.node, message)
 
 
 def _trainers(trains: list[TrainCall]) -> list[Trainer]:

@@ -44,7 +44,19 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Event, Facts, ModuleRef, OptimizerBuild, ParamRef, PeftApply, as_ref, new_parameters
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+_ADDS_ADAPTERS = (
+    " at line {line} adds the adapter parameters, so it never holds them: nothing trains at all (PEFT freezes the base "
+    "weights, the only ones it holds), while training runs and logs a loss as usual. Build the optimizer after line "
+    "{line}."
+)
+BEFORE_PEFT_CONFIG = "`{optimizer}` is built here, before the trainer's `peft_config=`" + _ADDS_ADAPTERS
+BEFORE_PEFT_CALL = "`{optimizer}` is built here, before `{function}(...)`" + _ADDS_ADAPTERS
+BEFORE_REPLACED = (
+    "`{optimizer}` is built here, before `{target}` is replaced by a new {kind} at line {line}, so it never holds the "
+    "new parameters: they get gradients but keep their initial values. Build the optimizer after line {line}."
+)
 
 
 @rule("FRZ204", "optimizer-before-new-parameters", Level.ERROR, tokens=knowledge.OPTIMIZER_TOKENS)
@@ -76,21 +88,13 @@ def _changes(facts: Facts, build: OptimizerBuild, trained: list[ModuleRef]) -> I
                 yield event, "parameter" if isinstance(new[0], ParamRef) else "module"
 
 
-def _message(facts: Facts, build: OptimizerBuild, change: Event, what: str) -> str:
-    line = facts.line(change.node)
+def _message(facts: Facts, build: OptimizerBuild, change: Event, what: str) -> Message:
+    fields: dict[str, object] = {"optimizer": build.name, "line": facts.line(change.node)}
     if what == "peft":
         assert isinstance(change, PeftApply)
-        how = "the trainer's `peft_config=`" if change.how == "peft_config" else f"`{change.how}(...)`"
-        return (
-            f"`{build.name}` is built here, before {how} at line {line} adds the adapter parameters, so it "
-            "never holds them: nothing trains at all (PEFT freezes the base weights, the only ones it holds), while "
-            f"training runs and logs a loss as usual. Build the optimizer after line {line}."
-        )
+        if change.how == "peft_config":
+            return Message(BEFORE_PEFT_CONFIG, fields)
+        return Message(BEFORE_PEFT_CALL, {**fields, "function": change.how})
     assert isinstance(change, AttributeAssign)
-    target = facts.code(change.node)
     kind = "parameter" if what == "parameter" else "module"
-    return (
-        f"`{build.name}` is built here, before `{target}` is replaced by a new {kind} at line {line}, so it never "
-        f"holds the new parameters: they get gradients but keep their initial values. Build the optimizer after "
-        f"line {line}."
-    )
+    return Message(BEFORE_REPLACED, {**fields, "target": facts.code(change.node), "kind": kind})

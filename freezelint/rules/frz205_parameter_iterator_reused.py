@@ -58,7 +58,21 @@ from freezelint.facts import (
     Value,
 )
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+
+_USED_UP = (
+    "`{iterator}` (line {line}) is a one-shot iterator, already used up by `{first}` at line {first_line}: here it "
+    "yields nothing, so "
+)
+_MAKE_LIST = ". Make it a list where it is created."
+# What the second use does with nothing, by what it is.
+IN_LOOP = _USED_UP + "this loop does not run once" + _MAKE_LIST
+IN_OPTIMIZER = (
+    _USED_UP + "`{optimizer}` gets none of these parameters (with no others, `torch.optim` raises `ValueError: "
+    "optimizer got an empty parameter list`)" + _MAKE_LIST
+)
+IN_CLIPPING = _USED_UP + "it clips nothing (and returns a norm of 0)" + _MAKE_LIST
+ELSEWHERE = _USED_UP + "it sees no parameters" + _MAKE_LIST
 
 
 # Builtins that use up an iterator where it stands, and builtins or itertools functions that wrap it lazily.
@@ -163,11 +177,9 @@ def _report(facts: Facts, first: Consumption, later: Consumption) -> Report:
     short = text if len(text) <= 60 else text[:57] + "..."
     first_code = facts.code(first.where.statement or first.node)
     first_code = first_code if len(first_code) <= 60 else first_code[:57] + "..."
-    message = (
-        f"`{short}` (line {facts.line(created)}) is a one-shot iterator, already used up by `{first_code}` at line "
-        f"{facts.line(first.node)}: here it yields nothing, so {_consequence(facts, later)}. Make it a list where it "
-        "is created."
-    )
+    template, consequence_fields = _consequence(facts, later)
+    fields = {"iterator": short, "line": facts.line(created), "first": first_code, "first_line": facts.line(first.node)}
+    message = Message(template, {**fields, **consequence_fields})
     safe = _nothing_changes_between(facts, value, first)
     replacement = _as_list(created)
     fix = FixProposal(
@@ -183,20 +195,18 @@ def _created(value: Value) -> cst.CSTNode:
     return value.node
 
 
-def _consequence(facts: Facts, use: Consumption) -> str:
+def _consequence(facts: Facts, use: Consumption) -> tuple[str, dict[str, object]]:
+    """The template for what the second use does with nothing, and the fields it adds."""
     statement = use.where.statement
     if isinstance(statement, cst.For):
-        return "this loop does not run once"
+        return IN_LOOP, {}
     for build in facts.of(OptimizerBuild, uncalled=True):
         if build.where.statement is statement and any(use.value is o for o in _flat(build.params)):
-            return (
-                f"`{build.name}` gets none of these parameters (with no others, `torch.optim` raises "
-                "`ValueError: optimizer got an empty parameter list`)"
-            )
+            return IN_OPTIMIZER, {"optimizer": build.name}
     for call in facts.of(LibraryCall, uncalled=True):
         if call.where.statement is statement and call.qualname.rsplit(".", 1)[-1].startswith("clip_grad"):
-            return "it clips nothing (and returns a norm of 0)"
-    return "it sees no parameters"
+            return IN_CLIPPING, {}
+    return ELSEWHERE, {}
 
 
 def _flat(value: Value) -> list[Value]:

@@ -68,7 +68,22 @@ from freezelint.facts import (
     mentions,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+_FROZEN_HERE = "`{module}` is frozen here "
+_STILL_CHANGE = (
+    ", so these frozen weights still change. Set `p.grad = None` for each parameter you freeze (or use `zero_grad()`, "
+    "which sets gradients to None)."
+)
+AFTER_BACKWARD = (
+    _FROZEN_HERE + "after `backward()` (line {line}) and before `{optimizer}.step()`: the gradients just computed are "
+    "still there, and the step applies them" + _STILL_CHANGE
+)
+GRADS_KEPT = (
+    _FROZEN_HERE + "mid-training while `zero_grad(set_to_none=False)` (line {line}) keeps the gradients of its "
+    "parameters as zeros instead of None: momentum, Adam's moment estimates and weight decay keep moving them"
+    + _STILL_CHANGE
+)
 
 
 @rule("FRZ206", "frozen-with-stale-grads", Level.WARNING, tokens=(knowledge.FREEZE_TOKENS, knowledge.OPTIMIZER_TOKENS))
@@ -173,20 +188,10 @@ def _between_backward_and_step(facts: Facts, op: FreezeOp, steps: list[Optimizer
     return None
 
 
-def _message(facts: Facts, op: FreezeOp, build: OptimizerBuild, zeroing: object, backward: Backward | None) -> str:
+def _message(facts: Facts, op: FreezeOp, build: OptimizerBuild, zeroing: object, backward: Backward | None) -> Message:
     assert op.module is not None
     if backward is not None:
-        why = (
-            f"after `backward()` (line {facts.line(backward.node)}) and before `{build.name}.step()`: the gradients "
-            "just computed are still there, and the step applies them"
-        )
-    else:
-        assert isinstance(zeroing, (ModuleCall, OptimizerCall))
-        why = (
-            f"mid-training while `zero_grad(set_to_none=False)` (line {facts.line(zeroing.node)}) keeps the gradients "
-            "of its parameters as zeros instead of None: momentum, Adam's moment estimates and weight decay keep moving them"
-        )
-    return (
-        f"`{facts.spelling(op)}` is frozen here {why}, so these frozen weights still change. Set `p.grad = None` "
-        "for each parameter you freeze (or use `zero_grad()`, which sets gradients to None)."
-    )
+        fields = {"module": facts.spelling(op), "line": facts.line(backward.node), "optimizer": build.name}
+        return Message(AFTER_BACKWARD, fields)
+    assert isinstance(zeroing, (ModuleCall, OptimizerCall))
+    return Message(GRADS_KEPT, {"module": facts.spelling(op), "line": facts.line(zeroing.node)})

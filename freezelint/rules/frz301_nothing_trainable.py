@@ -80,9 +80,49 @@ from freezelint.facts import (
     new_parameters,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 Head = tuple[str, tuple[str, ...], frozenset[str]]  # architecture, head sub-modules, head words in parameter names
+
+# Why every parameter ends frozen, and what to do instead: a name filter that matches no head parameter, a new head
+# assigned before a freeze-all, or a freeze-all (of a model whose head is known, or not).
+_CAUSES = {
+    "name filter": (
+        "No parameter name of `{module}` ({architecture}) contains \"{word}\" (its head is {heads}), so this freezes "
+        "every parameter",
+        "test the real head name (\"{head}\"), or unfreeze the head module: `{module}.{head}.requires_grad_(True)`",
+    ),
+    "head replaced": (
+        "Every parameter of `{module}` is frozen here, the new `{target}` assigned at line {assigned_line} included",
+        "assign the new head after freezing (new modules are trainable), or unfreeze it: `{target}.requires_grad_(True)`",
+    ),
+    "known head": (
+        "Every parameter of `{module}` is frozen here",
+        "unfreeze what should train, e.g. `{module}.{head}.requires_grad_(True)`",
+    ),
+    "unknown head": (
+        "Every parameter of `{module}` is frozen here",
+        "unfreeze what should train, e.g. `requires_grad_(True)` on the layers to train",
+    ),
+}
+# What follows, by what starts training: an optimizer built from the trainable parameters, or a training step.
+_CONSEQUENCES = {
+    "optimizer": (
+        "`{how}` (line {line}) is built from the trainable parameters, that is from none: it raises "
+        "`ValueError: optimizer got an empty parameter list`"
+    ),
+    "training": (
+        "nothing unfreezes any before `{how}` at line {line}: there is nothing to train. The first `backward()` fails "
+        "with \"element 0 of tensors does not require grad and does not have a grad_fn\" (with gradient "
+        "checkpointing, training runs and changes nothing)"
+    ),
+}
+# The message by (cause, consequence).
+MESSAGES = {
+    (cause, consequence): what + ", and " + result + ". Instead, " + instead + "."
+    for cause, (what, instead) in _CAUSES.items()
+    for consequence, result in _CONSEQUENCES.items()
+}
 
 
 @rule("FRZ301", "nothing-trainable", Level.ERROR, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
@@ -111,7 +151,7 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
             continue
         refs = [as_ref(option) for option in call.model.candidates()]
         if refs and all(ref is not None for ref in refs):
-            how = f"`{build.names[0]}.train()`" if build.names else f"`{build.class_name}(...).train()`"
+            how = f"{build.names[0]}.train()" if build.names else f"{build.class_name}(...).train()"
             yield call, [ref for ref in refs if ref is not None], how
     for build in facts.of(OptimizerBuild):
         parts = build.param_parts()
@@ -120,14 +160,14 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
         sets = [p for p in parts if isinstance(p, ParamSet)]
         refs = [s.module for s in sets]
         if any(s.only_trainable for s in sets):
-            yield build, refs, f"`{build.name}`"  # built from what is trainable now: from nothing, it raises
+            yield build, refs, build.name  # built from what is trainable now: from nothing, it raises
             continue
         use = facts.optimizer_used_after(build, build.where)
         if isinstance(use, TrainCall):
             trainer = use.trainer.build
-            yield use, refs, f"`{trainer.names[0]}.train()`" if trainer.names else f"`{trainer.class_name}(...).train()`"
+            yield use, refs, f"{trainer.names[0]}.train()" if trainer.names else f"{trainer.class_name}(...).train()"
         elif use is not None:
-            yield use, refs, f"`{build.name}.step()`"
+            yield use, refs, f"{build.name}.step()"
 
 
 def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:
@@ -191,39 +231,25 @@ def _head(model: Model) -> Head | None:
     return knowledge.task_head(model.class_name, model.checkpoint, model.library)
 
 
-def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how: str) -> str:
-    name = ref.describe()
+def _message(facts: Facts, freeze: FreezeOp, ref: ModuleRef, moment: Event, how: str) -> Message:
     head = _head(ref.model)
     by_name = freeze.name_filter() or freeze.name_value()
     replaced = _head_replaced_before(facts, ref, freeze)
+    fields: dict[str, object] = {"module": ref.describe()}
     if by_name is not None and head is not None and not (freeze.value is False and freeze.whole):
-        word = by_name[0]
-        heads = " + ".join(f"`{h}`" for h in head[1])
-        what = (
-            f"no parameter name of `{name}` ({head[0]}) contains \"{word}\" (its head is {heads}), so this freezes "
-            "every parameter"
-        )
-        instead = f"test the real head name (\"{head[1][-1]}\"), or unfreeze the head module: `{name}.{head[1][-1]}.requires_grad_(True)`"
+        cause = "name filter"
+        fields |= {"architecture": head[0], "word": by_name[0], "heads": " + ".join(f"`{h}`" for h in head[1]), "head": head[1][-1]}
     elif replaced is not None:
-        target = facts.code(replaced.node)
-        what = f"every parameter of `{name}` is frozen here, the new `{target}` assigned at line {facts.line(replaced.node)} included"
-        instead = f"assign the new head after freezing (new modules are trainable), or unfreeze it: `{target}.requires_grad_(True)`"
+        cause = "head replaced"
+        fields |= {"target": facts.code(replaced.node), "assigned_line": facts.line(replaced.node)}
+    elif head is not None:
+        cause = "known head"
+        fields["head"] = head[1][-1]
     else:
-        what = f"every parameter of `{name}` is frozen here"
-        suggestion = f"`{name}.{head[1][-1]}.requires_grad_(True)`" if head is not None else "`requires_grad_(True)` on the layers to train"
-        instead = f"unfreeze what should train, e.g. {suggestion}"
-    if isinstance(moment, OptimizerBuild):
-        consequence = (
-            f"{how} (line {facts.line(moment.node)}) is built from the trainable parameters, that is from none: it raises "
-            "`ValueError: optimizer got an empty parameter list`"
-        )
-    else:
-        consequence = (
-            f"nothing unfreezes any before {how} at line {facts.line(moment.node)}: there is nothing to train. The first "
-            "`backward()` fails with \"element 0 of tensors does not require grad and does not have a grad_fn\" (with "
-            "gradient checkpointing, training runs and changes nothing)"
-        )
-    return f"{what[0].upper()}{what[1:]}, and {consequence}. Instead, {instead}."
+        cause = "unknown head"
+    consequence = "optimizer" if isinstance(moment, OptimizerBuild) else "training"
+    fields |= {"how": how, "line": facts.line(moment.node)}
+    return Message(MESSAGES[cause, consequence], fields)
 
 
 def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> AttributeAssign | None:

@@ -55,9 +55,30 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, Forward, FreezeOp, ModelSource, ModuleRef, OpaqueUse, PeftApply, Unknown, as_ref
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 MARKER = "full-finetune"
+
+# What trains, by whether the model's parameter count is known.
+_AMOUNTS = {
+    True: "all {count:,} parameters, every pretrained weight included,",
+    False: "every pretrained weight",
+}
+# How to freeze, by whether the model has a task head on a base model.
+_HOW_TO_FREEZE = {
+    True: "`{model}.base_model.requires_grad_(False)` trains only the task head",
+    False: "call `requires_grad_(False)` on the modules to keep",
+}
+# The message by (count known, task head).
+MESSAGES = {
+    (counted, head): (
+        "`{model}` ({factory}) is trained by {training} with no parameter frozen: " + amount + " will be updated (full "
+        "fine-tuning). Freeze layers (" + how_to + "), or mark full fine-tuning as intended with `# freezelint: "
+        + MARKER + "`."
+    )
+    for counted, amount in _AMOUNTS.items()
+    for head, how_to in _HOW_TO_FREEZE.items()
+}
 
 
 @rule("FRZ302", "full-fine-tuning", Level.NOTE, tokens=(("from_pretrained",), knowledge.TRAINING_TOKENS))
@@ -79,17 +100,11 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
         if facts.has_marker(statement, MARKER):
             continue
         count = knowledge.parameter_count(model.checkpoint, model.class_name, _num_labels(facts, model.node))
-        amount = f"all {count:,} parameters, every pretrained weight included," if count else "every pretrained weight"
         head = knowledge.has_task_head(model.class_name)
-        how_to = f"`{model.name}.base_model.requires_grad_(False)` trains only the task head" if head else (
-            "call `requires_grad_(False)` on the modules to keep"
-        )
-        yield Report(
-            statement,
-            f"`{model.name}` ({model.factory}) is trained by {training.how} with no parameter frozen: {amount} will "
-            f"be updated (full fine-tuning). Freeze layers ({how_to}), or mark full fine-tuning as intended with "
-            f"`# freezelint: {MARKER}`.",
-        )
+        fields: dict[str, object] = {"model": model.name, "factory": model.factory, "training": training.how}
+        if count:
+            fields["count"] = count
+        yield Report(statement, Message(MESSAGES[bool(count), bool(head)], fields))
 
 
 def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:

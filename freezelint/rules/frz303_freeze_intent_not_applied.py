@@ -60,7 +60,7 @@ from freezelint.facts import (
     TrainCall,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 _BUILTINS = frozenset(dir(builtins))
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
@@ -69,6 +69,29 @@ _PARSE_METHODS = frozenset(
     {"parse_args", "parse_known_args", "parse_intermixed_args", "parse_args_into_dataclasses", "parse_dict",
      "parse_json_file", "parse_yaml_file"}
 )
+
+# How the message names the setting, by the kind of its definition.
+_SUBJECTS = {
+    "argparse": "The option `{option}`",
+    "click": "The option `{option}`",
+    "typer": "The option `{option}`",
+    "dataclass field": "The argument field `{option}`",
+    "config key": "The config key {option}",
+}
+# Whether the file reads it.
+_STATES = {
+    True: "is read (line {line}) but no freeze depends on it",
+    False: "is defined here but nothing in this file reads it",
+}
+# The message by (kind, read).
+MESSAGES = {
+    (kind, read): (
+        subject + " " + state + ": setting it changes nothing, the model trains exactly as without it. Apply it where "
+        "the model is built (`if {value}: <layers to freeze>.requires_grad_(False)`), or remove it."
+    )
+    for kind, subject in _SUBJECTS.items()
+    for read, state in _STATES.items()
+}
 
 
 @rule("FRZ303", "freeze-intent-not-applied", Level.WARNING, tokens=("freeze", "frozen", "train_base", "train-base"))
@@ -252,18 +275,10 @@ def _regions(event: Event) -> Iterator[cst.CSTNode]:
     yield from where.calls
 
 
-def _message(facts: Facts, option: OptionDefinition, reads: list[cst.CSTNode], holder: str) -> str:
-    what = {
-        "argparse": f"The option `{option.spelled}`",
-        "click": f"The option `{option.spelled}`",
-        "typer": f"The option `{option.name}`",
-        "dataclass field": f"The argument field `{option.name}`",
-        "config key": f"The config key {option.spelled}",
-    }[option.kind]
+def _message(facts: Facts, option: OptionDefinition, reads: list[cst.CSTNode], holder: str) -> Message:
+    fields: dict[str, object] = {"option": option.name if option.kind in ("typer", "dataclass field") else option.spelled}
     if reads:
-        state = f"is read (line {facts.line(reads[0])}) but no freeze depends on it"
-    else:
-        state = "is defined here but nothing in this file reads it"
+        fields["line"] = facts.line(reads[0])
     if option.kind in ("click", "typer"):
         value = option.name
     elif option.kind == "config key":
@@ -273,7 +288,5 @@ def _message(facts: Facts, option: OptionDefinition, reads: list[cst.CSTNode], h
         value = f'{name.value if isinstance(name, cst.Name) else "config"}[{option.spelled}]'
     else:
         value = f"{holder}.{option.name}"
-    return (
-        f"{what} {state}: setting it changes nothing, the model trains exactly as without it. Apply it where the model is built "
-        f"(`if {value}: <layers to freeze>.requires_grad_(False)`), or remove it."
-    )
+    fields["value"] = value
+    return Message(MESSAGES[option.kind, bool(reads)], fields)

@@ -56,7 +56,22 @@ import libcst.matchers as m
 
 from freezelint.facts import Facts, FreezeForm, FreezeOp, PeftApply, Where, may_unfreeze
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+
+_NOTHING_TRAINS = (
+    "(the first `backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on "
+    "in the training arguments, training runs, logs a loss and changes nothing)"
+)
+AFTER_PEFT = (
+    "`prepare_model_for_kbit_training` runs here on `{model}` after `{peft}` added the adapters at line {line}: it "
+    "sets `requires_grad=False` on every parameter, the adapters included, so nothing is left to train "
+    + _NOTHING_TRAINS + ". Call it before `{peft}`."
+)
+WITHOUT_PEFT = (
+    "`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of `{model}`, and no adapters are "
+    "added before {training} trains it at line {line}: there is nothing to train " + _NOTHING_TRAINS + ". Add the "
+    "adapters after it (`model = get_peft_model(model, config)`), or drop the call to train the model itself."
+)
 
 
 @rule("FRZ401", "kbit-preparation-freezes-adapters", Level.ERROR, fix=Applicability.UNSAFE, tokens=("prepare_model_for",))
@@ -83,31 +98,18 @@ def kbit_preparation_freezes_adapters(facts: Facts) -> Iterator[Report]:
             yield Report(op.where.statement or op.node, _without_peft(facts, name, training.how, training.event.node))
 
 
-def _after_peft(facts: Facts, name: str, apply: PeftApply) -> str:
-    how = _peft_spelling(apply)
-    return (
-        f"`prepare_model_for_kbit_training` runs here on `{name}` after {how} added the adapters at line "
-        f"{facts.line(apply.node)}: it sets `requires_grad=False` on every parameter, the adapters included, so nothing "
-        "is left to train (the first `backward()` fails with \"element 0 of tensors does not require grad\"; with "
-        f"gradient checkpointing on in the training arguments, training runs, logs a loss and changes nothing). Call it "
-        f"before {how}."
-    )
+def _after_peft(facts: Facts, name: str, apply: PeftApply) -> Message:
+    return Message(AFTER_PEFT, {"model": name, "peft": _peft_spelling(apply), "line": facts.line(apply.node)})
 
 
-def _without_peft(facts: Facts, name: str, how: str, node: cst.CSTNode) -> str:
-    return (
-        f"`prepare_model_for_kbit_training` sets `requires_grad=False` on every parameter of `{name}`, and no adapters "
-        f"are added before {how} trains it at line {facts.line(node)}: there is nothing to train (the first "
-        "`backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on in the "
-        "training arguments, training runs, logs a loss and changes nothing). Add the adapters after it "
-        "(`model = get_peft_model(model, config)`), or drop the "
-        "call to train the model itself."
-    )
+def _without_peft(facts: Facts, name: str, how: str, node: cst.CSTNode) -> Message:
+    return Message(WITHOUT_PEFT, {"model": name, "training": how, "line": facts.line(node)})
 
 
 def _peft_spelling(apply: PeftApply) -> str:
+    """The PEFT call as code: `get_peft_model(...)`, or a method `.add_adapter(...)`."""
     function = "." in apply.how or apply.how in ("get_peft_model", "inject_adapter_in_model")
-    return f"`{apply.how}(...)`" if function else f"`.{apply.how}(...)`"
+    return f"{apply.how}(...)" if function else f".{apply.how}(...)"
 
 
 def _move_before(facts: Facts, op: FreezeOp, apply: PeftApply) -> FixProposal | None:

@@ -47,10 +47,17 @@ import libcst as cst
 
 from freezelint.facts import Facts, Model, OptimizerBuild, PeftApply, TrainCall, Training, as_ref
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, edits, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
 
 # `PeftModel.from_pretrained(model, model_id, adapter_name, is_trainable, ...)`: the position of `is_trainable`.
 _IS_TRAINABLE_POSITION = {"PeftModel": 3}
+
+MESSAGE = (
+    "`{function}(...)` loads the adapter for inference (`is_trainable` defaults to False): every adapter weight is "
+    "frozen, and the base model too, yet {training} trains the model at line {line}. Nothing will train: the first "
+    "`backward()` fails with \"element 0 of tensors does not require grad\" (TRL's GRPO trainer has been reported to "
+    "run to the end instead, changing nothing). Pass `is_trainable=True` to continue training the adapter."
+)
 
 
 @rule("FRZ402", "adapter-loaded-frozen", Level.ERROR, fix=Applicability.SAFE, tokens=("from_pretrained",))
@@ -95,15 +102,8 @@ def _through(training: Training, wrapper: Model) -> bool:
     return any(model is wrapper or any(sub is wrapper for _, sub in model.submodels()) for model in models)
 
 
-def _message(facts: Facts, apply: PeftApply, training: Training) -> str:
-    where = f"line {facts.line(training.event.node)}"
-    return (
-        f"`{apply.how}(...)` loads the adapter for inference (`is_trainable` defaults to False): every adapter weight is "
-        f"frozen, and the base model too, yet {training.how} trains the model at {where}. Nothing will train: the "
-        "first `backward()` fails with \"element 0 of tensors does not require grad\" (TRL's GRPO trainer has been "
-        "reported to run to the end instead, changing nothing). Pass `is_trainable=True` to continue training the "
-        "adapter."
-    )
+def _message(facts: Facts, apply: PeftApply, training: Training) -> Message:
+    return Message(MESSAGE, {"function": apply.how, "training": training.how, "line": facts.line(training.event.node)})
 
 
 def _fix(call: cst.Call, given: cst.BaseExpression | None) -> FixProposal:

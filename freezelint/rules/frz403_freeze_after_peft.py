@@ -60,7 +60,46 @@ from freezelint.facts import (
     may_unfreeze,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+# How the messages name the PEFT call, by how PEFT was applied (the trainer's argument, or a call).
+_PEFT_CALLS = {
+    "peft_config": "the trainer's `peft_config=` (line {peft_line})",
+    "call": "`{peft_function}(...)` (line {peft_line})",
+}
+# What a freeze after PEFT does, by what it freezes: every parameter but those named after the head, a place that
+# holds every adapter, or the backbone the adapters sit in. (The text before and after the PEFT call.)
+_FREEZES = {
+    "all but head": (
+        "This loop freezes every parameter whose name does not contain \"{word}\", after ",
+        " added the adapters: adapter weights are named after the layers they adapt, so they are frozen too, and only "
+        "parameters named \"{word}\" will train",
+    ),
+    "adapters": (
+        "Every parameter of `{module}` is frozen here, after ",
+        " added the adapters, the adapters included: nothing is left for {training} to train (the first `backward()` "
+        "fails with \"element 0 of tensors does not require grad\")",
+    ),
+    "backbone": (
+        "Every parameter of `{module}` is frozen here, after ",
+        " added the adapters, and the adapters sit in it: they are frozen too, and only what lies outside it (the task "
+        "head) will train",
+    ),
+}
+# The message for a freeze, by (what it freezes, how PEFT was applied).
+FREEZE_MESSAGES = {
+    (case, peft): before + call + after + ". PEFT already froze the base model: delete this freeze, and list extra "
+    "modules to train in the config's `modules_to_save`."
+    for case, (before, after) in _FREEZES.items()
+    for peft, call in _PEFT_CALLS.items()
+}
+# The message for an unfreeze, by how PEFT was applied.
+UNFREEZE_MESSAGES = {
+    peft: "Every parameter of `{module}` is made trainable here, after " + call + " froze the base model: this undoes "
+    "PEFT and turns it into full fine-tuning (every pretrained weight trains, with the memory PEFT was meant to save). "
+    "Unfreeze only what should train (the config's `modules_to_save`), or drop PEFT for full fine-tuning."
+    for peft, call in _PEFT_CALLS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -207,41 +246,27 @@ def _undone(facts: Facts, op: FreezeOp, until: int) -> bool:
     return False
 
 
-def _peft_call(facts: Facts, apply: PeftApply) -> str:
-    how = "the trainer's `peft_config=`" if apply.how == "peft_config" else f"`{apply.how}(...)`"
-    return f"{how} (line {facts.line(apply.node)})"
+def _peft_call(facts: Facts, apply: PeftApply) -> tuple[str, dict[str, object]]:
+    """How PEFT was applied (a key of `_PEFT_CALLS`), and the fields that name the call."""
+    if apply.how == "peft_config":
+        return "peft_config", {"peft_line": facts.line(apply.node)}
+    return "call", {"peft_function": apply.how, "peft_line": facts.line(apply.node)}
 
 
-def _freeze_message(facts: Facts, op: FreezeOp, apply: PeftApply, place: Place, how: str) -> str:
-    peft = _peft_call(facts, apply)
+def _freeze_message(facts: Facts, op: FreezeOp, apply: PeftApply, place: Place, how: str) -> Message:
+    peft, fields = _peft_call(facts, apply)
     if not op.whole:
-        word = op.name_filter()[0]  # type: ignore[index]
-        what = (
-            f"This loop freezes every parameter whose name does not contain \"{word}\", after {peft} added the adapters: "
-            f"adapter weights are named after the layers they adapt, so they are frozen too, and only parameters named "
-            f"\"{word}\" will train"
-        )
+        case = "all but head"
+        fields["word"] = op.name_filter()[0]  # type: ignore[index]
     elif place.whole:
-        what = (
-            f"Every parameter of `{facts.spelling(op)}` is frozen here, after {peft} added the adapters, the adapters "
-            f"included: nothing is left for {how} to train (the first `backward()` fails with \"element 0 of tensors "
-            "does not require grad\")"
-        )
+        case = "adapters"
+        fields |= {"module": facts.spelling(op), "training": how}
     else:
-        what = (
-            f"Every parameter of `{facts.spelling(op)}` is frozen here, after {peft} added the adapters, and the adapters "
-            "sit in it: they are frozen too, and only what lies outside it (the task head) will train"
-        )
-    return (
-        f"{what}. PEFT already froze the base model: delete this freeze, and list extra modules to train in the config's "
-        "`modules_to_save`."
-    )
+        case = "backbone"
+        fields["module"] = facts.spelling(op)
+    return Message(FREEZE_MESSAGES[case, peft], fields)
 
 
-def _unfreeze_message(facts: Facts, op: FreezeOp, apply: PeftApply) -> str:
-    return (
-        f"Every parameter of `{facts.spelling(op)}` is made trainable here, after {_peft_call(facts, apply)} froze the "
-        "base model: this undoes PEFT and turns it into full fine-tuning (every pretrained weight trains, with the "
-        "memory PEFT was meant to save). Unfreeze only what should train (the config's `modules_to_save`), or drop PEFT "
-        "for full fine-tuning."
-    )
+def _unfreeze_message(facts: Facts, op: FreezeOp, apply: PeftApply) -> Message:
+    peft, fields = _peft_call(facts, apply)
+    return Message(UNFREEZE_MESSAGES[peft], {**fields, "module": facts.spelling(op)})

@@ -52,9 +52,40 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Config, Facts, Literal, Model, ModelSource, PeftApply, Value, as_ref
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 _APPLIES = frozenset({"get_peft_model", "add_adapter", "inject_adapter_in_model"})
+
+# Why PEFT leaves the head out, and what to do, by case: adapters injected in place (which ignores `task_type`), a
+# config without the task type that would save this head, or without any that would.
+_CASES = {
+    "in place": ("`{function}(...)` ignores `task_type`", "add `modules_to_save=[{save_list}]` to the config"),
+    "task type saves it": (
+        "the config has no `task_type` and no `modules_to_save`",
+        "pass `task_type=\"{task_type}\"` (PEFT then trains the head), or `modules_to_save=[{save_list}]`",
+    ),
+    "no task type": (
+        "the config has no `task_type` and no `modules_to_save`",
+        "add `modules_to_save=[{save_list}]` to the config",
+    ),
+}
+# The head, by whether its modules are known.
+_HEADS = {True: "{heads}", False: "its task head"}
+# Where the config is written, when not on the line of the PEFT call.
+_CONFIG_LINES = {True: " (line {config_line})", False: ""}
+# The message by (case, head modules known, config on another line).
+MESSAGES = {
+    (case, known, elsewhere): (
+        "`{model}` ({model_class}) has a new, randomly initialised head (" + head + "), and " + why + config_line
+        + ": PEFT freezes it with the base model, so it stays random for the whole training while the adapters learn "
+        "around it (poor metrics, no error). To train the head, " + remedy + "."
+    )
+    for case, (why, remedy) in _CASES.items()
+    for known, head in _HEADS.items()
+    for elsewhere, config_line in _CONFIG_LINES.items()
+}
+# What `modules_to_save` should list when the head's modules are not known.
+_UNKNOWN_HEAD_MODULE = '"<head module>"'
 
 
 @rule("FRZ404", "peft-task-head-frozen", Level.WARNING, tokens=(("Config",), ("get_peft_model", "add_adapter", "inject_adapter_in_model")))
@@ -104,28 +135,30 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Literal) and value.value is None
 
 
-def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> str:
+def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> Message:
     head = knowledge.task_head(model.class_name, model.checkpoint, model.library)
     heads = head[1] if head is not None else None
-    head_text = " + ".join(f"`{h}`" for h in heads) if heads else "its task head"
     suffix = knowledge.TASK_HEAD.search(model.class_name or "")
     task_type = knowledge.PEFT_TASK_TYPE_OF.get(suffix.group(1)) if suffix else None
     saves = knowledge.PEFT_TASK_TYPE_SAVES.get(task_type or "", ())
-    save_list = ", ".join(f'"{h}"' for h in heads) if heads else '"<head module>"'
+    fields: dict[str, object] = {
+        "model": model.name,
+        "model_class": model.class_name,
+        "save_list": ", ".join(f'"{h}"' for h in heads) if heads else _UNKNOWN_HEAD_MODULE,
+    }
+    if heads:
+        fields["heads"] = " + ".join(f"`{h}`" for h in heads)
     if in_place:
-        how = f"`{apply.how}(...)` ignores `task_type`"
-        remedy = f"add `modules_to_save=[{save_list}]` to the config"
+        case = "in place"
+        fields["function"] = apply.how
     elif task_type and heads and all(h in saves for h in heads):
-        how = "the config has no `task_type` and no `modules_to_save`"
-        remedy = f"pass `task_type=\"{task_type}\"` (PEFT then trains the head), or `modules_to_save=[{save_list}]`"
+        case = "task type saves it"
+        fields["task_type"] = task_type
     else:
-        how = "the config has no `task_type` and no `modules_to_save`"
-        remedy = f"add `modules_to_save=[{save_list}]` to the config"
+        case = "no task type"
     config = apply.config
     config_line = facts.line(config.node) if isinstance(config, Config) else 0
-    at = f" (line {config_line})" if config_line and apply.call is not None and config_line != facts.line(apply.call) else ""
-    return (
-        f"`{model.name}` ({model.class_name}) has a new, randomly initialised head ({head_text}), and {how}{at}: PEFT "
-        "freezes it with the base model, so it stays random for the whole training while the adapters learn around it "
-        f"(poor metrics, no error). To train the head, {remedy}."
-    )
+    elsewhere = bool(config_line and apply.call is not None and config_line != facts.line(apply.call))
+    if elsewhere:
+        fields["config_line"] = config_line
+    return Message(MESSAGES[case, bool(heads), elsewhere], fields)

@@ -78,10 +78,32 @@ from freezelint.facts import (
     as_ref,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 
 # Calls that make the input embeddings' output require grad (or may: a hook of the file's own).
 _INPUT_HOOKS = knowledge.INPUT_GRAD_METHODS | {"register_forward_hook"}
+
+_NO_PARAMETER_GRADIENTS = "a reentrant checkpoint whose inputs do not require grad computes no parameter gradients"
+# Why the model's checkpointing is reentrant: `use_reentrant=True` given, or the target version's default.
+_REENTRANT_BECAUSE = {True: "`use_reentrant=True`", False: "the default of transformers {target}"}
+# The message for a model's checkpointing, by whether `use_reentrant=True` was given.
+MESSAGES = {
+    given: (
+        "Activation checkpointing of `{model}` is reentrant here (" + because + "), and its input embeddings "
+        "`{embeddings}` are frozen (line {line}): " + _NO_PARAMETER_GRADIENTS + ", so the checkpointed layers of "
+        "`{layers}` never train while the layers after them do (training at line {training_line} only warns \"None of "
+        "the inputs have requires_grad=True\"). Pass `gradient_checkpointing_kwargs={{\"use_reentrant\": False}}`, or "
+        "call `{model}.enable_input_require_grads()` after enabling checkpointing."
+    )
+    for given, because in _REENTRANT_BECAUSE.items()
+}
+RAW_CHECKPOINT = (
+    "`{function}({block}, ...)` is reentrant ({because}), and its input is the output of `{source}`, which is frozen: "
+    + _NO_PARAMETER_GRADIENTS + ", so `{block}` never trains (only the warning \"None of the inputs have "
+    "requires_grad=True\" says so). Pass `use_reentrant=False`."
+)
+# Why `torch.utils.checkpoint` is reentrant, by whether `use_reentrant=True` was given.
+RAW_REENTRANT_BECAUSE = {True: "`use_reentrant=True`", False: "torch's default when `use_reentrant` is not given"}
 
 
 @rule("FRZ501", "reentrant-checkpointing-frozen-inputs", Level.ERROR, tokens=(knowledge.CHECKPOINTING_TOKENS, knowledge.FREEZE_TOKENS))
@@ -124,19 +146,20 @@ def _frozen_inputs(facts: Facts, model: Model, order: int) -> tuple[FreezeOp, Mo
     return None
 
 
-def _message(facts: Facts, enabled: Checkpointing, frozen: tuple[FreezeOp, ModuleRef], target: int, moment: Event) -> str:
+def _message(facts: Facts, enabled: Checkpointing, frozen: tuple[FreezeOp, ModuleRef], target: int, moment: Event) -> Message:
     freeze, embeddings = frozen
     model = enabled.model
-    why = "`use_reentrant=True`" if enabled.use_reentrant else f"the default of transformers {target}"
-    layers = ModuleRef(model, model.backbone_paths("layers")[0]).describe()
-    return (
-        f"Activation checkpointing of `{model.name}` is reentrant here ({why}), and its input embeddings "
-        f"`{embeddings.describe()}` are frozen (line {facts.line(freeze.node)}): a reentrant checkpoint whose inputs do "
-        f"not require grad computes no parameter gradients, so the checkpointed layers of `{layers}` never train while "
-        f"the layers after them do (training at line {facts.line(moment.node)} only warns \"None of the inputs have "
-        "requires_grad=True\"). Pass `gradient_checkpointing_kwargs={\"use_reentrant\": False}`, or call "
-        f"`{model.name}.enable_input_require_grads()` after enabling checkpointing."
-    )
+    given = bool(enabled.use_reentrant)
+    fields: dict[str, object] = {
+        "model": model.name,
+        "embeddings": embeddings.describe(),
+        "line": facts.line(freeze.node),
+        "layers": ModuleRef(model, model.backbone_paths("layers")[0]).describe(),
+        "training_line": facts.line(moment.node),
+    }
+    if not given:
+        fields["target"] = target
+    return Message(MESSAGES[given], fields)
 
 
 # --- raw torch.utils.checkpoint --------------------------------------------------------------------------------------
@@ -162,15 +185,13 @@ def _raw_checkpoints(facts: Facts) -> Iterator[Report]:
         source = next((s for value in inputs for s in [_frozen_source(facts, value, call.order, standalone)] if s), None)
         if source is None:
             continue
-        block = facts.code(call.call.args[0].value)
-        why = "`use_reentrant=True`" if given is not None else "torch's default when `use_reentrant` is not given"
-        yield Report(
-            call.call,
-            f"`{facts.code(call.call.func)}({block}, ...)` is reentrant ({why}), and its input is the output of "
-            f"`{source.describe()}`, which is frozen: a reentrant checkpoint whose inputs do not require grad computes no "
-            f"parameter gradients, so `{block}` never trains (only the warning \"None of the inputs have "
-            "requires_grad=True\" says so). Pass `use_reentrant=False`.",
-        )
+        fields = {
+            "function": facts.code(call.call.func),
+            "block": facts.code(call.call.args[0].value),
+            "because": RAW_REENTRANT_BECAUSE[given is not None],
+            "source": source.describe(),
+        }
+        yield Report(call.call, Message(RAW_CHECKPOINT, fields))
 
 
 def _frozen_source(facts: Facts, value: Value, order: int, standalone: bool, depth: int = 0) -> ModuleRef | None:

@@ -51,7 +51,14 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import Facts, ModuleCall, ModuleRef
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+MESSAGE = (
+    "Activation checkpointing is on for `{model}`, but its backbone `{backbone}` is entirely frozen (line {line}): "
+    "there is nothing to backpropagate into, so no memory to save, and transformers 5 hooks the input embeddings when "
+    "checkpointing is enabled, so every step backpropagates through the frozen backbone and runs its forward pass "
+    "twice. Turn checkpointing off for this model, or call `{model}.disable_input_require_grads()` after enabling it."
+)
 
 # Removing the input-embedding hook makes checkpointing a frozen backbone cheap again.
 _UNHOOK = frozenset({"disable_input_require_grads"})
@@ -86,11 +93,5 @@ def checkpointing_frozen_backbone(facts: Facts) -> Iterator[Report]:
         if frozen is None:
             continue
         freeze, path = frozen
-        yield Report(
-            enabled.node,
-            f"Activation checkpointing is on for `{model.name}`, but its backbone `{ModuleRef(model, path).describe()}` is "
-            f"entirely frozen (line {facts.line(freeze.node)}): there is nothing to backpropagate into, so no memory to "
-            "save, and transformers 5 hooks the input embeddings when checkpointing is enabled, so every step "
-            "backpropagates through the frozen backbone and runs its forward pass twice. Turn checkpointing off for "
-            f"this model, or call `{model.name}.disable_input_require_grads()` after enabling it.",
-        )
+        fields = {"model": model.name, "backbone": ModuleRef(model, path).describe(), "line": facts.line(freeze.node)}
+        yield Report(enabled.node, Message(MESSAGE, fields))

@@ -75,7 +75,30 @@ from freezelint.facts import (
     TrainCall,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+# How the frozen module runs in training mode, by what trains it: a trainer's `train()`, or a training loop.
+_RUNS = {
+    "trainer": "{training} runs it in training mode (line {line})",
+    "loop": "the training loop runs it in training mode (`{step}` at line {line})",
+}
+# A one-time `.eval()` before training, and what undoes it, by what trains the module.
+_UNDONE = {
+    "trainer": " The `.eval()` at line {eval_line} does not last: the Trainer calls `model.train()` at every step.",
+    "loop": " The `.eval()` at line {eval_line} does not last: `model.train()` switches it back.",
+}
+# The message by (what trains it, a one-time `.eval()` undone).
+MESSAGES = {
+    (trained_by, undone): (
+        "`{module}` is frozen here, but it contains BatchNorm layers and " + runs + ": `requires_grad=False` does not "
+        "stop BatchNorm from updating its running mean and variance on every batch, so the frozen `{module}` keeps "
+        "changing its outputs." + (_UNDONE[trained_by] if undone else "") + " Keep its BatchNorm layers in eval mode "
+        "while training (re-apply `.eval()` after every `model.train()`, e.g. in an overridden `train()`), or replace "
+        "them with `torchvision.ops.FrozenBatchNorm2d`."
+    )
+    for trained_by, runs in _RUNS.items()
+    for undone in (True, False)
+}
 
 
 @rule("FRZ503", "frozen-batchnorm-in-train-mode", Level.WARNING, tokens=(knowledge.FREEZE_TOKENS, knowledge.TRAINING_TOKENS))
@@ -178,20 +201,14 @@ def _starts_in_train_mode(model: Model) -> bool:
     return not (model.library == "transformers" and model.source is ModelSource.PRETRAINED)
 
 
-def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: ModuleCall | None) -> str:
-    name = frozen.describe()
-    undo = ""
-    if undone is not None:
-        by = "the Trainer calls `model.train()` at every step" if isinstance(moment, TrainCall) else "`model.train()` switches it back"
-        undo = f" The `.eval()` at line {facts.line(undone.node)} does not last: {by}."
+def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: ModuleCall | None) -> Message:
+    fields: dict[str, object] = {"module": frozen.describe(), "line": facts.line(moment.node)}
     if isinstance(moment, TrainCall):
-        runs = f"{how} runs it in training mode (line {facts.line(moment.node)})"
+        trained_by = "trainer"
+        fields["training"] = how
     else:
-        runs = f"the training loop runs it in training mode (`{facts.code(moment.node)}` at line {facts.line(moment.node)})"
-    return (
-        f"`{name}` is frozen here, but it contains BatchNorm layers and {runs}: `requires_grad=False` does not stop "
-        "BatchNorm from updating its running mean and "
-        f"variance on every batch, so the frozen `{name}` keeps changing its outputs.{undo} Keep its BatchNorm layers in "
-        "eval mode while training (re-apply `.eval()` after every `model.train()`, e.g. in an overridden `train()`), or "
-        "replace them with `torchvision.ops.FrozenBatchNorm2d`."
-    )
+        trained_by = "loop"
+        fields["step"] = facts.code(moment.node)
+    if undone is not None:
+        fields["eval_line"] = facts.line(undone.node)
+    return Message(MESSAGES[trained_by, undone is not None], fields)

@@ -61,8 +61,43 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import Backward, Facts, FreezeOp, OptimizerCall, Wrap, group_by_node
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
-from freezelint.rules.distributed import ddp_wraps, tolerates_unused, trained_through, wrap_name
+from freezelint.rules import Message, Report, rule
+from freezelint.rules.distributed import WRAPS, ddp_wraps, tolerates_unused, trained_through, wrap_fields
+
+
+def _templates(subject: str, verb: str, wrapped: str) -> dict[bool | None, str]:
+    """The message for each value set (False, True, None for a value the analysis cannot read), with what changed
+    named by `subject` and `verb`, and the wrap by `wrapped`."""
+    return {
+        False: (
+            f"{subject} {verb} frozen here, after {wrapped}. DDP chose the parameters to average when it wrapped the "
+            "model: it still waits for gradients of these, they no longer get any, and the next iteration fails with "
+            f"`{knowledge.DDP_UNUSED_ERROR}`. Freeze before wrapping (or wrap the model again after freezing)."
+        ),
+        True: (
+            f"{subject} {verb} unfrozen here, after {wrapped} while frozen. DDP only averages the gradients of the "
+            "parameters that were trainable when it wrapped the model: each process now updates its own copy of these "
+            "with its own batch, and the replicas silently drift apart. Unfreeze before wrapping, or wrap the model "
+            "again after unfreezing."
+        ),
+        None: (
+            f"`requires_grad` of {subject} is changed here, after {wrapped}. DDP chose the parameters to average when "
+            "it wrapped the model: a parameter unfrozen now is never averaged across processes (the replicas silently "
+            f"drift apart), and one frozen now makes the next iteration fail with `{knowledge.DDP_UNUSED_ERROR}`. Set "
+            "`requires_grad` before wrapping, or wrap the model again after changing it."
+        ),
+    }
+
+
+# How the messages name what changed, by whether the change covers whole modules: (subject, verb).
+_SUBJECTS = {True: ("`{module}`", "is"), False: ("parameters of `{module}`", "are")}
+# The message by (value set, whole modules, wrap kind as in `WRAPS`).
+MESSAGES = {
+    (value, whole, wrap): template
+    for whole, (subject, verb) in _SUBJECTS.items()
+    for wrap, wrap_name in WRAPS.items()
+    for value, template in _templates(subject, verb, "`{wrapped}` was wrapped by " + wrap_name).items()
+}
 
 
 @rule("FRZ504", "changed-after-ddp-wrap", Level.ERROR, tokens=(knowledge.DDP_TOKENS, knowledge.DDP_LIBRARY_TOKENS, knowledge.FLAG_CHANGE_TOKENS))
@@ -120,26 +155,7 @@ def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
     )
 
 
-def _message(facts: Facts, op: FreezeOp, wrap: Wrap) -> str:
-    what = f"`{facts.spelling(op)}`" if op.whole else f"parameters of `{facts.spelling(op)}`"
-    verb = "is" if op.whole else "are"
-    wrapped = f"`{wrap.module.describe()}` was wrapped by {wrap_name(facts, wrap)}"
-    if op.value is False:
-        return (
-            f"{what} {verb} frozen here, after {wrapped}. DDP chose the parameters to average when it wrapped the model: "
-            f"it still waits for gradients of these, they no longer get any, and the next iteration fails with "
-            f"`{knowledge.DDP_UNUSED_ERROR}`. Freeze before wrapping (or wrap the model again after freezing)."
-        )
-    if op.value is True:
-        return (
-            f"{what} {verb} unfrozen here, after {wrapped} while frozen. DDP only averages the gradients of the "
-            "parameters that were trainable when it wrapped the model: each process now updates its own copy of these "
-            "with its own batch, and the replicas silently drift apart. Unfreeze before wrapping, or wrap the model "
-            "again after unfreezing."
-        )
-    return (
-        f"`requires_grad` of {what} is changed here, after {wrapped}. DDP chose the parameters to average when it "
-        "wrapped the model: a parameter unfrozen now is never averaged across processes (the replicas silently drift "
-        f"apart), and one frozen now makes the next iteration fail with `{knowledge.DDP_UNUSED_ERROR}`. Set "
-        "`requires_grad` before wrapping, or wrap the model again after changing it."
-    )
+def _message(facts: Facts, op: FreezeOp, wrap: Wrap) -> Message:
+    kind, fields = wrap_fields(facts, wrap)
+    fields |= {"module": facts.spelling(op), "wrapped": wrap.module.describe()}
+    return Message(MESSAGES[op.value, op.whole, kind], fields)

@@ -62,8 +62,21 @@ from freezelint.facts import (
     as_ref,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
-from freezelint.rules.distributed import ddp_wraps, tolerates_unused, wrap_name
+from freezelint.rules import Message, Report, rule
+from freezelint.rules.distributed import WRAPS, ddp_wraps, tolerates_unused, wrap_fields
+
+# The message by wrap kind (as in `WRAPS`).
+MESSAGES = {
+    wrap: (
+        "`{sub}` runs {how} in `{function}`, as if frozen, but its parameters still require grad, and `{wrapped}` "
+        "trains through " + wrap_name + ": DDP waits for a gradient of every parameter that requires grad, these never "
+        f"get one, and the second iteration fails with `{knowledge.DDP_UNUSED_ERROR}`. Freeze them too "
+        "(`{sub}.requires_grad_(False)` where the model is built)."
+    )
+    for wrap, wrap_name in WRAPS.items()
+}
+# How the sub-module runs without gradients, by whether it runs under `torch.no_grad()`.
+HOWS = {True: "under `torch.no_grad()`", False: "with its output detached"}
 
 
 @rule("FRZ505", "no-grad-freeze-under-ddp", Level.WARNING, tokens=(knowledge.DDP_TOKENS, knowledge.DDP_LIBRARY_TOKENS, knowledge.NO_GRAD_TOKENS))
@@ -150,14 +163,13 @@ def _same_attribute(frozen: ModuleRef, sub: ModuleRef) -> bool:
     return any(name.rsplit(".", 1)[-1] == attribute for name in sub.model.names)
 
 
-def _message(facts: Facts, forward: Forward, wrap: Wrap) -> str:
+def _message(facts: Facts, forward: Forward, wrap: Wrap) -> Message:
     call = forward.node
-    sub = facts.code(call.func) if isinstance(call, cst.Call) else forward.module.describe()
-    how = "under `torch.no_grad()`" if forward.where.no_grad else "with its output detached"
-    function = forward.where.function or "forward"
-    return (
-        f"`{sub}` runs {how} in `{function}`, as if frozen, but its parameters still require grad, and "
-        f"`{wrap.module.describe()}` trains through {wrap_name(facts, wrap)}: DDP waits for a gradient of every "
-        f"parameter that requires grad, these never get one, and the second iteration fails with "
-        f"`{knowledge.DDP_UNUSED_ERROR}`. Freeze them too (`{sub}.requires_grad_(False)` where the model is built)."
-    )
+    kind, fields = wrap_fields(facts, wrap)
+    fields |= {
+        "sub": facts.code(call.func) if isinstance(call, cst.Call) else forward.module.describe(),
+        "how": HOWS[bool(forward.where.no_grad)],
+        "function": forward.where.function or "forward",
+        "wrapped": wrap.module.describe(),
+    }
+    return Message(MESSAGES[kind], fields)

@@ -48,7 +48,35 @@ import libcst as cst
 from freezelint import knowledge
 from freezelint.facts import Facts, FreezeOp, ModuleRef, PeftApply, Wrap, as_ref
 from freezelint.findings import Applicability, Level
-from freezelint.rules import FixProposal, Replacement, Report, rule
+from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+
+# How the evidence names a freeze and an unfreeze, by whether it covers a whole module.
+_FROZEN = {True: "`{frozen}` frozen at line {frozen_line}", False: "some parameters of `{frozen}` frozen at line {frozen_line}"}
+_UNFROZEN = {
+    True: "`{unfrozen}` unfrozen again at line {unfrozen_line}",
+    False: "some parameters of `{unfrozen}` unfrozen again at line {unfrozen_line}",
+}
+# What makes the wrapped model part frozen, part trainable: PEFT, a freeze of part of it (whole module or not), or a
+# freeze of all of it and an unfreeze of a part (each whole module or not).
+_EVIDENCE: dict[tuple[object, ...], str] = {
+    ("peft",): "PEFT (`{peft_function}`, line {peft_line}) froze its base model and left the adapters trainable",
+    **{("part frozen", whole): frozen + ", the rest trainable" for whole, frozen in _FROZEN.items()},
+    **{
+        ("unfrozen again", frozen_whole, unfrozen_whole): frozen + " and " + unfrozen
+        for frozen_whole, frozen in _FROZEN.items()
+        for unfrozen_whole, unfrozen in _UNFROZEN.items()
+    },
+}
+# The message by evidence (as keyed in `_EVIDENCE`).
+MESSAGES = {
+    key: (
+        "`{module}` is wrapped here as one FSDP unit with mixed `requires_grad` (" + evidence + "). Without "
+        "`use_orig_params=True`, FullyShardedDataParallel flattens the unit into one parameter with a single "
+        "`requires_grad`, and this call fails with `" + knowledge.FSDP1_MIXED_ERROR + "`. Pass `use_orig_params=True` "
+        "(or use FSDP2, `torch.distributed.fsdp.fully_shard`)."
+    )
+    for key, evidence in _EVIDENCE.items()
+}
 
 
 @rule("FRZ506", "fsdp-mixed-requires-grad", Level.ERROR, fix=Applicability.SAFE, tokens=("FullyShardedDataParallel",))
@@ -81,14 +109,15 @@ def _single_unit_without_orig_params(facts: Facts, wrap: Wrap) -> bool:
     )
 
 
-def _mixed(facts: Facts, wrap: Wrap) -> str | None:
-    """What makes the wrapped model part frozen, part trainable at the wrap (for the message), or None."""
+def _mixed(facts: Facts, wrap: Wrap) -> tuple[tuple[object, ...], dict[str, object]] | None:
+    """What makes the wrapped model part frozen, part trainable at the wrap (the key of `_EVIDENCE` and its fields), or
+    None."""
     root = wrap.module
     for apply in facts.of(PeftApply):
         if apply.order < wrap.order:
             refs = [ref for value in (apply.model, apply.result) for option in value.candidates() if (ref := as_ref(option))]
             if any(ref.overlaps(root) for ref in refs):
-                return f"PEFT (`{apply.how}`, line {facts.line(apply.node)}) froze its base model and left the adapters trainable"
+                return ("peft",), {"peft_function": apply.how, "peft_line": facts.line(apply.node)}
     frozen = facts.partly_frozen_at(root, wrap.order)
     if frozen is None:
         return None
@@ -100,10 +129,11 @@ def _mixed(facts: Facts, wrap: Wrap) -> str | None:
         ]
         if not unfrozen:
             return None  # all of it frozen: uniform
-        return _spelled(facts, frozen, "frozen") + " and " + _spelled(facts, unfrozen[-1], "unfrozen again")
+        again = unfrozen[-1]
+        return ("unfrozen again", frozen.whole, again.whole), {**_spelled(facts, frozen, "frozen"), **_spelled(facts, again, "unfrozen")}
     if not _strictly_inside(frozen, root):
         return None
-    return _spelled(facts, frozen, "frozen") + ", the rest trainable"
+    return ("part frozen", frozen.whole), _spelled(facts, frozen, "frozen")
 
 
 def _strictly_inside(op: FreezeOp, root: ModuleRef) -> bool:
@@ -113,18 +143,14 @@ def _strictly_inside(op: FreezeOp, root: ModuleRef) -> bool:
     return not op.whole or (root.contains(op.module) and not op.module.contains(root))
 
 
-def _spelled(facts: Facts, op: FreezeOp, what: str) -> str:
-    subject = f"`{facts.spelling(op)}`" if op.whole else f"some parameters of `{facts.spelling(op)}`"
-    return f"{subject} {what} at line {facts.line(op.node)}"
+def _spelled(facts: Facts, op: FreezeOp, role: str) -> dict[str, object]:
+    """The fields that name a freeze or an unfreeze (`role`) in the evidence: what it changes, and where."""
+    return {role: facts.spelling(op), f"{role}_line": facts.line(op.node)}
 
 
-def _message(facts: Facts, wrap: Wrap, evidence: str) -> str:
-    return (
-        f"`{wrap.module.describe()}` is wrapped here as one FSDP unit with mixed `requires_grad` ({evidence}). "
-        "Without `use_orig_params=True`, FullyShardedDataParallel flattens the unit into one parameter with a single "
-        f"`requires_grad`, and this call fails with `{knowledge.FSDP1_MIXED_ERROR}`. Pass `use_orig_params=True` "
-        "(or use FSDP2, `torch.distributed.fsdp.fully_shard`)."
-    )
+def _message(facts: Facts, wrap: Wrap, evidence: tuple[tuple[object, ...], dict[str, object]]) -> Message:
+    key, fields = evidence
+    return Message(MESSAGES[key], {"module": wrap.module.describe(), **fields})
 
 
 def _fix(call: cst.Call) -> FixProposal:

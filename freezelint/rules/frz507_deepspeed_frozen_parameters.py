@@ -52,10 +52,51 @@ from typing import Iterator
 
 from freezelint.facts import Facts, FreezeOp, LibraryCall, Optimizer, OptimizerBuild, ParamSet, Wrap, group_by_node
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
 from freezelint.rules.distributed import trained_through
 
 _UNVERIFIED = "(From DeepSpeed's source and issue tracker; not run here.)"
+
+_TRAINABLE = "[p for p in {model}.parameters() if p.requires_grad]"
+# How DeepSpeed gets the parameters, and what to hand over instead: `model_parameters=`, or an optimizer.
+_HANDED_THROUGH = {
+    "model_parameters": ("`model_parameters`", "`model_parameters=" + _TRAINABLE + "`"),
+    "optimizer": ("the optimizer `{optimizer}` (line {optimizer_line})", "`{optimizer_class}(" + _TRAINABLE + ", ...)`"),
+}
+# The message for frozen parameters handed to `deepspeed.initialize`, by how they are handed.
+HANDED_MESSAGES = {
+    through: (
+        "DeepSpeed gets every parameter of `{model}` through " + given + ", including the ones frozen at line {line} "
+        "(`{freeze}`). ZeRO builds its partitions from these at `deepspeed.initialize`: current versions drop the "
+        "frozen ones there, but several versions fail on them (DeepSpeed#4055, #4776) or keep optimizer state for "
+        "them. Hand over only the trainable parameters (" + remedy + "). " + _UNVERIFIED
+    )
+    for through, (given, remedy) in _HANDED_THROUGH.items()
+}
+# How the messages name what changed, by whether the change covers whole modules: (subject, verb).
+_SUBJECTS = {True: ("`{module}`", "is"), False: ("parameters of `{module}`", "are")}
+# The message for a change after `deepspeed.initialize`, by whether it covers whole modules.
+CHANGED_MESSAGES = {
+    whole: (
+        subject + " " + verb + " {change} here, after `deepspeed.initialize` (line {line}), which {consequence}. Set "
+        "`requires_grad` before `deepspeed.initialize` (or initialize a new engine after the change). " + _UNVERIFIED
+    )
+    for whole, (subject, verb) in _SUBJECTS.items()
+}
+# The change, by the value set (None: a value the analysis cannot read).
+CHANGES = {True: "unfrozen", False: "frozen", None: "changed in `requires_grad`"}
+# What the engine does about it, by whether the change is an unfreeze.
+CONSEQUENCES = {
+    True: (
+        "built its ZeRO partitions from the parameters that required grad then: these are in none of them, so "
+        "DeepSpeed's optimizer never updates them"
+    ),
+    False: (
+        "built its ZeRO partitions and gradient hooks from the parameters that required grad then, and does not read "
+        "`requires_grad` again: what it does with parameters frozen later is undocumented, and frozen parameters have "
+        "broken ZeRO before (DeepSpeed#4055, #4776)"
+    ),
+}
 
 
 @rule("FRZ507", "deepspeed-frozen-parameters", Level.WARNING, tokens=("deepspeed",))
@@ -101,39 +142,27 @@ def _changed_after(facts: Facts, wraps: list[Wrap]) -> Iterator[Report]:
             break
 
 
-def _handed_message(facts: Facts, wrap: Wrap, build: OptimizerBuild, params: ParamSet, frozen: FreezeOp) -> str:
-    model = params.module.describe()
-    trainable = f"[p for p in {model}.parameters() if p.requires_grad]"
+def _handed_message(facts: Facts, wrap: Wrap, build: OptimizerBuild, params: ParamSet, frozen: FreezeOp) -> Message:
+    fields: dict[str, object] = {
+        "model": params.module.describe(),
+        "line": facts.line(frozen.node),
+        "freeze": facts.code(frozen.where.statement or frozen.node),
+    }
     if build.node is wrap.call:
-        given, remedy = "`model_parameters`", f"`model_parameters={trainable}`"
-    else:
-        given = f"the optimizer `{build.name}` (line {facts.line(build.node)})"
-        remedy = f"`{build.qualname.rsplit('.', 1)[-1]}({trainable}, ...)`"
-    return (
-        f"DeepSpeed gets every parameter of `{model}` through {given}, including the ones frozen at line "
-        f"{facts.line(frozen.node)} (`{facts.code(frozen.where.statement or frozen.node)}`). ZeRO builds its partitions "
-        "from these at `deepspeed.initialize`: current versions drop the frozen ones there, but several versions fail "
-        "on them (DeepSpeed#4055, #4776) or keep optimizer state for them. Hand over only the trainable parameters "
-        f"({remedy}). {_UNVERIFIED}"
-    )
+        return Message(HANDED_MESSAGES["model_parameters"], fields)
+    fields |= {
+        "optimizer": build.name,
+        "optimizer_line": facts.line(build.node),
+        "optimizer_class": build.qualname.rsplit(".", 1)[-1],
+    }
+    return Message(HANDED_MESSAGES["optimizer"], fields)
 
 
-def _changed_message(facts: Facts, op: FreezeOp, wrap: Wrap) -> str:
-    what = f"`{facts.spelling(op)}`" if op.whole else f"parameters of `{facts.spelling(op)}`"
-    initialized = f"`deepspeed.initialize` (line {facts.line(wrap.node)})"
-    if op.value is True:
-        consequence = (
-            "built its ZeRO partitions from the parameters that required grad then: these are in none of them, so "
-            "DeepSpeed's optimizer never updates them"
-        )
-    else:
-        consequence = (
-            "built its ZeRO partitions and gradient hooks from the parameters that required grad then, and does not "
-            "read `requires_grad` again: what it does with parameters frozen later is undocumented, and frozen "
-            "parameters have broken ZeRO before (DeepSpeed#4055, #4776)"
-        )
-    change = {True: "unfrozen", False: "frozen"}.get(op.value, "changed in `requires_grad`")  # type: ignore[arg-type]
-    return (
-        f"{what} {'is' if op.whole else 'are'} {change} here, after {initialized}, which {consequence}. Set "
-        f"`requires_grad` before `deepspeed.initialize` (or initialize a new engine after the change). {_UNVERIFIED}"
-    )
+def _changed_message(facts: Facts, op: FreezeOp, wrap: Wrap) -> Message:
+    fields = {
+        "module": facts.spelling(op),
+        "change": CHANGES[op.value],
+        "line": facts.line(wrap.node),
+        "consequence": CONSEQUENCES[op.value is True],
+    }
+    return Message(CHANGED_MESSAGES[op.whole], fields)

@@ -60,7 +60,23 @@ from freezelint.facts import (
     mentions,
 )
 from freezelint.findings import Level
-from freezelint.rules import Report, rule
+from freezelint.rules import Message, Report, rule
+
+# How the messages name what changed, by whether the change covers whole modules: (subject, verb).
+_SUBJECTS = {True: ("`{module}`", "is"), False: ("parameters of `{module}`", "are")}
+# The message by whether the change covers whole modules.
+MESSAGES = {
+    whole: (
+        subject + " " + verb + " {change} here, a different selection on each pass of the loop that calls the "
+        "compiled model (line {line}). Compiled code is guarded on every parameter's `requires_grad`: each new "
+        "setting makes the next call compile the model again, and after " + str(knowledge.COMPILE_RECOMPILE_LIMIT)
+        + " versions (`torch._dynamo.config.recompile_limit`) torch stops compiling it and runs it eagerly. Set "
+        "`requires_grad` before the first call of the compiled model, or keep the number of distinct settings small."
+    )
+    for whole, (subject, verb) in _SUBJECTS.items()
+}
+# The change, by the value set (None: a value the analysis cannot read).
+CHANGES = {False: "frozen", True: "unfrozen", None: "changed in `requires_grad`"}
 
 
 @rule("FRZ508", "toggled-after-compile", Level.WARNING, tokens=(("compile",), knowledge.FLAG_CHANGE_TOKENS))
@@ -116,14 +132,6 @@ def _compiled_calls(facts: Facts) -> list[Forward]:
     return found
 
 
-def _message(facts: Facts, op: FreezeOp, first: Event) -> str:
-    what = f"`{facts.spelling(op)}`" if op.whole else f"parameters of `{facts.spelling(op)}`"
-    change = {False: "frozen", True: "unfrozen"}.get(op.value, "changed in `requires_grad`")  # type: ignore[arg-type]
-    verb = "is" if op.whole else "are"
-    return (
-        f"{what} {verb} {change} here, a different selection on each pass of the loop that calls the compiled model "
-        f"(line {facts.line(first.node)}). Compiled code is guarded on every parameter's `requires_grad`: each new setting "
-        f"makes the next call compile the model again, and after {knowledge.COMPILE_RECOMPILE_LIMIT} versions "
-        "(`torch._dynamo.config.recompile_limit`) torch stops compiling it and runs it eagerly. Set `requires_grad` "
-        "before the first call of the compiled model, or keep the number of distinct settings small."
-    )
+def _message(facts: Facts, op: FreezeOp, first: Event) -> Message:
+    fields = {"module": facts.spelling(op), "change": CHANGES[op.value], "line": facts.line(first.node)}
+    return Message(MESSAGES[op.whole], fields)

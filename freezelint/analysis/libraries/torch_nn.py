@@ -274,6 +274,7 @@ def collected(walk: Interpreter, element: Value, node: cst.CSTNode, one_shot: bo
         name_filtered=name_filtered or source.name_filtered,
         one_shot=one_shot,
         copies=source.copies or element.copy,
+        guards=(*source.guards, *filters),
     )
 
 
