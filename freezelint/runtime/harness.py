@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from freezelint.runtime.audit import Refused
+from freezelint.runtime.instrument import Probe
 from freezelint.runtime.loader import Loader, is_meta, script_line
-from freezelint.runtime.slicer import Plan, Probe
+from freezelint.runtime.slicer import Plan
 
 MEASURING_BUDGET = 5_000_000  # parameter visits before per-iteration probes stop measuring
 RECORDED_METHODS = ("parameters", "named_parameters", "requires_grad_", "modules", "named_modules", "children", "named_children")

@@ -25,7 +25,8 @@ from freezelint.runtime.audit import Refused
 from freezelint.runtime.checkers import StaticFinding, verdict
 from freezelint.runtime.harness import Failure, Harness, StopReplay
 from freezelint.runtime.loader import Loader
-from freezelint.runtime.slicer import HARNESS, Plan, plan as make_plan
+from freezelint.runtime.instrument import HARNESS
+from freezelint.runtime.slicer import Plan, plan as make_plan
 from freezelint.runtime.state import State
 
 # Libraries imported in the linting process, before the sandbox starts, when the replay imports them: installed code
