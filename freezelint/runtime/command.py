@@ -85,17 +85,22 @@ class Runtime:
         if not replayed:
             return
         os.environ.update(OFFLINE)
-        import torch  # noqa: F401
-
         for path in replayed:
             try:
                 self.prepared[path] = prepare(Request(path, exec_mode=self.options.exec_mode))
             except (OSError, SourceError, SyntaxError, ValueError, RecursionError) as error:
                 self.prepared[path] = f"cannot be replayed: {error}"
         plans = [plan for plan in self.prepared.values() if not isinstance(plan, str)]
-        if any(needs_transformers(plan) for plan in plans) or self.options.weights:
-            import transformers.modeling_utils  # noqa: F401
-            import transformers.models.auto.auto_factory  # noqa: F401
+        try:
+            import torch  # noqa: F401
+
+            if any(needs_transformers(plan) for plan in plans) or self.options.weights:
+                import transformers.modeling_utils  # noqa: F401
+                import transformers.models.auto.auto_factory  # noqa: F401
+        except Exception as error:  # noqa: BLE001 - a broken install: each file's one-line error, not a traceback
+            reason = f"cannot import the runtime libraries: {type(error).__name__}: {error}".splitlines()[0]
+            self.prepared = {path: reason for path in self.prepared}
+            return
         for plan in plans:
             preload(plan)
 
