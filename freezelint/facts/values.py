@@ -589,6 +589,8 @@ def new_parameters(value: Value) -> bool:
     `nn.Identity()`, `nn.Dropout()`...), or a new `nn.Parameter(...)`."""
     if isinstance(value, ParamRef):
         return value.new
+    if isinstance(value, ModuleRef) and not value.path:
+        value = value.model  # `nn.Linear(512, 2).to(device)`: the layer itself
     if isinstance(value, Model):
         return not (value.source is ModelSource.LAYER and value.class_name in kb.PARAMETER_FREE_LAYERS)
     return False

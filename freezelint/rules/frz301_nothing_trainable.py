@@ -65,6 +65,7 @@ from typing import Iterator
 from freezelint import knowledge
 from freezelint.facts import (
     AttributeAssign,
+    Branch,
     Event,
     Facts,
     FreezeForm,
@@ -76,6 +77,7 @@ from freezelint.facts import (
     PeftApply,
     TrainCall,
     as_ref,
+    branches_conflict,
     may_unfreeze,
     new_parameters,
 )
@@ -129,20 +131,24 @@ MESSAGES = {
 def nothing_trainable(facts: Facts) -> Iterator[Report]:
     reported: set[int] = set()
     for moment, trained, how in _trainings(facts):
-        if not trained or any(_peft_involved(facts, ref) for ref in trained):
+        if not trained or any(_peft_involved(facts, ref) for ref, _ in trained):
             continue
-        freezes = [_frozen_whole(facts, ref, moment) for ref in trained]
+        freezes = [_frozen_whole(facts, ref, moment, guards) for ref, guards in trained]
         if any(f is None for f in freezes):
             continue
         freeze = max(freezes, key=lambda f: f.order)  # type: ignore[union-attr]
         if id(freeze) in reported:
             continue
         reported.add(id(freeze))
-        yield Report(freeze.where.statement or freeze.node, _message(facts, freeze, trained[0], moment, how))
+        yield Report(freeze.where.statement or freeze.node, _message(facts, freeze, trained[0][0], moment, how))
 
 
-def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
-    """Where training starts, what it updates, and how (for messages)."""
+Trained = list[tuple[ModuleRef, tuple[Branch, ...]]]
+
+
+def _trainings(facts: Facts) -> Iterator[tuple[Event, Trained, str]]:
+    """Where training starts, what it updates (each with the `if` arms it was handed over in), and how (for
+    messages)."""
     for call in facts.of(TrainCall):
         build = call.trainer.build
         if "optimizers" in build.given:
@@ -152,13 +158,13 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, list[ModuleRef], str]]:
         refs = [as_ref(option) for option in call.model.candidates()]
         if refs and all(ref is not None for ref in refs):
             how = f"{build.names[0]}.train()" if build.names else f"{build.class_name}(...).train()"
-            yield call, [ref for ref in refs if ref is not None], how
+            yield call, [(ref, ()) for ref in refs if ref is not None], how
     for build in facts.of(OptimizerBuild):
         parts = build.param_parts()
         if not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
             continue
         sets = [p for p in parts if isinstance(p, ParamSet)]
-        refs = [s.module for s in sets]
+        refs = [(s.module, s.guards) for s in sets]
         if any(s.only_trainable for s in sets):
             yield build, refs, build.name  # built from what is trainable now: from nothing, it raises
             continue
@@ -181,13 +187,16 @@ def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:
     )
 
 
-def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event) -> FreezeOp | None:
+def _frozen_whole(facts: Facts, ref: ModuleRef, moment: Event, guards: tuple[Branch, ...] = ()) -> FreezeOp | None:
     """The last operation before `moment` that froze every parameter at `ref`, if nothing after it (or in a loop
-    with `moment`, or in the trainer's callbacks) may make any trainable again."""
+    with `moment`, or in the trainer's callbacks) may make any trainable again. A freeze in the other arm of an `if`
+    that hands `ref` over (`guards`) does not count: the two never happen in one run."""
     head = _head(ref.model)
     last: FreezeOp | None = None
     for op in facts.of(FreezeOp):
         if op.order >= moment.order or op.module is None or not op.module.overlaps(ref):
+            continue
+        if branches_conflict(op.where.branches, guards):
             continue
         if op.form in (FreezeForm.STORE, FreezeForm.CALL) and _effect(op, ref, head) == "all frozen":
             last = op if last is None or op.order > last.order else last
@@ -257,6 +266,6 @@ def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> Att
     for assign in facts.of(AttributeAssign):
         if assign.order < freeze.order and isinstance(assign.owner, ModuleRef):
             place = ModuleRef(assign.owner.model, (*assign.owner.path, assign.attribute))
-            if ref.contains(place) and any(isinstance(v, Model) and new_parameters(v) for v in assign.value.candidates()):
+            if ref.contains(place) and any(new_parameters(v) for v in assign.value.candidates()):
                 return assign
     return None

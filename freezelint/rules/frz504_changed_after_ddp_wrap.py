@@ -59,10 +59,24 @@ from __future__ import annotations
 from typing import Iterator
 
 from freezelint import knowledge
-from freezelint.facts import Backward, Facts, FreezeOp, OptimizerCall, Wrap, group_by_node
+from freezelint.facts import (
+    Backward,
+    Facts,
+    FreezeOp,
+    OptimizerBuild,
+    OptimizerCall,
+    Wrap,
+    group_by_node,
+)
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
-from freezelint.rules.distributed import WRAPS, ddp_wraps, tolerates_unused, trained_through, wrap_fields
+from freezelint.rules.distributed import (
+    WRAPS,
+    ddp_wraps,
+    tolerates_unused,
+    trained_through,
+    wrap_fields,
+)
 
 
 def _templates(subject: str, verb: str, wrapped: str) -> dict[bool | None, str]:
@@ -109,7 +123,7 @@ def changed_after_ddp_wrap(facts: Facts) -> Iterator[Report]:
     for group in group_by_node(changes):
         for op in group:
             wrap = _last_wrap_before(wraps, op)
-            if wrap is None or _harmless(facts, op, wrap, changes):
+            if wrap is None or _harmless(facts, op, wrap, changes) or not _optimized(facts, op, wrap):
                 continue
             if trained_through(facts, wrap, op.where) is None:
                 continue
@@ -141,6 +155,22 @@ def _harmless(facts: Facts, op: FreezeOp, wrap: Wrap, changes: list[FreezeOp]) -
             return True
         return any(_restores(facts, op, other) for other in changes)
     return False
+
+
+def _optimized(facts: Facts, op: FreezeOp, wrap: Wrap) -> bool:
+    """Replicas can only drift apart where an optimizer updates what changed: for a freeze, the wrapped model is
+    trained by an optimizer at all (a frozen teacher wrapped for its BatchNorm is not); for an unfreeze, some
+    optimizer may hold the unfrozen parameters (one built before, from what was trainable then, does not: FRZ202
+    says those never change)."""
+    ref = op.module
+    assert ref is not None
+    if op.value is False:
+        return facts.training_of(wrap.module) is not None
+    for build in facts.of(OptimizerBuild, uncalled=True):
+        frozen_then = facts.partly_frozen_at(ref, build.order) is not None
+        if build.holds(ref, frozen_then) is not False:
+            return True
+    return not facts.of(OptimizerBuild, uncalled=True)  # an optimizer the file cannot see (a trainer's, DeepSpeed's)
 
 
 def _restores(facts: Facts, op: FreezeOp, other: FreezeOp) -> bool:
