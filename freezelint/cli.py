@@ -263,13 +263,18 @@ def check(
     if runtime and (use_stdin or fix or diff or add_noqa or write_baseline):
         raise click.UsageError("--runtime checks files as they are: it cannot be combined with standard input, --fix, "
                                "--diff, --add-noqa or --write-baseline")
+    runtime_mode = None
     if runtime:
-        from freezelint.runtime.command import unavailable
+        from freezelint.runtime.command import Runtime, RuntimeOptions, unavailable
 
         hint = unavailable()
         if hint is not None:
             click.echo(f"freezelint: error: {hint}", err=True)
             sys.exit(2)
+        try:
+            runtime_mode = Runtime(RuntimeOptions(script_args, model_config, weights, exec_mode, timeout))
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
     mode = None
     if fix or diff:
         from freezelint.fixes import FixMode
@@ -350,7 +355,9 @@ def check(
         # The rules are imported (with libcst) only when some file is not in the cache. --fix and --diff rewrite
         # (or would rewrite) files: they always analyse, and their results are not kept.
         cache = None if no_cache or mode is not None else Cache(cache_dir or default_directory(settings), settings)
-        linted = lint_files(discovery.files, None, jobs, settings, cache, fix=mode)
+        # The runtime mode imports torch and analyses the files to replay while the workers lint them.
+        warm_up = (lambda: runtime_mode.warm_up(discovery.files)) if runtime_mode is not None else None
+        linted = lint_files(discovery.files, None, jobs, settings, cache, fix=mode, while_linting=warm_up)
         checked = sum(1 for result in linted if result.error is None)
         results += linted
     for result in results:
@@ -391,16 +398,15 @@ def check(
         sys.exit(2 if failed_files else 0)
 
     fmt = settings.output_format
-    if runtime:
-        from freezelint.runtime.command import RuntimeOptions, annotate
-
-        try:
-            results = annotate(
-                results, RuntimeOptions(script_args, model_config, weights, exec_mode, timeout), settings,
-                fmt in ("text", "concise") and _use_color(), lambda text, err: click.echo(text, err=err, nl=False),
-            )
-        except ValueError as error:
-            raise click.UsageError(str(error)) from None
+    if runtime_mode is not None:
+        errors_before = sum(1 for result in results if result.error is not None)
+        results = runtime_mode.annotate(
+            results, settings, fmt in ("text", "concise") and _use_color(),
+            lambda text, err: click.echo(text, err=err, nl=False),
+        )
+        not_built = sum(1 for result in results if result.error is not None) - errors_before  # a model not built
+        checked -= not_built
+        failed_files = failed_files or not_built > 0
     options = ReportOptions(
         color=fmt in ("text", "concise") and output_file is None and _use_color(),
         show_fixes=settings.show_fixes,

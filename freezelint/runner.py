@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from freezelint.files import signals_blocked, signals_deferred
 from freezelint.findings import FileError, FileResult
@@ -84,12 +84,15 @@ def lint_files(
     settings: Settings | None = None,
     cache: Cache | None = None,
     fix: FixMode | None = None,
+    while_linting: Callable[[], None] | None = None,
 ) -> list[FileResult]:
     """Lint (and fix, with a `fix` mode) files in parallel (`jobs` workers, default one per core); results come back
     in the order of `paths`.
 
     `rules` default to the settings' selection, imported only when some file is not in the `cache`. A fix mode
-    never reads the cache: a file it rewrites must be analysed as it is now."""
+    never reads the cache: a file it rewrites must be analysed as it is now. `while_linting` runs in this process
+    once the workers have started (the runtime mode imports torch then), or before returning when no file needed
+    one."""
     if not paths:
         return []
     if fix is not None:
@@ -108,10 +111,12 @@ def lint_files(
             settings = Settings()
         if rules is None:
             rules = settings.rules()
-        for index, linted in _run(paths, todo, rules, settings, jobs, fix):
+        for index, linted in _run(paths, todo, rules, settings, jobs, fix, while_linting):
             results[index] = linted.result
             if cache is not None and linted.digest is not None and linted.stamp is not None:
                 cache.put(paths[index], linted.stamp, linted.digest, linted.result)
+    elif while_linting is not None:
+        while_linting()
     if cache is not None:
         cache.save()
     return [results[index] for index in range(len(paths))]
@@ -223,7 +228,8 @@ def _chunks(paths: list[str], todo: list[int]) -> deque[list[int]]:
 
 
 def _run(
-    paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None, fix: FixMode | None = None
+    paths: list[str], todo: list[int], rules: list[Rule], settings: Settings, jobs: int | None, fix: FixMode | None = None,
+    while_linting: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, _Linted]]:
     chunks = _chunks(paths, todo)
     context = _context()
@@ -266,6 +272,8 @@ def _run(
             workers.extend(start() for _ in range(count))
         for position in range(count):
             feed(position)
+        if while_linting is not None:  # here, not in a thread: no worker is forked while it imports
+            while_linting()
         while any(worker.chunk for worker in workers):
             busy = [worker for worker in workers if worker.chunk]
             ready = multiprocessing.connection.wait([w.results for w in busy] + [w.process.sentinel for w in busy])

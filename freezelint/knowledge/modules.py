@@ -21,6 +21,9 @@ NOT_A_MODEL_SUFFIXES = (
     "Dataset",
 )
 
+# Classes whose names read like a task model (`...For<Task>`) but are not: `DataCollatorForLanguageModeling(tokenizer)`.
+NOT_A_MODEL_PREFIXES = ("DataCollator",)
+
 
 # Roots whose `from_pretrained` classes are (mostly) models when not excluded above.
 MODEL_LIBRARIES = ("transformers", "peft", "diffusers", "sentence_transformers", "optimum", "unsloth", "setfit", "adapters")

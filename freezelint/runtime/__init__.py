@@ -2,7 +2,8 @@
 
 * `freezelint --runtime train.py` builds each model the script loads on the meta device (real architecture, no
   weights, offline), replays the statements that decide what trains, and confirms or refutes every finding
-  (`freezelint.runtime.command`).
+  (`freezelint.runtime.command`). The replay runs in a sandbox (`freezelint.runtime.sandbox`, with the audit hook of
+  `freezelint.runtime.audit`), never in the linting process.
 * `FreezelintCallback` (a transformers `TrainerCallback`) and `guard(model, optimizer)` (a context manager for custom
   loops) watch a real training run (`freezelint.runtime.training_guard`).
 

@@ -1,22 +1,21 @@
 """`freezelint --runtime`: after the static check, replay each file and add the runtime evidence to its findings.
 
-Each file runs in a child process forked from this one (torch and transformers imported once, before the fork): the
-script's own code cannot disturb the others, a crash costs one file, and a time limit ends a file that hangs.
+Each file is analysed and sliced here (static: none of its code runs), the installed libraries its replay imports are
+imported here once, and the replay itself runs in the sandbox (`freezelint.runtime.sandbox`): a child process with an
+audit hook and, where the kernel allows, namespaces of its own. A crash costs one file; a time limit ends a file that
+hangs, and everything it started.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import select
-import signal
-import tempfile
-import time
+import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from freezelint.findings import FileResult, Finding, Level, Location
+from freezelint.findings import CellIndex, FileError, FileResult, Finding, Level, Location
 
 if TYPE_CHECKING:
     from freezelint.config import Settings
@@ -53,47 +52,155 @@ def annotate(
     rich: bool,
     echo: Callable[[str, bool], None],
 ) -> list[FileResult]:
-    """Replay every checked Python file; return its results with runtime statuses and runtime-found findings
-    (those the settings select, at their configured levels). The runtime block (tables, blockers) is printed through
-    `echo(text, to_stderr)`: on stdout for text output, on stderr for machine-readable formats; `rich` draws tables."""
-    from freezelint.report import display_path
-    from freezelint.runtime import configs, report
+    """`Runtime(options).annotate(...)`: for a caller that did not warm it up while linting."""
+    return Runtime(options).annotate(results, settings, rich, echo)
 
-    overrides = configs.parse_overrides(options.model_configs)
-    os.environ.update(OFFLINE)
-    # Imported once here, before the forks, so that each replay starts warm.
-    import torch  # noqa: F401
-    import transformers.modeling_utils  # noqa: F401
-    import transformers.models.auto.auto_factory  # noqa: F401
 
-    to_stderr = settings.output_format not in ("text", "concise")
-    # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message; the
-    # data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
-    readable = settings.output_format not in ("json", "json-lines", "sarif")
-    counts: dict[str, int] = {}
-    annotated: list[FileResult] = []
-    for result in results:
-        if result.error is not None or not result.path.endswith(".py"):
-            if result.error is None:
-                echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts are replayed\n", to_stderr)
-            annotated.append(result)
-            continue
+REPLAYED_SUFFIXES = (".py", ".ipynb")
+
+
+class Runtime:
+    """The runtime mode of one command: warmed up while the static check runs in its workers (`warm_up`), then each
+    file replayed in the sandbox (`annotate`)."""
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        from freezelint.runtime import configs
+
+        self.options = options
+        self.overrides = configs.parse_overrides(options.model_configs)  # ValueError names the bad one
+        self.prepared: dict[str, Any] = {}  # path -> its `Prepared` plan, or the one-line reason it has none
+        self.warm = False
+
+    def warm_up(self, paths: list[str]) -> None:
+        """Analyse and slice every file to replay (static: none of their code runs) and import what their replays
+        need: torch, transformers when they may use it, and the installed libraries they import. Nothing at all when
+        no file is replayed."""
+        from freezelint.runtime.replay import Request, needs_transformers, preload, prepare
+        from freezelint.source import SourceError
+
+        if self.warm:
+            return
+        self.warm = True
+        replayed = [path for path in paths if path.endswith(REPLAYED_SUFFIXES)]
+        if not replayed:
+            return
+        os.environ.update(OFFLINE)
+        for path in replayed:
+            try:
+                self.prepared[path] = prepare(Request(path, exec_mode=self.options.exec_mode))
+            except (OSError, SourceError, SyntaxError, ValueError, RecursionError) as error:
+                self.prepared[path] = f"cannot be replayed: {error}"
+        plans = [plan for plan in self.prepared.values() if not isinstance(plan, str)]
+        try:
+            import torch  # noqa: F401
+
+            if any(needs_transformers(plan) for plan in plans) or self.options.weights:
+                import transformers.modeling_utils  # noqa: F401
+                import transformers.models.auto.auto_factory  # noqa: F401
+        except Exception as error:  # noqa: BLE001 - a broken install: each file's one-line error, not a traceback
+            reason = f"cannot import the runtime libraries: {type(error).__name__}: {error}".splitlines()[0]
+            self.prepared = {path: reason for path in self.prepared}
+            return
+        for plan in plans:
+            preload(plan)
+
+    def annotate(
+        self, results: list[FileResult], settings: Settings, rich: bool, echo: Callable[[str, bool], None]
+    ) -> list[FileResult]:
+        """Replay every checked Python file and notebook; return its results with runtime statuses and
+        runtime-found findings (those the settings select, at their configured levels). The runtime block (tables,
+        blockers) is printed through `echo(text, to_stderr)`: on stdout for text output, on stderr for
+        machine-readable formats; `rich` draws tables."""
+        from freezelint.report import display_path
+        from freezelint.runtime import report
+
+        to_stderr = settings.output_format not in ("text", "concise")
+        # Formats people read (annotations, test reports, code-quality widgets) carry the status in the message;
+        # the data formats carry it as a field of its own (`runtime` in JSON, a result property in SARIF).
+        readable = settings.output_format not in ("json", "json-lines", "sarif")
+        self.warm_up([result.path for result in results if result.error is None])
+        counts: dict[str, int] = {}
+        annotated: list[FileResult] = []
+        isolation_noted = False
+        for result in results:
+            if result.error is not None or not result.path.endswith(REPLAYED_SUFFIXES):
+                if result.error is None:
+                    echo(f"{display_path(result.path)}: runtime check skipped: only .py scripts and notebooks are "
+                         "replayed\n", to_stderr)
+                annotated.append(result)
+                continue
+            outcome = self.check_file(result)
+            isolation = outcome.pop("isolation", "")
+            if isolation and isolation != "namespaces" and not isolation_noted:
+                isolation_noted = True
+                echo(f"freezelint: replays run without namespaces ({isolation}): the audit hook, resource limits and "
+                     "process cleanup still apply, but native code can get round an audit hook; run untrusted code in "
+                     "a container\n", True)
+            block = report.render(display_path(result.path), outcome, rich)
+            if result.cells is not None:
+                block, outcome = _in_cells(block, result.cells), _in_cells(outcome, result.cells)
+            echo(block, to_stderr)
+            merged = _merge(result, outcome, settings, readable, counts)
+            unbuilt = outcome.get("unbuilt") or []
+            if unbuilt:  # the runtime check of this file is incomplete: said as an error, as for a file not checked
+                more = f" (and {len(unbuilt) - 1} more)" if len(unbuilt) > 1 else ""
+                message = f"runtime check incomplete: {unbuilt[0]}{more}"
+                echo(f"{display_path(result.path)}: error: {message}\n", True)
+                merged = dataclasses.replace(merged, error=FileError(result.path, message))
+            annotated.append(merged)
+        if self.prepared:
+            echo(report.summary(counts), to_stderr)
+        return annotated
+
+    def check_file(self, result: FileResult) -> dict[str, Any]:
+        """One file's runtime result (JSON-ready): prepared here, replayed in the sandbox."""
+        from freezelint.runtime import sandbox
         from freezelint.runtime.checkers import StaticFinding
-        from freezelint.runtime.replay import Request
+        from freezelint.runtime.replay import Request, replay_sandboxed
 
+        options = self.options
         request = Request(
             path=result.path,
             script_args=list(options.script_args),
-            overrides=overrides,
+            overrides=self.overrides,
             weights=options.weights,
             exec_mode=options.exec_mode,
             findings=[StaticFinding(f.code, f.start.row, f.end.row, f.message) for f in result.findings],
         )
-        outcome = run_isolated(request, options.timeout)
-        echo(report.render(display_path(result.path), outcome, rich), to_stderr)
-        annotated.append(_merge(result, outcome, settings, readable, counts))
-    echo(report.summary(counts), to_stderr)
-    return annotated
+        if not sys.platform.startswith("linux"):  # fork is not safe there: a fresh interpreter per file
+            outcome = sandbox.spawn(request.to_json(), os.path.abspath(result.path), options.timeout)
+        else:
+            prepared = self.prepared.get(result.path)
+            if isinstance(prepared, str) or prepared is None:
+                return {"error": prepared or "it was not prepared for a replay"}
+            outcome = sandbox.run(
+                lambda: replay_sandboxed(request, prepared), prepared.path, options.timeout,
+                address_space=None if options.weights else sandbox.ADDRESS_SPACE,
+            )
+        replayed: dict[str, Any] = outcome.result if outcome.result is not None else {"error": outcome.error}
+        replayed["refusals"] = outcome.refusals
+        replayed["isolation"] = outcome.isolation
+        return replayed
+
+
+_LINE = re.compile(r"\b(lines?) (\d+(?:(?:, | and |-)\d+)*)")
+
+
+def _in_cells(value: Any, cells: CellIndex) -> Any:
+    """A notebook's replay speaks of rows of its joined code cells: say `cell 3, line 2` instead, as the findings do
+    (in every string of a result; numbers stay rows)."""
+    if isinstance(value, str):
+        return _LINE.sub(lambda m: ", ".join(_cell_line(int(n), cells) for n in re.findall(r"\d+", m.group(2))), value)
+    if isinstance(value, list):
+        return [_in_cells(item, cells) for item in value]
+    if isinstance(value, dict):
+        return {key: _in_cells(item, cells) for key, item in value.items()}
+    return value
+
+
+def _cell_line(row: int, cells: CellIndex) -> str:
+    cell, location = cells.locate(Location(row, 1))
+    return f"cell {cell}, line {location.row}"
 
 
 def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, readable: bool, counts: dict[str, int]) -> FileResult:
@@ -141,70 +248,13 @@ def _merge(result: FileResult, outcome: dict[str, Any], settings: Settings, read
 
 
 def _source_lines(path: str) -> list[str]:
+    """The lines as the user wrote them, by program row (a notebook's cell lines, magics included)."""
+    from freezelint.decoding import decode
+    from freezelint.source import SourceError
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().splitlines()
-    except OSError:
+        with open(path, "rb") as handle:
+            source = decode(path, handle.read())
+    except (OSError, SourceError):
         return []
-
-
-def run_isolated(request: Any, timeout: float) -> dict[str, Any]:
-    """Replay one file in a forked child with a time limit (in this process where fork is unavailable)."""
-    from freezelint.runtime.replay import replay
-
-    if not hasattr(os, "fork"):
-        try:
-            return replay(request)
-        except BaseException as error:  # noqa: BLE001 - the file's one-line error
-            return {"error": f"{type(error).__name__}: {error}"}
-    log = tempfile.TemporaryFile()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run, send the result, leave without cleanup handlers
-        os.close(read_end)
-        try:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            try:
-                payload = json.dumps(replay(request))
-            except BaseException as error:  # noqa: BLE001
-                payload = json.dumps({"error": _one_line(error)})
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload.encode("utf-8"))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([read_end], [], [], remaining)
-            if ready:
-                chunk = os.read(read_end, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if timed_out:
-        return {"error": f"the replay did not finish within {timeout:g} s (raise the limit with --timeout)"}
-    if not chunks:
-        log.seek(0)
-        tail = log.read().decode("utf-8", "replace").strip().splitlines()[-1:]
-        cause = f"signal {signal.Signals(-os.waitstatus_to_exitcode(status)).name}" if os.WIFSIGNALED(status) else "no result"
-        return {"error": f"the replay process died ({cause})" + (f": {tail[0]}" if tail else "")}
-    return json.loads(b"".join(chunks).decode("utf-8"))
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return [source.display_line(row) for row in range(1, source.row_count + 1)]

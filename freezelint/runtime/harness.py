@@ -1,27 +1,30 @@
 """What the replayed program calls into (`__freezelint__`), and what it observes while the program runs.
 
-* line coverage of the script (a `sys.settrace` tracer that only looks at the script's own frames);
+* line coverage of the script (the program reports each statement it reaches: `reached`);
 * probes around freeze statements: which parameters each one froze or unfroze, how often it ran, and which modules
   it iterated (`parameters()`, `named_parameters()`, `requires_grad_()` called from its lines);
 * every optimizer the script builds, with the parameters it received and which of them were trainable then;
 * the models and optimizers each function of the script held when it returned;
 * failures of replayed statements (one failing statement does not end the replay);
 * the stops: the first `Trainer.train()`, `optimizer.step()` or forward pass of a model without weights ends the
-  replay there; the network is off.
+  replay there (what the script may not do at all, the sandbox's audit hook refuses: `freezelint.runtime.audit`).
 """
 
 from __future__ import annotations
 
 import io
-import socket
+import os
 import sys
+import tempfile
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from freezelint.runtime.audit import Refused
+from freezelint.runtime.instrument import Probe
 from freezelint.runtime.loader import Loader, is_meta, script_line
-from freezelint.runtime.slicer import Plan, Probe
+from freezelint.runtime.slicer import Plan
 
 MEASURING_BUDGET = 5_000_000  # parameter visits before per-iteration probes stop measuring
 RECORDED_METHODS = ("parameters", "named_parameters", "requires_grad_", "modules", "named_modules", "children", "named_children")
@@ -91,11 +94,17 @@ class Harness:
         self.calls: dict[int, list[tuple[str, Any]]] = {}  # script line -> (method, module) called there
         self.globals: dict[str, Any] = {}
         self.stopped: StopReplay | None = None
+        self.refused: Refused | None = None  # what the sandbox refused, which ended the replay
         self.parameters: dict[int, Any] = {}  # every parameter seen, by id (keeps the ids stable)
         self.visits = 0  # parameters looked at by probes so far
         self.output = io.StringIO()  # what the script printed (argparse's errors end up here)
 
     # --- called by the instrumented program -------------------------------------------------------------------------
+
+    def reached(self, start: int, end: int) -> None:
+        """A statement of the script is about to run (its lines `start`-`end`, a compound statement's header)."""
+        for line in range(start, end + 1):
+            self.lines[line] += 1
 
     def enter(self, probe_id: int, namespace: dict[str, Any]) -> None:
         record = self.probes[probe_id]
@@ -228,28 +237,19 @@ class Harness:
 
                 stack.callback(setattr, transformers.Trainer, "train", original_train)
                 transformers.Trainer.train = train
-            stack.enter_context(_network_off())
+                # Building a Trainer creates its output directory; the sandbox lets the replay write only in its
+                # private temporary directory (and training, which would fill it, never starts).
+                arguments = transformers.TrainingArguments
+                original_post_init = arguments.__post_init__
+
+                def post_init(training_arguments, *args, **kwargs):
+                    original_post_init(training_arguments, *args, **kwargs)
+                    name = os.path.basename(os.path.normpath(str(training_arguments.output_dir or "trainer_output")))
+                    training_arguments.output_dir = os.path.join(tempfile.gettempdir(), "trainer-output", name)
+
+                stack.callback(setattr, arguments, "__post_init__", original_post_init)
+                arguments.__post_init__ = post_init
             yield self
-
-    @contextmanager
-    def tracing(self) -> Iterator[None]:
-        path = self.path
-        lines = self.lines
-
-        def local(frame, event, arg):
-            if event == "line":
-                lines[frame.f_lineno] += 1
-            return local
-
-        def tracer(frame, event, arg):
-            return local if frame.f_code.co_filename == path else None
-
-        previous = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            yield
-        finally:
-            sys.settrace(previous)
 
     # --- queries ----------------------------------------------------------------------------------------------------
 
@@ -302,36 +302,3 @@ def _recording(original: Any, method: str, path: str, calls: dict[int, list[tupl
     wrapper.__name__ = original.__name__
     wrapper.__doc__ = original.__doc__
     return wrapper
-
-
-# Python's socket module reports every connection, datagram and name lookup to audit hooks, whichever way a script
-# reaches it (urllib, requests, a socket captured before the replay, `_socket` itself): refusing there leaves no way
-# round. A hook cannot be removed, so it is installed once and only acts while a replay has the network off.
-_RESOLVING = frozenset(
-    {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr", "socket.getnameinfo"}
-)
-_SENDING = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
-_refusing = False  # a replay has the network off
-_hooked = False
-
-
-def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
-    if not _refusing:
-        return
-    if event in _RESOLVING or (event in _SENDING and getattr(args[0], "family", None) in (socket.AF_INET, socket.AF_INET6)):
-        raise OSError("network access is off during freezelint's runtime check")
-
-
-@contextmanager
-def _network_off() -> Iterator[None]:
-    """No network during a replay: connections and datagrams to internet addresses, and name lookups, fail at once
-    (local sockets still work)."""
-    global _hooked, _refusing
-    if not _hooked:
-        sys.addaudithook(_refuse_network)
-        _hooked = True
-    previous, _refusing = _refusing, True
-    try:
-        yield
-    finally:
-        _refusing = previous

@@ -84,6 +84,11 @@ class Loader:
     @contextmanager
     def installed(self) -> Iterator[Loader]:
         import torch
+
+        if "transformers" not in sys.modules:  # a script that does not use it: importing it would cost seconds
+            with self._devices_kept(torch):
+                yield self
+            return
         import transformers
         from transformers.models.auto.auto_factory import _BaseAutoModelClass
 
@@ -95,8 +100,6 @@ class Loader:
         original_auto = _BaseAutoModelClass.__dict__["from_pretrained"].__func__
         original_config = config_base.__dict__["from_pretrained"].__func__
         original_auto_config = auto_config.__dict__["from_pretrained"].__func__
-        original_to = torch.nn.Module.to
-        original_cuda = torch.nn.Module.cuda
 
         def model_from_pretrained(cls, pretrained_model_name_or_path=None, *model_args, **kwargs):
             return loader.load(cls, original_model, pretrained_model_name_or_path, model_args, kwargs, auto=False)
@@ -110,8 +113,28 @@ class Loader:
         def auto_config_from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
             return loader.config(cls, original_auto_config, pretrained_model_name_or_path, kwargs)
 
+        with ExitStack() as stack:
+            stack.callback(setattr, model_base, "from_pretrained", model_base.__dict__["from_pretrained"])
+            stack.callback(setattr, _BaseAutoModelClass, "from_pretrained", _BaseAutoModelClass.__dict__["from_pretrained"])
+            stack.callback(setattr, config_base, "from_pretrained", config_base.__dict__["from_pretrained"])
+            stack.callback(setattr, auto_config, "from_pretrained", auto_config.__dict__["from_pretrained"])
+            model_base.from_pretrained = classmethod(model_from_pretrained)
+            _BaseAutoModelClass.from_pretrained = classmethod(auto_from_pretrained)
+            config_base.from_pretrained = classmethod(config_from_pretrained)
+            auto_config.from_pretrained = classmethod(auto_config_from_pretrained)
+            stack.enter_context(self._devices_kept(torch))
+            yield self
+
+    @contextmanager
+    def _devices_kept(self, torch: Any) -> Iterator[None]:
+        """A meta model stays where it is: device moves (`model.to("cuda")`) do not change what trains."""
+        if self.weights:
+            yield
+            return
+        original_to = torch.nn.Module.to
+        original_cuda = torch.nn.Module.cuda
+
         def to(module, *args, **kwargs):
-            # A meta model stays where it is: device moves (`model.to("cuda")`) do not change what trains.
             if is_meta(module):
                 return module
             return original_to(module, *args, **kwargs)
@@ -121,21 +144,13 @@ class Loader:
                 return module
             return original_cuda(module, *args, **kwargs)
 
-        with ExitStack() as stack:
-            stack.callback(setattr, model_base, "from_pretrained", model_base.__dict__["from_pretrained"])
-            stack.callback(setattr, _BaseAutoModelClass, "from_pretrained", _BaseAutoModelClass.__dict__["from_pretrained"])
-            stack.callback(setattr, config_base, "from_pretrained", config_base.__dict__["from_pretrained"])
-            stack.callback(setattr, auto_config, "from_pretrained", auto_config.__dict__["from_pretrained"])
-            stack.callback(setattr, torch.nn.Module, "to", original_to)
-            stack.callback(setattr, torch.nn.Module, "cuda", original_cuda)
-            model_base.from_pretrained = classmethod(model_from_pretrained)
-            _BaseAutoModelClass.from_pretrained = classmethod(auto_from_pretrained)
-            config_base.from_pretrained = classmethod(config_from_pretrained)
-            auto_config.from_pretrained = classmethod(auto_config_from_pretrained)
-            if not self.weights:
-                torch.nn.Module.to = to
-                torch.nn.Module.cuda = cuda
-            yield self
+        torch.nn.Module.to = to
+        torch.nn.Module.cuda = cuda
+        try:
+            yield
+        finally:
+            torch.nn.Module.to = original_to
+            torch.nn.Module.cuda = original_cuda
 
     # --- configurations -------------------------------------------------------------------------------------------
 

@@ -37,7 +37,37 @@ def render(display_path: str, result: dict[str, Any], rich: bool = False) -> str
         stopped = result["stopped"]
         where = f" (line {stopped['line']})" if stopped.get("line") else ""
         lines.append(f"  stopped at {stopped['reason']}{where}")
+    lines.extend(refusal_lines(result.get("refusals") or []))
     return "\n".join(lines) + "\n"
+
+
+MAX_REFUSALS = 5
+
+
+def refusal_lines(refusals: list[dict[str, Any]]) -> list[str]:
+    """What the sandbox refused: the first ended the replay; the script may have caught it and tried more."""
+    lines: list[str] = []
+    seen: set[tuple[str, int, str]] = set()
+    for refusal in refusals:
+        key = (refusal["event"], refusal["line"], refusal["origin"])
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > MAX_REFUSALS:
+            continue
+        lines.append("  " + describe_refusal(refusal) + ("; the replay ended there" if len(seen) == 1 else ""))
+    if len(seen) > MAX_REFUSALS:
+        lines.append(f"  ... and {len(seen) - MAX_REFUSALS} more refused")
+    return lines
+
+
+def describe_refusal(refusal: dict[str, Any]) -> str:
+    """`refused at line 3: the script tried to start a process (`os.system`: 'touch x')`."""
+    where = f"line {refusal['line']}" if refusal["line"] else "a line outside the script"
+    if refusal["origin"]:
+        where += f" (in {refusal['origin']})"
+    detail = f": {refusal['detail']}" if refusal["detail"] and refusal["detail"] != "..." else ""
+    return f"refused at {where}: the script tried to {refusal['what']} (`{refusal['event']}`{detail})"
 
 
 def model_block(model: dict[str, Any], rich: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""The slice of a script that decides what trains, and the instrumented program that runs it.
+"""The slice of a script that decides what trains (the program that runs it: `freezelint.runtime.instrument`).
 
 The static facts name the statements that matter (`criteria`): model construction, freeze and unfreeze operations,
 PEFT calls, head replacements, optimizer construction. The slice is those statements plus, transitively, the
@@ -7,21 +7,19 @@ only configure an object the slice already holds (`config.num_labels = 3`, `mode
 data, train, run the model forward or talk to the outside world are never run; when the slice needs one of them,
 the statements depending on it are left out and the report names the blocker.
 
-The slice is an `ast` module (so compiled code keeps the script's own line numbers) with a few calls into the
-harness (`__freezelint__`) around freeze statements (to measure what each one changed) and at the end of each
-function (to keep its local models and optimizers).
+`plan` returns the slice compiled: the script's statements that are kept, with the harness calls `Instrument` adds.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 from freezelint import facts as F
+from freezelint.runtime.instrument import HARNESS, Instrument, Probe
 
-HARNESS = "__freezelint__"
 
 # Library calls that are never replayed: data loading, logging services, the network, processes, the file system.
 NEVER_RUN_LIBRARY = re.compile(
@@ -56,16 +54,6 @@ class Blocker:
     line: int
     code: str
     reason: str
-
-
-@dataclass
-class Probe:
-    """A replayed region (a freeze statement, or the loop around it) whose effect the harness measures."""
-
-    id: int
-    start: int
-    end: int
-    codes: set[str] = field(default_factory=set)  # kinds of events inside: "freeze", "peft", "head"
 
 
 @dataclass
@@ -560,7 +548,23 @@ class Slicer:
         needed: set[int] = set()
         self.close([c for c in self.criteria if id(c) not in dead], needed)
         self.close([e for e in self.entries if id(e) not in dead], needed)
-        return (needed | self.optional) - dead, blockers
+        return self.without_orphans((needed | self.optional) - dead, needed), blockers
+
+    def without_orphans(self, kept: set[int], needed: set[int]) -> set[int]:
+        """Drop the optional statements (`tokenizer.pad_token = ...`) whose object is no longer made by the slice: its
+        binding was kept only for a statement left out since (a Trainer's collator), and running the configuring
+        statement alone would fail with a NameError."""
+        changed = True
+        while changed:
+            changed = False
+            for stmt_id in list(kept - needed):
+                stmt = self.stmt_by_id[stmt_id]
+                unbound = any(bindings and not any(id(b) in kept for b in bindings) for _, bindings in self.dependencies(stmt))
+                enclosing_gone = any(id(a) not in kept for a in self.index.ancestors(stmt))
+                if unbound or enclosing_gone:
+                    kept.discard(stmt_id)
+                    changed = True
+        return kept
 
     def root_cause(self, stmt: ast.stmt, dead: set[int]) -> ast.stmt | None:
         seen: set[int] = set()
@@ -650,127 +654,16 @@ def _assigns_module(event: F.AttributeAssign) -> bool:
 # --- building the program ------------------------------------------------------------------------------------------
 
 
-class _Instrument(ast.NodeTransformer):
-    """Prunes bodies to the slice and adds the harness calls."""
-
-    def __init__(self, kept: set[int] | None, probes: dict[int, Probe], guard_errors: bool, sentinel: int) -> None:
-        self.kept = kept  # None: keep everything (--exec)
-        self.sentinel = sentinel  # the line of code the script does not have (handlers, finally blocks)
-        self.probes = probes
-        self.guard_errors = guard_errors
-        self.whole = 0  # inside a class: kept whole (its methods run when the slice instantiates it)
-
-    def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
-        result: list[ast.stmt] = []
-        for stmt in statements:
-            structural = isinstance(stmt, (ast.Global, ast.Nonlocal)) or (
-                isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-            )
-            if self.kept is not None and not self.whole and not structural and id(stmt) not in self.kept:
-                continue
-            probe = self.probes.get(id(stmt))
-            visited = self.visit(stmt)
-            new: list[ast.stmt] = visited if isinstance(visited, list) else [visited]
-            if probe is not None:
-                new = [_probe(probe.id, new, stmt, self.sentinel)]
-            if self.guard_errors and not self.whole and not structural:
-                new = [_guarded(new, stmt, self.sentinel)]
-            result.extend(new)
-        if not result:
-            result = [ast.copy_location(ast.Pass(), statements[0]) if statements else ast.Pass()]
-        return result
-
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        for name in ("body", "orelse", "finalbody"):
-            value = getattr(node, name, None)
-            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                pruned = self.body(value)
-                if name != "body" and all(isinstance(s, ast.Pass) for s in pruned) and self.kept is not None:
-                    pruned = []
-                setattr(node, name, pruned)
-        for handler in getattr(node, "handlers", []) or []:
-            handler.body = self.body(handler.body)
-        for case in getattr(node, "cases", []) or []:
-            case.body = self.body(case.body)
-        return node
-
-    def visit_Module(self, node: ast.Module) -> ast.AST:
-        node.body = self.body(node.body)
-        return node
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self.whole += 1
-        try:
-            node.body = self.body(node.body)
-        finally:
-            self.whole -= 1
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        body = self.body(node.body)
-        if not self.whole:
-            body = [_capture_locals(body, node, self.sentinel)]
-        node.body = body
-        return node
-
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
-
-
-def _harness_call(method: str, node: ast.AST, *args: ast.expr) -> ast.stmt:
-    call = ast.Call(
-        func=ast.Attribute(value=ast.Name(id=HARNESS, ctx=ast.Load()), attr=method, ctx=ast.Load()),
-        args=list(args),
-        keywords=[],
-    )
-    statement = ast.Expr(value=call)
-    for sub in ast.walk(statement):
-        if isinstance(sub, (ast.stmt, ast.expr)):
-            # On the statement's first line only: a method call's position ends where its attribute ends.
-            sub.lineno = sub.end_lineno = node.lineno  # type: ignore[attr-defined]
-            sub.col_offset = sub.end_col_offset = getattr(node, "col_offset", 0)  # type: ignore[attr-defined]
-    return statement
-
-
-def _locals_call() -> ast.expr:
-    return ast.Call(func=ast.Name(id="locals", ctx=ast.Load()), args=[], keywords=[])
-
-
-def _synthetic(node: ast.AST, line: int) -> ast.AST:
-    """Place code the instrumentation adds on a line the script does not have, so that line coverage of the
-    script's own lines stays exact (Python attributes jumps to the last code a block contains)."""
-    for sub in ast.walk(node):
-        if isinstance(sub, (ast.stmt, ast.expr, ast.excepthandler)):
-            sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
-            sub.col_offset = sub.end_col_offset = 0  # type: ignore[attr-defined]
-    return node
-
-
-def _probe(probe_id: int, body: list[ast.stmt], original: ast.stmt, sentinel: int) -> ast.stmt:
-    """`enter(id, locals()); try: <stmt> finally: leave(id, locals())`."""
-    enter = _harness_call("enter", original, ast.Constant(probe_id), _locals_call())
-    leave = _synthetic(_harness_call("leave", original, ast.Constant(probe_id), _locals_call()), sentinel)
-    wrapped = ast.Try(body=body, handlers=[], orelse=[], finalbody=[leave])  # type: ignore[list-item]
-    ast.copy_location(wrapped, original)
-    return ast.copy_location(ast.If(test=ast.Constant(True), body=[enter, wrapped], orelse=[]), original)
-
-
-def _guarded(body: list[ast.stmt], original: ast.stmt, sentinel: int) -> ast.stmt:
-    """`try: <stmt> except (Exception, SystemExit) as error: failed(line, error)`: one failing statement of the slice
-    does not end the replay; the ones that needed it fail in turn and are reported with it."""
-    name = "__freezelint_error__"
-    handler = ast.ExceptHandler(
-        type=ast.Tuple(elts=[ast.Name(id=kind, ctx=ast.Load()) for kind in ("Exception", "SystemExit")], ctx=ast.Load()),
-        name=name,
-        body=[_harness_call("failed", original, ast.Constant(original.lineno), ast.Name(id=name, ctx=ast.Load()))],
-    )
-    _synthetic(handler, sentinel)
-    return ast.copy_location(ast.Try(body=body, handlers=[handler], orelse=[], finalbody=[]), original)
-
-
-def _capture_locals(body: list[ast.stmt], function: ast.AST, sentinel: int) -> ast.stmt:
-    """`try: <body> finally: capture(locals())`: a function's models outlive its return for the report."""
-    capture = _synthetic(_harness_call("capture", function, _locals_call()), sentinel)
-    return ast.copy_location(ast.Try(body=body, handlers=[], orelse=[], finalbody=[capture]), function)  # type: ignore[list-item]
+def _header_lines(stmt: ast.stmt) -> tuple[int, int]:
+    """The lines a statement runs when it is reached: all of a simple statement; a compound statement's decorators and
+    header, not its body."""
+    start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+    children = [child for body in _child_bodies(stmt) for child in body]
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        children = list(stmt.body)
+    if not children:
+        return start, stmt.end_lineno or stmt.lineno
+    return start, max(stmt.lineno, min(child.lineno for child in children) - 1)
 
 
 def plan(facts: F.Facts, text: str, path: str, exec_mode: bool = False) -> Plan:
@@ -796,7 +689,9 @@ def plan(facts: F.Facts, text: str, path: str, exec_mode: bool = False) -> Plan:
     for stmt in index.statements():
         spans.setdefault(stmt.lineno, index.span(stmt))
     sentinel = len(text.splitlines()) + 2
-    tree = _Instrument(kept, probes, guard_errors=not exec_mode, sentinel=sentinel).visit(tree)
+    needed = None if exec_mode else {name for i in kept_ids for name in _loaded_names(slicer.stmt_by_id[i])}
+    headers = {id(stmt): _header_lines(stmt) for stmt in index.statements()}
+    tree = Instrument(kept, probes, guard_errors=not exec_mode, sentinel=sentinel, needed=needed, headers=headers).visit(tree)
     ast.fix_missing_locations(tree)
     code = compile(tree, path, "exec", dont_inherit=True)
     simple = sum(

@@ -8,9 +8,12 @@ from functools import cached_property
 from typing import Any, Iterable
 
 from freezelint import facts as F
-from freezelint.runtime.harness import Harness, OptimizerRecord
+from freezelint.runtime.harness import Failure, Harness, OptimizerRecord
 from freezelint.runtime.loader import Loaded, Loader
 from freezelint.runtime.slicer import Plan
+
+
+CONSEQUENCES = ("NameError", "UnboundLocalError", "AttributeError")  # what an earlier failure leaves behind
 
 
 @dataclass
@@ -257,7 +260,44 @@ class State:
         return row in self.plan.kept_lines
 
     def ran(self, row: int) -> bool:
-        return self.harness.ran(row)
+        """The statement at `row` ran to its end (a statement that raised did not: its effect is missing)."""
+        return self.harness.ran(row) and self.failure_at(row) is None
+
+    def failure_at(self, row: int) -> Failure | None:
+        return next((f for f in self.harness.failures if f.line == row), None)
+
+    def root_failure(self, failure: Failure) -> Failure:
+        """The failure that caused this one: a NameError or AttributeError after an earlier failure is its
+        consequence (`model` is undefined because building it failed)."""
+        if failure.kind in CONSEQUENCES:
+            for earlier in self.harness.failures:
+                if earlier is failure:
+                    break
+                if earlier.kind not in CONSEQUENCES:
+                    return earlier
+        return failure
+
+    def describe_failure(self, failure: Failure) -> str:
+        """`line 3 failed in the replay (NameError: ...), because line 2 failed first (ConfigNotFound: ...)`."""
+        text = f"line {failure.line} failed in the replay ({failure.describe()})"
+        root = self.root_failure(failure)
+        if root is not failure:
+            text += f", because line {root.line} failed first ({root.describe()})"
+        return text
+
+    def unbuilt_models(self) -> list[tuple[int, str]]:
+        """The models the script builds that the replay could not build: (line, what to tell the user)."""
+        found = []
+        for model in self.facts.models:
+            if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
+                continue
+            start, end = self.statement_lines(self.facts.line(model.where.statement or model.node))
+            failure = next((f for f in self.harness.failures if start <= f.line <= end), None)
+            if failure is not None and all(line != start for line, _ in found):
+                root = self.root_failure(failure)
+                where = f" (line {root.line})" if root.line != start else ""
+                found.append((start, f"the model at line {start} could not be built: {root.describe()}{where}"))
+        return found
 
     def incomplete(self) -> str | None:
         """Why the final trainable state may not be the script's (a statement that changes what trains failed or
@@ -268,7 +308,17 @@ class State:
         for line in sorted(self.plan.blockers):
             if line in self.plan.freezing_lines:
                 return self.why_not_run(line)
+        if self.harness.refused is not None:
+            return self.ended_by_refusal()
         return None
+
+    def ended_by_refusal(self) -> str:
+        from freezelint.runtime.audit import meaning
+
+        refused = self.harness.refused
+        assert refused is not None
+        where = f"line {refused.line}" if refused.line else "a line outside the script"
+        return f"the replay ended at {where}, where the sandbox refused to {meaning(refused.event)} (`{refused.event}`)"
 
     def unfrozen_in_callbacks(self) -> bool:
         """A trainer callback unfreezes parameters: at train start the state changes after the replay's."""
@@ -283,11 +333,16 @@ class State:
             return (
                 f"line {row} was not replayed: it needs line {blocker.line} (`{blocker.code}`), which {blocker.reason}"
             )
-        failure = next((f for f in self.harness.failures if f.line == row), None)
+        failure = self.failure_at(row)
         if failure is not None:
-            return f"line {row} failed in the replay ({failure.describe()})"
+            return self.describe_failure(failure)
+        if self.harness.refused is not None and not self.ran(row):
+            return f"line {row} did not run: {self.ended_by_refusal()}"
         if self.harness.stopped is not None and self.harness.stopped.line is not None:
             return f"line {row} did not run before {self.harness.stopped.reason} (line {self.harness.stopped.line})"
+        if self.plan.exec_mode and self.harness.failures:  # under --exec, an error ends the script
+            ended = self.harness.failures[-1]
+            return f"line {row} did not run: the script ended at line {ended.line} ({ended.describe()})"
         if not self.plan.exec_mode and not self.replayed(row):
             return f"line {row} runs during training, after the point the replay stops"
         return f"line {row} did not run in the replay: {self._unreached(row)}"

@@ -16,7 +16,8 @@ steps it audits: trainable parameters the optimizer does not hold (FRZ202), trai
 (FRZ501: reentrant checkpointing with frozen inputs, or an unused parameter), frozen parameters that changed anyway
 (FRZ206: stale gradients, momentum or weight decay), frozen BatchNorm layers whose running statistics moved (FRZ503),
 and frozen parameters held by the optimizer (FRZ201, a note). Changes are detected on checksums of a strided sample
-of each tensor (a few hundred values), so the audit costs little.
+of each tensor (a few hundred values), so the audit costs little. Everything it prints goes through `tqdm.write`, so
+a progress bar on the same terminal is redrawn below it instead of being cut in two.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import torch
+from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
 from freezelint import knowledge
@@ -231,7 +233,8 @@ class FreezeGuard:
         self._print(f"freezelint: {finding}")
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream or sys.stderr)
+        # Through tqdm: the Trainer's progress bar is cleared, the text written on lines of its own, the bar redrawn.
+        tqdm.write(text, file=self.stream or sys.stderr)
 
 
 def guard(

@@ -148,3 +148,32 @@ def test_custom_loop_reports_frozen_batchnorm_statistics_drifting():
     assert watching.optimizer is optimizer
     assert codes(watching.findings) == ["FRZ503"]
     assert "`backbone.1`" in stream.getvalue()
+
+
+def rendered(output: str) -> list[str]:
+    """What a terminal shows: each line as its last carriage return leaves it."""
+    return [line.rsplit("\r", 1)[-1] for line in output.split("\n")]
+
+
+def test_the_guard_writes_between_progress_bar_redraws_not_into_the_bar(tmp_path, capsys):
+    """The Trainer's tqdm bar and the guard share stderr: the audit's finding, printed mid-training, must be a line of
+    its own on screen."""
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    class UnfreezeAfterTheOptimizer(TrainerCallback):
+        def on_step_begin(self, args, state, control, model=None, **kwargs):
+            model.bert.encoder.layer[-1].requires_grad_(True)  # the optimizer was built without it: FRZ202
+
+    model = tiny_bert()
+    model.bert.requires_grad_(False)
+    args = TrainingArguments(
+        str(tmp_path), max_steps=4, per_device_train_batch_size=4, report_to=[], use_cpu=True, save_strategy="no",
+        logging_strategy="no", disable_tqdm=False,
+    )
+    callback = FreezelintCallback()
+    Trainer(model=model, args=args, train_dataset=Batches(), callbacks=[UnfreezeAfterTheOptimizer(), callback]).train()
+    screen = rendered(capsys.readouterr().err)
+    assert codes(callback.findings) == ["FRZ202"]
+    assert any("%|" in line for line in screen), "the progress bar was drawn"
+    finding = [line for line in screen if "FRZ202" in line]
+    assert finding and finding[0].startswith("freezelint: FRZ202"), screen

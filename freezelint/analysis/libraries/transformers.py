@@ -73,7 +73,8 @@ def model_from_config(walk: Interpreter, site: CallSite) -> Value | None:
 
 def task_model_class(walk: Interpreter, site: CallSite) -> Value | None:
     """A transformers task model class called with no arguments the checks above read: random weights too."""
-    if site.receiver is None and site.package == "transformers" and kb.TASK_HEAD.search(site.last):
+    if (site.receiver is None and site.package == "transformers" and kb.TASK_HEAD.search(site.last)
+            and not site.last.startswith(kb.NOT_A_MODEL_PREFIXES)):
         return walk.new_model(ModelSource.FROM_CONFIG, site.qualname, site.node, class_name=site.last, library="transformers")
     return None
 
@@ -85,7 +86,7 @@ def is_model_class(qualname: str) -> bool:
         package == "transformers"
         and bool(kb.MODEL_CLASS_NAME.search(name))
         and not name.endswith(kb.NOT_A_MODEL_SUFFIXES)
-        and not name.startswith("Auto")
+        and not name.startswith(("Auto", *kb.NOT_A_MODEL_PREFIXES))
     )
 
 
