@@ -22,8 +22,7 @@ from typing import Iterator, Sequence
 
 import libcst as cst
 
-from freezelint import knowledge as kb
-from freezelint.analysis import expressions, flow, libraries, options
+from freezelint.analysis import expressions, flow, libraries, options, standalone
 from freezelint.analysis.frames import Context, Frame
 from freezelint.analysis.syntax import (
     dotted,
@@ -56,7 +55,6 @@ from freezelint.facts import (
     InFileFunction,
     Instance,
     LazyMap,
-    LibraryCall,
     Literal,
     Loop,
     Model,
@@ -106,66 +104,9 @@ class Interpreter:
 
     def run(self) -> Facts:
         self.exec_block(self.facts.module.body)
-        self.walk_entry_points()
-        self.walk_uncalled()
+        standalone.walk_entry_points(self)
+        standalone.walk_uncalled(self)
         return self.facts
-
-    def walk_entry_points(self) -> None:
-        """Top-level functions nothing in the file calls that are its program all the same: `main(args)` run by a
-        console script, `fire.Fire(main)`, `torch.multiprocessing.spawn(main_worker, ...)`, a `@hydra.main` or
-        click command. They are walked as called, after the module's statements, with unknown arguments."""
-        launched = {id(option) for call in self.facts.of(LibraryCall) if call.qualname in kb.LAUNCHERS
-                    for value in (*call.args, *call.kwargs.values()) for option in value.candidates()}
-        for function in list(self.functions):
-            node = function.node
-            if id(node) in self.walked or not isinstance(node, cst.FunctionDef) or "." in function.qualname:
-                continue
-            decorators = [self.called_name(d.decorator, bare=True) or "" for d in node.decorators]
-            named = function.name in kb.ENTRY_POINT_NAMES
-            if named or id(function) in launched or any(d.startswith(kb.CLI_PACKAGES) for d in decorators):
-                with self.within(calls=(), loops=(), branches=(), callback_of=None, lazy=None):
-                    self.call_function(function, [], {}, None, force=True)
-
-    def walk_uncalled(self) -> None:
-        index = 0
-        while index < len(self.functions):
-            function = self.functions[index]
-            index += 1
-            if id(function.node) in self.walked or isinstance(function.node, cst.Lambda):
-                continue
-            self_value: Value | None = None
-            if function.owner is not None and not is_static(function.node):
-                self_value = self.abstract_self(function.owner)
-                if id(function.node) in self.walked:
-                    continue  # the class's `__init__`, walked as its `self` was made
-            with self.within(standalone=True, calls=(), loops=(), branches=(), callback_of=None, lazy=None):
-                self.call_function(function, [], {}, None, self_value=self_value, force=True)
-
-    def abstract_self(self, cls: InFileClass) -> Value:
-        """The `self` of a class's methods walked without an instance."""
-        key = id(cls)
-        if key not in self.abstract_selves:
-            if libraries.is_module_class(cls):
-                model = Model(
-                    source=ModelSource.CUSTOM,
-                    factory=cls.name,
-                    qualname=cls.qualname,
-                    node=cls.node,
-                    where=self.where(cls.node),
-                    class_name=cls.name,
-                    cls=cls,
-                    abstract=True,
-                )
-                self.facts.models.append(model)  # its sub-modules are parts of it (a backbone is not a whole model)
-                made: Value = model
-            else:
-                made = Instance(cls)  # a trainer or distiller class: its `__init__` says what its attributes hold
-            self.abstract_selves[key] = made
-            init = cls.find_method("__init__")
-            if init is not None and id(init.node) not in self.walked:
-                with self.within(standalone=True):
-                    self.call_function(init, [], {}, None, self_value=made, force=True)
-        return self.abstract_selves[key]
 
     # --- services for the library models ---------------------------------------------------------------------------
 
