@@ -12,8 +12,10 @@ in Paddle; on a torch object both are plain attributes that nothing reads.
 
 The list is closed on purpose, not an edit distance: transformers itself stores `_requires_grad` legitimately. The
 rule stays silent on Keras, TensorFlow and PaddlePaddle objects (where `trainable` is the API), on TF/Flax model
-classes of transformers 4, and on a class's own attributes (`self.trainable = trainable` in an `nn.Module` of the
-file is the author's flag).
+classes of transformers 4, on a class's own attributes (`self.trainable = trainable` in an `nn.Module` of the
+file is the author's flag), and on a foreign attribute set beside a real `requires_grad` change of the same module
+in the same function (`m.trainable = b` then `for p in m.parameters(): p.requires_grad = b`: bookkeeping, not the
+freeze).
 
 ## Example
 ```python
@@ -79,6 +81,8 @@ def misspelled_requires_grad(facts: Facts) -> Iterator[Report]:
         foreign_idiom = attribute in knowledge.FOREIGN_FREEZE_ATTRIBUTES
         if not all(_torch_target(facts, op, foreign_idiom) for op in ops):
             continue
+        if foreign_idiom and all(_beside_real_change(facts, op) for op in ops):
+            continue  # `m.trainable = b` kept as the author's own bookkeeping next to `p.requires_grad = b`
         op = ops[0]
         node = op.node
         assert isinstance(node, cst.Attribute)
@@ -124,6 +128,17 @@ def _torch_target(facts: Facts, op: FreezeOp, foreign_idiom: bool) -> bool:
             return target.kind is Kind.MODULE and model.cls is None
         return True
     return False
+
+
+def _beside_real_change(facts: Facts, op: FreezeOp) -> bool:
+    """A `requires_grad` store or call on the same module's parameters in the same function: the foreign attribute
+    is then a flag of the author's, not the freeze."""
+    module = op.module
+    return module is not None and any(
+        other.form in (FreezeForm.STORE, FreezeForm.CALL) and other.effective and other.where.function == op.where.function
+        and other.module is not None and other.module.overlaps(module)
+        for other in facts.of(FreezeOp, uncalled=True)
+    )
 
 
 def _intended_value(facts: Facts, op: FreezeOp) -> str:
