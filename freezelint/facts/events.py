@@ -191,13 +191,14 @@ class FreezeForm(enum.Enum):
     METHOD_OVERWRITE = "method-overwrite"  # `x.requires_grad_ = v`
     COMPARISON = "comparison"  # `x.requires_grad == v` as a statement: meant as a store, compares and discards
     UNCALLED = "uncalled"  # `x.requires_grad_` as a statement: the method named, never called
+    READ = "read"  # `x.requires_grad` as a statement: `= False` forgotten, the flag read and thrown away
     HELPER = "helper"  # a known freeze helper: `model.freeze_feature_encoder()`, `timm.utils.freeze(m)`
     KBIT_PREPARE = "kbit-prepare"  # `prepare_model_for_kbit_training(model)`: freezes every parameter
 
 
 # Forms that never change `requires_grad`, whatever they are applied to.
 NO_EFFECT_FORMS = frozenset(
-    {FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE, FreezeForm.COMPARISON, FreezeForm.UNCALLED}
+    {FreezeForm.MISSPELLED_STORE, FreezeForm.METHOD_OVERWRITE, FreezeForm.COMPARISON, FreezeForm.UNCALLED, FreezeForm.READ}
 )
 
 

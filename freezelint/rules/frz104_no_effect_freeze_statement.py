@@ -1,12 +1,15 @@
 """## What it does
-Finds freeze statements whose result is thrown away: `p.requires_grad == False` as a statement, or a `map(...)` or
-generator expression of freeze calls that nothing iterates. The comparison was meant as an assignment; the lazy
-`map` never runs.
+Finds freeze statements whose result is thrown away: `p.requires_grad == False` as a statement, `p.requires_grad`
+alone on its line in a loop over parameters (`= False` forgotten), or a `map(...)` or generator expression of freeze
+calls that nothing iterates. The comparison was meant as an assignment; the lazy `map` never runs.
 
 ## Why is this bad?
 `p.requires_grad == False` compares and discards the answer: nothing is frozen. `map()` and generator expressions
 are lazy in Python 3: the function runs only when something iterates the result, so
 `map(lambda p: p.requires_grad_(False), model.bert.parameters())` as a statement never calls `requires_grad_` at all.
+A bare `param.requires_grad` reads the flag and throws it away; inside a loop over a model's parameters it is a
+freeze with its `= False` forgotten (it is reported only there, and only for parameters and modules: whether `False`
+or `True` was meant, the file does not say, so its fix, `= False`, is shown and never applied).
 Measured with torch 2.13 on a tiny BERT: after each of them every parameter is still trainable, and no warning is
 printed.
 
@@ -17,6 +20,8 @@ p.requires_grad == False` is a check, not a statement, and is never reported.
 ```python
 for param in model.bert.parameters():
     param.requires_grad == False
+for param in model.bert.parameters():
+    param.requires_grad
 map(lambda p: p.requires_grad_(False), model.bert.parameters())
 ```
 
@@ -33,11 +38,13 @@ for p in model.bert.parameters():
 the receiver is a known parameter or module, unsafe where its type is unknown (the comparison may have been meant
 as a check). A one-line `map(lambda x: ...)` or generator statement becomes a `for` loop: safe, unless its variable
 name is used elsewhere in the file (a loop variable, unlike a lambda's, outlives the loop). Any of these is unsafe
-when it would freeze a whole model that nothing unfreezes afterwards.
+when it would freeze a whole model that nothing unfreezes afterwards. A bare `param.requires_grad` gets
+`param.requires_grad = False` (on a module, `requires_grad_(False)`), display-only: the value meant is not written.
 
 ## References
 - tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
-  `FRZ104-comparison`, `FRZ104-map`, `FRZ104-generator`: every parameter stays trainable, and the fixes freeze).
+  `FRZ104-comparison`, `FRZ104-bare-read`, `FRZ104-map`, `FRZ104-generator`: every parameter stays trainable, and
+  the fixes freeze).
 - Python documentation, built-in functions, `map()`: "Return an iterator that applies function to every item of
   iterable"; an iterator does its work only when something consumes it.
 - pylint W0104 (pointless statement) and flake8-bugbear B015 (pointless comparison) catch the general pattern.
@@ -69,6 +76,10 @@ from freezelint.rules import FixProposal, Message, Replacement, Report, edits, r
 COMPARISON = (
     "`{comparison}` compares and throws the result away: `requires_grad` does not change. To set it, write `{instead}`."
 )
+BARE_READ = (
+    "`{read}` alone on its line reads the flag and throws it away: `requires_grad` does not change. To freeze, write "
+    "`{instead}`."
+)
 UNCONSUMED = (
     "{lazy} is lazy: its code runs only when something iterates the result, and this statement throws the result "
     "away, so `{freeze}` never runs and `requires_grad` does not change. Write a `for` loop."
@@ -83,6 +94,7 @@ LAZY = {
 @rule("FRZ104", "no-effect-freeze-statement", Level.ERROR, fix=Applicability.SAFE, tokens=("requires_grad",))
 def no_effect_freeze_statement(facts: Facts) -> Iterator[Report]:
     yield from _comparisons(facts)
+    yield from _bare_reads(facts)
     yield from _unconsumed(facts)
 
 
@@ -118,6 +130,28 @@ def _comparisons(facts: Facts) -> Iterator[Report]:
             Message(COMPARISON, {"comparison": facts.code(node), "instead": instead}),
             fix=fix,
         )
+
+
+def _bare_reads(facts: Facts) -> Iterator[Report]:
+    """`param.requires_grad` as a statement in a loop over parameters: elsewhere a bare read may be there to be shown."""
+    reads = [op for op in facts.of(FreezeOp, uncalled=True) if op.form is FreezeForm.READ and op.where.loops]
+    for group in group_by_node(reads):
+        if all(isinstance(op.target, (ParamRef, ModuleRef)) and not _foreign(op) for op in group):
+            op = group[0]
+            node = op.node
+            assert isinstance(node, cst.Attribute)
+            modules = all(isinstance(o.target, ModuleRef) and o.target.kind is Kind.MODULE for o in group)
+            freeze = edits.requires_grad_call(node.value, cst.Name("False")) if modules else None
+            statement = op.where.statement
+            assert isinstance(statement, cst.Expr)
+            assignment = cst.Assign(targets=[cst.AssignTarget(node)], value=cst.Name("False"))
+            fix = FixProposal(
+                Applicability.DISPLAY,
+                "Freeze: `= False` (shown only: whether `False` or `True` was meant, the file does not say)",
+                (Replacement(node, freeze) if freeze is not None else Replacement(statement, assignment),),
+            )
+            instead = facts.code(freeze) if freeze is not None else f"{facts.code(node)} = False"
+            yield Report(edits.reported_node(op), Message(BARE_READ, {"read": facts.code(node), "instead": instead}), fix=fix)
 
 
 def _unconsumed(facts: Facts) -> Iterator[Report]:

@@ -1,7 +1,8 @@
 """## What it does
 Finds a name filter of a freeze loop whose pattern ends in a layer index that prefixes other indices, so it also
 matches layers 10-19. Both `"encoder.layer.1" in name` and `name.startswith("bert.encoder.layer.1")` are true for
-`encoder.layer.10` to `encoder.layer.19`; module-name filters over `named_modules()` count too.
+`encoder.layer.10` to `encoder.layer.19`; module-name filters over `named_modules()` count too, and so do patterns
+generated for a range of indices, `any(f"encoder.layer.{i}" in name for i in range(2))`.
 
 ## Why is this bad?
 Parameter names continue after the index (`bert.encoder.layer.1.attention.self.query.weight`), so a test for
@@ -50,6 +51,7 @@ applied.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import libcst as cst
@@ -71,6 +73,16 @@ ANY_DEPTH = (
     + _TREATED_ALIKE
 )
 KNOWN_DEPTH = _PATTERN + "{noun} {listed} of this {layers}-layer model" + _TREATED_ALIKE
+# A pattern generated for each index of a range: `f"encoder.layer.{i}"` for `i in range(2)`.
+_GENERATED = "`{pattern}` for `{variable}` in {indices} ends in the layer index: as {how} the name it also matches "
+GENERATED_ANY_DEPTH = (
+    _GENERATED + "layers {first}0-{first}9 (`{container}.{first}0.`...) of any model with more than {first}0 layers"
+    + ", so the {action} filter treats them like the layers it names. End the pattern at the dot: `{fixed}`."
+)
+GENERATED_KNOWN_DEPTH = (
+    _GENERATED + "{noun} {listed} of this {layers}-layer model, so the {action} filter treats them like the layers it "
+    "names. End the pattern at the dot: `{fixed}`."
+)
 
 
 @rule("FRZ108", "name-filter-prefix-collision", Level.WARNING, fix=Applicability.SAFE, tokens=("requires_grad",))
@@ -86,6 +98,10 @@ def name_filter_prefix_collision(facts: Facts) -> Iterator[Report]:
         for branch in op.filters:
             if branch.test is None:
                 continue
+            for generated in _generated_patterns(branch.test, names):
+                if id(generated.node) not in seen and (report := _generated_report(facts, op, generated, layers)):
+                    seen.add(id(generated.node))
+                    yield report
             for string, how in _patterns(branch.test, names):
                 if id(string) in seen:
                     continue
@@ -170,6 +186,89 @@ def _any_of_literals(node: cst.GeneratorExp | cst.ListComp, names: set[str]) -> 
             how = PREFIX
     if how is not None:
         yield from ((s, how) for s in _strings(clause.iter))
+
+
+@dataclass(frozen=True)
+class _Generated:
+    """`f"encoder.layer.{i}"` tested against a name for each `i in range(...)`."""
+
+    node: cst.FormattedString
+    container: str
+    variable: str
+    indices: range
+    how: str
+
+
+def _generated_patterns(test: cst.BaseExpression, names: set[str]) -> Iterator[_Generated]:
+    """`any(f"encoder.layer.{i}" in name for i in range(2))` and `any(name.startswith(f"...{i}") for i in range(k))`."""
+    for node in _walk(test):
+        if not isinstance(node, (cst.GeneratorExp, cst.ListComp)):
+            continue
+        clause = node.for_in
+        indices = _literal_range(clause.iter)
+        if not isinstance(clause.target, cst.Name) or clause.inner_for_in is not None or indices is None:
+            continue
+        element, how = node.elt, None
+        pattern: cst.BaseExpression | None = None
+        if isinstance(element, cst.Comparison) and len(element.comparisons) == 1:
+            if isinstance(element.comparisons[0].operator, cst.In) and _mentions(element.comparisons[0].comparator, names):
+                pattern, how = element.left, SUBSTRING
+        elif isinstance(element, cst.Call) and isinstance(element.func, cst.Attribute) and element.args:
+            if element.func.attr.value == "startswith" and _mentions(element.func.value, names):
+                pattern, how = element.args[0].value, PREFIX
+        if how is None or not isinstance(pattern, cst.FormattedString) or not pattern.parts:
+            continue
+        *texts, last = pattern.parts
+        variable = clause.target.value
+        if not (isinstance(last, cst.FormattedStringExpression) and isinstance(last.expression, cst.Name)
+                and last.expression.value == variable and last.conversion is None and last.format_spec is None):
+            continue
+        if not all(isinstance(t, cst.FormattedStringText) for t in texts):
+            continue
+        prefix = "".join(t.value for t in texts if isinstance(t, cst.FormattedStringText))
+        match = knowledge.LAYER_INDEX_PATTERN.search(prefix + "1")
+        if match is not None:
+            yield _Generated(pattern, match.group("container"), variable, indices, how)
+
+
+def _literal_range(node: cst.BaseExpression) -> range | None:
+    """`range(2)`, `range(0, 4)`: the range, when its arguments are integer literals."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "range"):
+        return None
+    bounds = [int(a.value.value) for a in node.args if isinstance(a.value, cst.Integer) and a.keyword is None]
+    if len(bounds) != len(node.args) or not 1 <= len(bounds) <= 2:
+        return None
+    return range(*bounds)
+
+
+def _generated_report(facts: Facts, op: FreezeOp, generated: _Generated, layers: int | None) -> Report | None:
+    indices = generated.indices
+    written = facts.code(generated.node)
+    fixed = written[: -len(generated.node.end)] + "." + generated.node.end
+    fields: dict[str, object] = {
+        "pattern": written,
+        "variable": generated.variable,
+        "indices": f"`range({indices.start}, {indices.stop})`" if indices.start else f"`range({indices.stop})`",
+        "how": generated.how,
+        "action": "unfreeze" if op.value else "freeze",
+        "fixed": fixed,
+        "container": generated.container,
+    }
+    if layers is None:
+        colliding = [i for i in indices if 1 <= i <= UNKNOWN_DEPTH_MAX_INDEX and i * 10 not in indices]
+        if not colliding:
+            return None
+        template = GENERATED_ANY_DEPTH
+        fields["first"] = colliding[0]
+    else:
+        hit = [str(j) for j in range(layers) if j not in indices and any(str(j).startswith(str(i)) for i in indices)]
+        if not hit:
+            return None
+        template = GENERATED_KNOWN_DEPTH
+        listed = ", ".join(hit[:-1]) + (" and " if len(hit) > 1 else "") + hit[-1]
+        fields.update(noun="layers" if len(hit) > 1 else "layer", listed=listed, layers=layers)
+    fix = FixProposal(Applicability.SAFE, f"End the pattern at the dot: `{fixed}`", (Replacement(generated.node, fixed),))
+    return Report(generated.node, Message(template, fields), fix=fix)
 
 
 def _strings(node: cst.BaseExpression) -> list[cst.SimpleString]:

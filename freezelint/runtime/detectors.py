@@ -157,7 +157,7 @@ class NameFilter:
     loop: ast.For
     name_var: str
     tests: list[ast.expr]  # the `if` tests between loop and statement, and the assigned value when not a constant
-    literals: list[tuple[str, str, ast.Constant]]  # (literal, how: "in" | "prefix" | "suffix" | "equals", node)
+    literals: list[tuple[str, str, ast.expr]]  # (literal, how: "in" | "prefix" | "suffix" | "equals", node)
     op: F.FreezeOp
 
 
@@ -220,10 +220,11 @@ def _strings(expression: ast.AST) -> list[ast.Constant]:
     return []
 
 
-def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str, ast.Constant]]:
+def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str, ast.expr]]:
     """String literals a name is tested against: `"x" in n`, `n.startswith("x")`, `n == "x"`, `any(k in n for k in
-    ["x", "y"])`, `n in ["x", "y"]`."""
+    ["x", "y"])`, `n in ["x", "y"]`, and the patterns `any(f"x.{i}" in n for i in range(2))` generates."""
     found: list[tuple[ast.Constant, str]] = []
+    generated: list[tuple[str, str, ast.expr]] = []
     for node in ast.walk(test):
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             left, right, op = node.left, node.comparators[0], node.ops[0]
@@ -243,7 +244,28 @@ def _name_literals(test: ast.AST, name: str) -> list[tuple[str, str, ast.Constan
                 for clause in generator.generators:
                     how = "prefix" if "startswith" in ast.unparse(generator.elt) else "in"
                     found += [(s, how) for s in _strings(clause.iter)]
-    return [(node.value, how, node) for node, how in found if node.value]
+                    generated += _generated(generator.elt, clause, how)
+    literals = [(node.value, how, node) for node, how in found if isinstance(node.value, str) and node.value]
+    return [*literals, *generated]
+
+
+def _generated(element: ast.expr, clause: ast.comprehension, how: str) -> list[tuple[str, str, ast.expr]]:
+    """`f"encoder.layer.{i}"` for `i in range(2)`: the pattern for each index (`encoder.layer.0`, `encoder.layer.1`)."""
+    iterable = clause.iter
+    if not (isinstance(clause.target, ast.Name) and isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "range" and 1 <= len(iterable.args) <= 2
+            and all(isinstance(a, ast.Constant) and type(a.value) is int for a in iterable.args)):
+        return []
+    variable = clause.target.id
+    for node in ast.walk(element):
+        if isinstance(node, ast.JoinedStr) and node.values:
+            *texts, last = node.values
+            if (isinstance(last, ast.FormattedValue) and isinstance(last.value, ast.Name) and last.value.id == variable
+                    and all(isinstance(t, ast.Constant) for t in texts)):
+                prefix = "".join(str(t.value) for t in texts if isinstance(t, ast.Constant))
+                bounds = [a.value for a in iterable.args if isinstance(a, ast.Constant) and type(a.value) is int]
+                return [(prefix + str(i), how, node) for i in range(*bounds)]
+    return []
 
 
 def matches(literal: str, how: str, name: str) -> bool:
@@ -364,13 +386,14 @@ def prefix_collision(state: State) -> Iterator[Found]:
         )
 
 
-def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, list[str], list[str], ast.Constant] | None:
+def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, list[str], list[str], ast.expr] | None:
     """For a filter with a layer-index literal (`"layer.1"`): the names it matches in other layers (10, 11...)."""
     if not state.ran(item.stmt.lineno):
         return None
     seen = iterated(state, item)
     if seen is None:
         return None
+    meant = {literal for literal, _, _ in item.literals}
     for literal, how, node in item.literals:
         if how not in ("in", "prefix") or not LAYER_INDEX.search(literal):
             continue
@@ -384,6 +407,8 @@ def layer_collisions(state: State, item: NameFilter) -> tuple[Iterated, str, lis
             if after[:1].isdigit():
                 digits = re.match(r"\d+", after)
                 assert digits is not None
+                if literal + digits.group(0) in meant:
+                    continue  # layer 10, also named by the filter itself (`range(12)`)
                 extra.add(literal.rsplit(".", 1)[1] + digits.group(0))
                 hit.append(name)
         if extra:

@@ -100,6 +100,15 @@ CASES = {
         """,
         lambda n: n.startswith("bert.embeddings."),
     ),
+    "FRZ104-bare-read": Case(
+        "FRZ104",
+        """\
+        for param in model.bert.embeddings.parameters():
+            param.requires_grad
+        """,
+        lambda n: n.startswith("bert.embeddings."),
+        display=True,
+    ),
     "FRZ104-map": Case(
         "FRZ104", "map(lambda q: q.requires_grad_(False), model.bert.encoder.parameters())\n", lambda n: n.startswith("bert.encoder.")
     ),

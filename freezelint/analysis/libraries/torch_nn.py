@@ -332,7 +332,8 @@ def _returned(node: cst.FunctionDef | cst.Lambda) -> cst.BaseExpression | None:
 
 
 def attempted_freeze(walk: Interpreter, expression: cst.BaseExpression) -> bool:
-    """`x.requires_grad == v` (one `==`) or a bare `x.requires_grad_` as a statement: a freeze meant, nothing done.
+    """`x.requires_grad == v` (one `==`), or a bare `x.requires_grad_` or `x.requires_grad`, as a statement: a freeze
+    meant, nothing done.
     Records it and returns True; False for any other expression."""
     attempt = _attempted_freeze(expression)
     if attempt is None:
@@ -368,9 +369,12 @@ def stored_flag(walk: Interpreter, target: cst.Attribute, owner: Value, value_no
 
 
 def _attempted_freeze(expression: cst.BaseExpression) -> tuple[cst.BaseExpression, FreezeForm, cst.BaseExpression | None] | None:
-    """`x.requires_grad == v` (one `==`) or a bare `x.requires_grad_`: the receiver, the form and the value meant."""
+    """`x.requires_grad == v` (one `==`), a bare `x.requires_grad_` or a bare `x.requires_grad`: the receiver, the form
+    and the value meant."""
     if isinstance(expression, cst.Attribute) and expression.attr.value == "requires_grad_":
         return expression.value, FreezeForm.UNCALLED, None
+    if isinstance(expression, cst.Attribute) and expression.attr.value == "requires_grad":
+        return expression.value, FreezeForm.READ, None
     if (
         isinstance(expression, cst.Comparison)
         and len(expression.comparisons) == 1
