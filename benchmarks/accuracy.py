@@ -43,7 +43,7 @@ FAMILIES = {
     "training mode (BatchNorm, eval)": ("FRZ106", "FRZ113", "FRZ503"),
     "distributed and compiled": ("FRZ504", "FRZ505", "FRZ506", "FRZ507", "FRZ508"),
     "library versions": ("FRZ111", "FRZ112"),
-    "notes (FRZ201, FRZ302)": ("FRZ201", "FRZ302"),
+    "notes": ("FRZ201", "FRZ302"),
 }
 TABLE_START, TABLE_END = "<!-- accuracy:table -->", "<!-- /accuracy:table -->"
 

@@ -41,3 +41,12 @@ def test_every_stored_file_is_in_a_manifest_with_its_licence() -> None:
     stored = {p for p in accuracy.CORPUS.rglob("*") if p.suffix in (".py", ".ipynb") and p.name != "setup.py"}
     extra = sorted(str(p.relative_to(accuracy.CORPUS)) for p in stored - listed)
     assert not extra, f"stored but in no manifest: {extra}"
+
+
+@pytest.mark.slow
+def test_readme_accuracy_table_is_current() -> None:
+    """The accuracy the README quotes is what the corpus measures now (`python benchmarks/accuracy.py --readme`)."""
+    outcome, _ = accuracy.measure()
+    readme = (ROOT / "README.md").read_text()
+    quoted = readme.split(accuracy.TABLE_START, 1)[1].split(accuracy.TABLE_END, 1)[0].strip()
+    assert quoted == accuracy.table(outcome).strip(), "run `python benchmarks/accuracy.py --readme`"
