@@ -102,3 +102,13 @@ def test_nothing_points_outside_the_repository() -> None:
     mentions = [str(p.relative_to(ROOT)) for p in texts if "../shared" in p.read_text(encoding="utf-8")
                 or "rules-research" in p.read_text(encoding="utf-8")]
     assert not mentions
+
+
+def test_a_rule_s_runtime_hooks_live_in_its_own_module() -> None:
+    """One home per rule: its static check, runtime verdict and runtime detector are in one module."""
+    from freezelint.rules import all_rules
+    from freezelint.rules.runtime_hooks import DETECTORS, VERDICTS
+
+    checks = {rule.code: rule.check.__module__ for rule in all_rules()}
+    homes = {code: hook.__module__ for hooks in (VERDICTS, DETECTORS) for code, hook in hooks.items()}
+    assert homes and {code: home for code, home in homes.items() if checks.get(code) != home} == {}

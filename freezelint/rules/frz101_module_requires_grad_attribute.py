@@ -44,14 +44,35 @@ with nothing to train, a bigger change than the author may expect.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import ANY_CHILD, ANY_DESCENDANT, Facts, FreezeForm, FreezeOp, Kind, Literal, ModelSource, ModuleRef, Unknown, group_by_node
+from freezelint.facts import (
+    ANY_CHILD,
+    ANY_DESCENDANT,
+    Facts,
+    FreezeForm,
+    FreezeOp,
+    Kind,
+    Literal,
+    ModelSource,
+    ModuleRef,
+    Unknown,
+    group_by_node,
+)
 from freezelint.findings import Applicability, Evidence, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import (
+    NOT_CHECKABLE,
+    StaticFinding,
+    Verdict,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 
 MESSAGE = (
@@ -161,3 +182,25 @@ def _fix(facts: Facts, op: FreezeOp, target: cst.BaseExpression) -> FixProposal 
         f"Call `requires_grad_({facts.code(value) if value is not None else 'False'})`",
         (Replacement(replaced, new),),
     )
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ101")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    holders = [
+        (top, name) for top in view.state.models for name, module in top.module.named_modules()
+        if "requires_grad" in module.__dict__
+    ]
+    wanted = view.receiver_component(finding.row)
+    holders.sort(key=lambda item: (item[1].rsplit(".", 1)[-1] != wanted, len(item[1])))
+    if not holders and view.state.ran(finding.row):
+        changes = view.changes(finding)
+        if changes is not None and not (changes[1] or changes[2]):
+            return Verdict(NOT_CHECKABLE, f"line {finding.row} ran, but no module holds a `requires_grad` attribute")
+    detail = ""
+    if holders:
+        top, name = holders[0]
+        detail = f"`requires_grad` stored in `{(top.name + '.' + name) if name else top.name}.__dict__` (a plain attribute); "
+    return view.no_op(finding, detail)

@@ -47,14 +47,34 @@ made real, it would leave the model with nothing to train.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeForm, FreezeOp, Kind, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
+from freezelint.facts import (
+    Facts,
+    FreezeForm,
+    FreezeOp,
+    Kind,
+    Literal,
+    ModuleRef,
+    ParamRef,
+    Unknown,
+    Value,
+    group_by_node,
+)
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import (
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 TOKENS = tuple(sorted(knowledge.MISSPELLED_REQUIRES_GRAD | knowledge.FOREIGN_FREEZE_ATTRIBUTES))
 
@@ -175,3 +195,22 @@ def _negated(op: FreezeOp, value: cst.BaseExpression) -> cst.BaseExpression:
     if op.value is not None:
         return cst.Name(str(op.value))  # the literal already inverted by the facts
     return cst.UnaryOperation(operator=cst.Not(), expression=edits.receiver(value))
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ102")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    names = knowledge.MISSPELLED_REQUIRES_GRAD | knowledge.FOREIGN_FREEZE_ATTRIBUTES
+    stored: dict[str, int] = {}
+    for top in view.state.models:
+        objects = [p for _, p in top.named] + list(top.module.modules())
+        for item in objects:
+            for attribute in names & set(getattr(item, "__dict__", {})):
+                stored[attribute] = stored.get(attribute, 0) + 1
+    detail = ""
+    if stored:
+        attribute, count = max(stored.items(), key=lambda kv: kv[1])
+        detail = f"`{attribute}` stored as a plain attribute on {plural(count, 'object')}; "
+    return view.no_op(finding, detail)

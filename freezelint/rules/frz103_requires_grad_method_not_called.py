@@ -40,13 +40,33 @@ model with nothing to train). A bare `X.requires_grad_` says nothing about the v
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
-from freezelint.facts import Facts, FreezeForm, FreezeOp, Instance, Literal, ModuleRef, ParamRef, Unknown, Value, group_by_node
+from freezelint.facts import (
+    Facts,
+    FreezeForm,
+    FreezeOp,
+    Instance,
+    Literal,
+    ModuleRef,
+    ParamRef,
+    Unknown,
+    Value,
+    group_by_node,
+)
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import (
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 UNCALLED = (
     "`{written}.requires_grad_` names the method without calling it: nothing is frozen or unfrozen. "
@@ -118,3 +138,15 @@ def _fix(facts: Facts, op: FreezeOp, node: cst.Attribute, value: str) -> FixProp
         f"Call `requires_grad_({value})`",
         (Replacement(statement, cst.Expr(edits.requires_grad_call(node.value, op.value_node))),),
     )
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ103")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    shadowed = sum(
+        1 for top in view.state.models for module in top.module.modules() if "requires_grad_" in module.__dict__
+    ) + sum(1 for top in view.state.models for _, p in top.named if "requires_grad_" in getattr(p, "__dict__", {}))
+    detail = f"`requires_grad_` overwritten by a plain attribute on {plural(shadowed, 'object')}; " if shadowed else ""
+    return view.no_op(finding, detail)

@@ -53,7 +53,7 @@ when it would freeze a whole model that nothing unfreezes afterwards. A bare `pa
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -72,6 +72,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 COMPARISON = (
     "`{comparison}` compares and throws the result away: `requires_grad` does not change. To set it, write `{instead}`."
@@ -238,3 +242,11 @@ def _loop_parts(expression: cst.BaseExpression) -> tuple[cst.BaseExpression, cst
             return None
         return clause.target, clause.iter, expression.elt
     return None
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ104")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    return view.no_op(finding, "")

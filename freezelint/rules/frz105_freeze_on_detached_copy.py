@@ -49,7 +49,7 @@ copy was taken from (unsafe when that would freeze a whole model that nothing un
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -57,6 +57,10 @@ from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp, Loop, ParamRef, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _UNCHANGED = "setting `requires_grad` on it changes nothing in the model; the parameter's own flag stays as it was."
 COPY = (
@@ -180,3 +184,11 @@ def _named_parameters(loop: Loop) -> Replacement | None:
     name = "named_parameters" if method == "items" else "parameters"
     new = cst.Call(func=cst.Attribute(value=inner.func.value, attr=cst.Name(name)))
     return Replacement(iterated, new)
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ105")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    return view.no_op(finding, "")

@@ -46,14 +46,64 @@ No fix: the intended names depend on the architecture.
 
 from __future__ import annotations
 
-from typing import Iterator
+import ast
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint.facts import Facts
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
+from freezelint.rules.runtime_hooks import Found, plural, runtime_detector
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 
 @rule("FRZ107", "name-filter-matches-nothing", Level.ERROR, runtime_only=True)
 def name_filter_matches_nothing(facts: Facts) -> Iterator[Report]:
-    """Runtime-only: `freezelint.runtime.detectors.filter_matches_nothing` finds it on the real architecture."""
+    """Runtime-only: its `detect` hook below finds it on the real architecture."""
     return iter(())
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ107")
+def detect(view: RuntimeView) -> Iterator[Found]:
+    for item in view.name_filters():
+        if not view.state.ran(item.loop.lineno) or not any(view.state.ran(s.lineno) for s in view.state.plan.index.children(item.loop)):
+            continue
+        seen = view.iterated(item)
+        if seen is None or not seen.names:
+            continue
+        unmatched = [(lit, how, node) for lit, how, node in item.literals if not any(view.matches(lit, how, n) for n in seen.names)]
+        never_ran = not view.state.ran(item.stmt.lineno)
+        if not never_ran and len(unmatched) < len(item.literals):
+            continue
+        if not never_ran and not unmatched:
+            continue
+        if unmatched and all(any(view.matches(lit, how, h) for h in seen.hidden) for lit, how, _ in unmatched):
+            continue  # a tied weight's hidden name: FRZ304 says it
+        filter_text = view.filter_text(item)
+        loop_text = f"for {ast.unparse(item.loop.target).strip('()')} in {ast.unparse(item.loop.iter)}"
+        sample = view.prefixes(seen.names)
+        if never_ran:
+            effect = f"the statement at line {item.stmt.lineno} never ran, so nothing was frozen or unfrozen there"
+        else:
+            record = view.state.harness.probe_at(item.stmt.lineno)
+            frozen = len(record.frozen) if record else 0
+            effect = (
+                f"it applied to every {seen.kind} the loop saw ({plural(frozen, 'parameter tensor')} frozen)"
+                if frozen else f"it applied to every {seen.kind} the loop saw"
+            )
+        literals = ", ".join(f"`{lit!r}`" for lit, _, _ in (unmatched or item.literals))
+        evidence = (
+            f"{literals} matches none of the {plural(len(seen.names), seen.kind + ' name')} of `{seen.top.name}` "
+            f"({seen.top.class_name}; names start with {sample})"
+        )
+        yield view.at_node((unmatched or item.literals)[0][2], "FRZ107",
+            f"The name test `{filter_text}` in `{loop_text}` relies on a name this architecture does not have: {evidence}; "
+            f"{effect}. Check the names (`[n for n, _ in {ast.unparse(item.loop.iter)}]`), or use module handles "
+            "(`model.base_model`, `model.get_input_embeddings()`) instead of name strings.",
+            evidence,
+            seen.top,
+        )

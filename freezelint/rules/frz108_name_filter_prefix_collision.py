@@ -52,7 +52,7 @@ applied.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -60,6 +60,20 @@ from freezelint import knowledge
 from freezelint.facts import Facts, FreezeForm, FreezeOp
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    Found,
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_detector,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 # Without a known layer count, indices whose collisions need at most this many tens of layers (1: 11+, 3: 31+).
 UNKNOWN_DEPTH_MAX_INDEX = 3
@@ -252,14 +266,13 @@ def _generated_report(facts: Facts, op: FreezeOp, generated: _Generated, layers:
         "how": generated.how,
         "action": "unfreeze" if op.value else "freeze",
         "fixed": fixed,
-        "container": generated.container,
     }
     if layers is None:
         colliding = [i for i in indices if 1 <= i <= UNKNOWN_DEPTH_MAX_INDEX and i * 10 not in indices]
         if not colliding:
             return None
         template = GENERATED_ANY_DEPTH
-        fields["first"] = colliding[0]
+        fields.update(first=colliding[0], container=generated.container)
     else:
         hit = [str(j) for j in range(layers) if j not in indices and any(str(j).startswith(str(i)) for i in indices)]
         if not hit:
@@ -302,3 +315,53 @@ def _with_suffix(string: cst.SimpleString, suffix: str) -> str:
     if "r" not in string.prefix.lower() and suffix == "\\.":
         suffix = "\\\\."
     return string.value[: -len(quote)] + suffix + string.value[-len(quote) :]
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ108")
+def detect(view: RuntimeView) -> Iterator[Found]:
+    for item in view.name_filters():
+        collisions = view.layer_collisions(item)
+        if collisions is None:
+            continue
+        seen, literal, extra_layers, hit, node = collisions
+        record = view.state.harness.probe_at(item.stmt.lineno)
+        changed = {seen.top.describe(p) for p in ((record.frozen | record.unfrozen).values() if record else [])}
+        affected = sorted({name for name in hit if name in changed})
+        if not affected:
+            continue
+        layers = ", ".join(extra_layers)
+        evidence = (
+            f"`{literal!r}` also matches layers {layers} of `{seen.top.name}`: {plural(len(affected), 'parameter tensor')} "
+            f"there changed, e.g. `{affected[0]}`"
+        )
+        yield view.at_node(node, "FRZ108",
+            f"The pattern `{literal!r}` in `{view.filter_text(item)}` is a prefix of other layer indices: {evidence}. "
+            f"End the pattern at the dot (`{literal + '.'!r}`), or index the layers (`layer[:2]`).",
+            evidence,
+            seen.top,
+        )
+
+
+@runtime_verdict("FRZ108")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    missing = view.not_run(finding)
+    for item in view.name_filters():
+        on_filter = item.loop.lineno <= finding.row <= (item.stmt.end_lineno or item.stmt.lineno)
+        if not (finding.row <= item.stmt.lineno <= max(finding.end_row, finding.row) or on_filter):
+            continue
+        if missing is not None and not view.state.ran(item.stmt.lineno):
+            return missing
+        collisions = view.layer_collisions(item)
+        if collisions is None:
+            seen = item.literals[0][0]
+            return Verdict(REFUTED, f"`{seen!r}` matches no other layer on this architecture (no layer index extends it)")
+        top_seen, literal, layers, hit, _ = collisions
+        return Verdict(
+            CONFIRMED,
+            f"`{literal!r}` also matches layers {', '.join(layers)} of `{top_seen.top.name}` "
+            f"({plural(len(hit), 'parameter name')}, e.g. `{hit[0]}`)",
+        )
+    return missing or Verdict(NOT_CHECKABLE, f"no name filter measured at line {finding.row}")

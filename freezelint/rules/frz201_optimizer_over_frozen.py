@@ -41,7 +41,7 @@ No fix: both forms train the same parameters; which one reads better depends on 
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import knowledge
 from freezelint.facts import (
@@ -59,6 +59,20 @@ from freezelint.facts import (
 )
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    Found,
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_detector,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 MESSAGE = (
     "`{optimizer}` gets every parameter of `{module}`, including the ones frozen at line {line} (`{freeze}`). "
@@ -122,3 +136,51 @@ def _harm_possible(facts: Facts) -> bool:
     only blur): gradients kept by `zero_grad(set_to_none=False)`, or DeepSpeed, which partitions what it is given."""
     kept = any(keeps_grads(call) for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True)))
     return kept or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True))
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ201", whole_model=True)
+def detect(view: RuntimeView) -> Iterator[Found]:
+    """Frozen parameters the script's own freeze statements froze (not PEFT's frozen base) in an optimizer."""
+    frozen_here = {
+        key for r in view.state.harness.probes.values() if r.probe.codes & {"freeze", "head"} for key in r.frozen
+    }
+    for record in view.state.harness.optimizers:
+        frozen = [
+            p for p in record.parameters
+            if not p.requires_grad and id(p) in frozen_here and id(p) in record.frozen_at_build
+        ]  # frozen before it was built: frozen later, mid-training, is FRZ206's concern
+        if not frozen or record.line is None or view.unfreezes_later(record.line):
+            continue
+        top = view.state.model_of(frozen[0])
+        count = sum(p.numel() for p in frozen)
+        evidence = (
+            f"the optimizer built at line {record.line} holds {plural(len(record.parameters), 'tensor')}, "
+            f"{len(frozen):,} of them frozen ({plural(count, 'parameter')})"
+        )
+        yield view.at_line(record.line, "FRZ201",
+            f"{evidence[0].upper()}{evidence[1:]}. Harmless as written: a frozen parameter's .grad stays None and the "
+            "optimizer skips it. Pass only trainable parameters to make the intent explicit.",
+            evidence,
+            top,
+        )
+
+
+@runtime_verdict("FRZ201")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    start, end = view.state.statement_lines(finding.row)
+    records = [r for r in view.state.harness.optimizers if r.line is not None and start <= r.line <= end]
+    if not records:
+        return Verdict(NOT_CHECKABLE, view.state.why_not_run(finding.row))
+    record = records[0]
+    frozen = [p for p in record.parameters if not p.requires_grad]
+    if frozen:
+        count = sum(p.numel() for p in frozen)
+        return Verdict(
+            CONFIRMED,
+            f"it holds {plural(len(record.parameters), 'tensor')}, {len(frozen):,} of them frozen "
+            f"({plural(count, 'parameter')}); they keep no optimizer state while their grad is None",
+        )
+    return Verdict(REFUTED, f"every one of its {plural(len(record.parameters), 'tensor')} is trainable")

@@ -53,15 +53,39 @@ own learning rate) is a training decision.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 import libcst.matchers as m
 
 from freezelint import knowledge
-from freezelint.facts import Facts, FreezeOp, LibraryCall, ModuleRef, Optimizer, OptimizerBuild, OptimizerCall, ParamRef, ParamSet
+from freezelint.facts import (
+    Facts,
+    FreezeOp,
+    LibraryCall,
+    ModuleRef,
+    Optimizer,
+    OptimizerBuild,
+    OptimizerCall,
+    ParamRef,
+    ParamSet,
+)
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    Found,
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_detector,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _UNFROZEN = "`{module}` is unfrozen here, but `{optimizer}` (line {line}) was given "
 _NEVER_ADDED = (
@@ -170,3 +194,48 @@ def _model_code(facts: Facts, build: OptimizerBuild) -> str:
         return facts.code(receiver)
     sets = build.param_sets()
     return sets[0].module.model.name if sets else "model"
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ202", whole_model=True)
+def detect(view: RuntimeView) -> Iterator[Found]:
+    for record, top, missing in view.unfrozen_after_build():
+        names = [top.describe(p) for p in missing]
+        count = sum(p.numel() for p in missing)
+        unfreeze_line = next(
+            (r.probe.start for r in sorted(view.state.harness.probes.values(), key=lambda r: r.probe.start)
+             if any(id(p) in r.unfrozen for p in missing)),
+            record.line,
+        )
+        evidence = (
+            f"{plural(count, 'parameter')} of `{top.name}` ({plural(len(missing), 'tensor')}, e.g. `{names[0]}`) are "
+            f"trainable but not in the optimizer built at line {record.line}"
+        )
+        yield view.at_line(unfreeze_line or record.line, "FRZ202",
+            f"{evidence}: it was built from the parameters trainable then, and these were unfrozen later. They "
+            "compute gradients but never update. Build the optimizer over all parameters (`model.parameters()`: "
+            "frozen ones are skipped while their grad is None), or rebuild optimizer and scheduler after unfreezing.",
+            evidence,
+            top,
+        )
+
+
+@runtime_verdict("FRZ202")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    if (verdict := view.incomplete()) is not None:
+        return verdict
+    if not view.state.harness.optimizers:
+        return Verdict(NOT_CHECKABLE, "the replay built no optimizer of the script")
+    missing = list(view.unfrozen_after_build())
+    if missing:
+        record, top, parameters = missing[0]
+        count = sum(p.numel() for p in parameters)
+        return Verdict(
+            CONFIRMED,
+            f"{plural(count, 'parameter')} of `{top.name}` (e.g. `{top.describe(parameters[0])}`) are trainable but "
+            f"not in the optimizer built at line {record.line}",
+        )
+    lines = ", ".join(str(r.line) for r in view.state.harness.optimizers)
+    return Verdict(REFUTED, f"every trainable parameter is in an optimizer (built at line {lines})")

@@ -60,7 +60,7 @@ No fix: which layers should train is a modelling decision.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import knowledge
 from freezelint.facts import (
@@ -83,6 +83,20 @@ from freezelint.facts import (
 )
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    Found,
+    StaticFinding,
+    Verdict,
+    number,
+    runtime_detector,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 Head = tuple[str, tuple[str, ...], frozenset[str]]  # architecture, head sub-modules, head words in parameter names
 
@@ -269,3 +283,45 @@ def _head_replaced_before(facts: Facts, ref: ModuleRef, freeze: FreezeOp) -> Att
             if ref.contains(place) and any(new_parameters(v) for v in assign.value.candidates()):
                 return assign
     return None
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ301", whole_model=True)
+def detect(view: RuntimeView) -> Iterator[Found]:
+    if view.state.unfrozen_in_callbacks():
+        return  # a callback unfreezes when training starts: the replay's state is not the one that trains
+    for top in view.state.models:
+        if top.trainable or not top.total:
+            continue
+        how = view.state.trained(top)
+        if how is None:
+            continue  # a frozen model nothing trains: a teacher, a reference model
+        row = view.training_line(top) or top.line
+        if row is None:
+            continue
+        yield view.at_line(row, "FRZ301",
+            f"`{top.name}` ({top.class_name}) has no trainable parameter left: all {number(top.total)} are frozen, "
+            f"yet {how} trains it. The first backward() fails with 'element 0 of tensors does not require grad' (or, "
+            "with gradient checkpointing on transformers 5, training runs and changes nothing). Unfreeze what should "
+            "learn (the task head, `requires_grad_(True)`) after the freeze-all.",
+            f"0 of {number(top.total)} parameters of `{top.name}` trainable",
+            top,
+        )
+
+
+@runtime_verdict("FRZ301")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    if (verdict := view.incomplete()) is not None:
+        return verdict
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    for item in view.found:
+        if item.code == "FRZ301" and item.model == top.name and not item.consumed:
+            item.consumed = True
+            return Verdict(CONFIRMED, item.evidence)
+    if top.trainable == 0:
+        return Verdict(CONFIRMED, f"0 of {number(top.total)} parameters of `{top.name}` trainable")
+    return Verdict(REFUTED, view.trainable_summary(top) + view.largest_trainable(top))

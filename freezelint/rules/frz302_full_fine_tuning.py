@@ -48,14 +48,36 @@ No fix: which layers to freeze is a modelling decision.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
 from freezelint import knowledge
-from freezelint.facts import Facts, Forward, FreezeOp, ModelSource, ModuleRef, OpaqueUse, PeftApply, Unknown, as_ref
+from freezelint.facts import (
+    Facts,
+    Forward,
+    FreezeOp,
+    ModelSource,
+    ModuleRef,
+    OpaqueUse,
+    PeftApply,
+    Unknown,
+    as_ref,
+)
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    StaticFinding,
+    Verdict,
+    number,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 MARKER = "full-finetune"
 
@@ -143,3 +165,24 @@ def _num_labels(facts: Facts, node: object) -> int | None:
             if arg.keyword is not None and arg.keyword.value == "num_labels" and isinstance(arg.value, cst.Integer):
                 return int(arg.value.value)
     return None
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ302")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    if (verdict := view.incomplete()) is not None:
+        return verdict
+    start, end = view.state.statement_lines(finding.row)
+    top = view.state.model_loaded_between(start, end)
+    if top is None:
+        failure = next((f for f in view.state.harness.failures if start <= f.line <= end), None)
+        if failure is not None:
+            return Verdict(NOT_CHECKABLE, f"the model at line {finding.row} could not be built: {failure.describe()}")
+        return Verdict(NOT_CHECKABLE, view.state.why_not_run(finding.row))
+    if top.trainable == top.total:
+        return Verdict(CONFIRMED, view.trainable_summary(top))
+    froze = sorted({r.probe.start for r in view.state.harness.probes.values() if any(top.owns(p) for p in r.frozen.values())})
+    where = f" (frozen at line {', '.join(map(str, froze))})" if froze else ""
+    return Verdict(REFUTED, f"{number(top.frozen)} of {number(top.total)} parameters of `{top.name}` are frozen{where}")

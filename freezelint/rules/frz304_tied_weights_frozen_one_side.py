@@ -35,14 +35,71 @@ No fix: whether to untie, train or freeze both is a modelling decision.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint.facts import Facts
 from freezelint.findings import Level
 from freezelint.rules import Report, rule
+from freezelint.rules.runtime_hooks import Found, runtime_detector
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 
 @rule("FRZ304", "tied-weights-frozen-one-side", Level.WARNING, runtime_only=True)
 def tied_weights_frozen_one_side(facts: Facts) -> Iterator[Report]:
-    """Runtime-only: `freezelint.runtime.detectors.tied_frozen_one_side` finds it on the real architecture."""
+    """Runtime-only: its `detect` hook below finds it on the real architecture."""
     return iter(())
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ304", whole_model=True)
+def detect(view: RuntimeView) -> Iterator[Found]:
+    reported: set[int] = set()
+    filters = {id(item.stmt): item for item in view.name_filters()}
+    for record in view.state.harness.probes.values():
+        for key, parameter in record.frozen.items():
+            if parameter.requires_grad or key in reported:
+                continue
+            top = view.state.model_of(parameter)
+            if top is None or len(top.aliases.get(key, [])) < 2:
+                continue
+            aliases = top.aliases[key]
+            stmt = view.statement_starting(record.probe.start)
+            if stmt is None:
+                continue
+            item = filters.get(id(stmt))
+            if item is not None:
+                unseen = [a for a in aliases if not any(view.matches(lit, how, a) for lit, how, _ in item.literals)]
+                through = [a for a in aliases if a not in unseen] or [top.describe(parameter)]
+                if not unseen:
+                    continue
+            else:
+                targets = view.state.harness.modules_called_between(record.probe.start, record.probe.end)
+                if not targets:
+                    continue
+                unseen = [a for a in aliases if not view.inside_any(top, a, targets)]
+                through = [a for a in aliases if a not in unseen]
+                if not unseen or not through:
+                    continue
+            reported.add(key)
+            owners = sorted({a.rsplit(".", 1)[0] for a in unseen if "." in a})
+            owner_text = ", ".join(f"`{o}`" for o in owners) or f"`{unseen[0]}`"
+            hidden = [a for a in aliases if a != top.describe(parameter)]
+            evidence = (
+                f"`{' = '.join(aliases)}` is one tied Parameter; it was frozen through `{through[0]}`, so "
+                f"{owner_text} is frozen too"
+            )
+            note = (
+                f" `named_parameters()` lists it once, as `{top.describe(parameter)}`, so a filter on "
+                f"`{hidden[0].rsplit('.', 1)[0]}` never sees it." if hidden and item is not None else ""
+            )
+            yield view.at(stmt, "FRZ304",
+                f"Tied weights: {evidence} ({owner_text} is left with "
+                f"{view.trainable_under(top, owners)} trainable parameters).{note} Decide deliberately: untie them "
+                "(`tie_word_embeddings=False`), or train or freeze both sides.",
+                evidence,
+                top,
+            )

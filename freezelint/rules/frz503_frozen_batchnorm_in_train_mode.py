@@ -58,7 +58,7 @@ No fix: which of the remedies fits the code is the author's choice.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -83,6 +83,20 @@ from freezelint.facts import (
 )
 from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    Found,
+    StaticFinding,
+    Verdict,
+    plural,
+    runtime_detector,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 # How the frozen module runs in training mode, by what trains it: a trainer's `train()`, or a training loop.
 _RUNS = {
@@ -303,3 +317,49 @@ def _message(facts: Facts, frozen: ModuleRef, how: str, moment: Event, undone: M
     if undone is not None:
         fields["eval_line"] = facts.line(undone.node)
     return Message(MESSAGES[trained_by, undone is not None], fields)
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_detector("FRZ503", whole_model=True)
+def detect(view: RuntimeView) -> Iterator[Found]:
+    for top in view.state.models:
+        how = view.state.trained(top)
+        if how is None:
+            continue
+        drifting = view.batchnorm_drifting(top)
+        if not drifting:
+            continue
+        row = view.freezing_line([p for _, bn in drifting for p in bn.parameters()]) or top.line
+        if row is None:
+            continue
+        names = [name for name, _ in drifting]
+        shown = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        trainer_note = (
+            "the Trainer calls `model.train()` every step" if view.state.trained_by_trainer(top) else "training runs it in train mode"
+        )
+        evidence = f"{plural(len(names), 'BatchNorm layer')} of `{top.name}` frozen but in train mode: {shown}"
+        yield view.at_line(row, "FRZ503",
+            f"{evidence} ({trainer_note}). `requires_grad=False` freezes only their weight and bias: their "
+            "running_mean/running_var keep changing on every batch, so the frozen part's outputs drift. Keep them in "
+            "eval mode after every `model.train()` (override `train()`), or replace them with FrozenBatchNorm2d.",
+            evidence,
+            top,
+        )
+
+
+@runtime_verdict("FRZ503")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    if (verdict := view.incomplete()) is not None:
+        return verdict
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    for item in view.found:
+        if item.code == "FRZ503" and item.model == top.name and not item.consumed:
+            item.consumed = True
+            return Verdict(CONFIRMED, item.evidence)
+    if view.batchnorm_drifting(top):
+        return Verdict(CONFIRMED, f"frozen BatchNorm layers of `{top.name}` run in train mode")
+    return Verdict(REFUTED, f"no frozen BatchNorm layer of `{top.name}` runs in train mode")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from freezelint import facts as F
-from freezelint.runtime.instrument import HARNESS, Instrument, Probe
+from freezelint.runtime.instrument import Instrument, Probe
 
 
 # Library calls that are never replayed: data loading, logging services, the network, processes, the file system.

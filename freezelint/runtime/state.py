@@ -146,7 +146,7 @@ def _row(name: str, class_name: str, parameters: Iterable[Any], seen: set[int]) 
 
 
 class State:
-    """Everything the checkers and detectors read after one replay."""
+    """Everything the rules' runtime hooks read after one replay (through `RuntimeView`)."""
 
     def __init__(self, facts: F.Facts, plan: Plan, harness: Harness, loader: Loader) -> None:
         self.facts = facts

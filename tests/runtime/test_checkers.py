@@ -1,6 +1,6 @@
-"""Checkers confirm or refute static findings by code, from the runtime state alone. Each test hands the replay a
-finding of one code on a chosen line, whether or not the static rule reports that line (so the checker is tested
-apart from its rule), and checks the verdict against what the tiny model really does."""
+"""Rules' runtime verdict hooks confirm or refute static findings by code, from the runtime state alone. Each test hands the replay a
+finding of one code on a chosen line, whether or not the static rule reports that line (so the verdict hook is tested
+apart from its rule's static check), and checks the verdict against what the tiny model really does."""
 
 from __future__ import annotations
 
@@ -161,10 +161,12 @@ def test_a_code_without_a_checker_is_not_checkable(tmp_path, tiny):
 
 
 @pytest.mark.parametrize("code", ["FRZ101", "FRZ102", "FRZ105", "FRZ202", "FRZ301"])
-def test_the_codes_checked_here_have_checkers(code):
-    from freezelint.runtime.checkers import CHECKERS
+def test_the_codes_checked_here_have_verdict_hooks_in_their_rule_modules(code):
+    from freezelint.rules import all_rules
+    from freezelint.rules.runtime_hooks import VERDICTS
 
-    assert code in CHECKERS
+    all_rules()
+    assert VERDICTS[code].__module__.startswith(f"freezelint.rules.{code.lower()}_")
 
 
 def test_a_finding_in_a_function_nothing_calls_says_so(tmp_path, tiny):

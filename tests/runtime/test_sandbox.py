@@ -219,7 +219,9 @@ def tiny_configs(tiny: dict[str, str]) -> list[str]:
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path, tiny, mode):
-    env = mode_env(mode)
+    temporary = tmp_path / "tmp"  # this run's own: other tests' replays, running alongside, leave theirs in /tmp
+    temporary.mkdir()
+    env = {**mode_env(mode), "TMPDIR": str(temporary)}
     token = uuid.uuid4().hex
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -296,7 +298,7 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
     '''))
     watched = [victim, victim_dir, victim_dir / "kept"]
     before = snapshot(watched)
-    replay_dirs = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("freezelint-replay-*"))
+    replay_dirs = set(temporary.glob("freezelint-replay-*"))
     try:
         completed = run_cli("--runtime", *tiny_configs(tiny), str(project), cwd=project, env=env)
         received = listeners.received()
@@ -316,12 +318,12 @@ def test_every_escape_is_refused_by_line_and_event_and_nothing_happens(tmp_path,
     allowed = _block(completed.stdout, "allowed.py")
     assert "refused" not in allowed and "model `model` (BertModel" in allowed, allowed
     assert sorted(p.name for p in outside.iterdir()) == ["victim-dir", "victim.txt"], "a file was created"
-    assert not (Path(tempfile.gettempdir()) / f"{Path(marker).name}.dotdot").exists()
+    assert not any((place / f"{Path(marker).name}.dotdot").exists() for place in (temporary, Path(tempfile.gettempdir())))
     assert snapshot(watched) == before, "a file was changed"
     assert received == [], "something reached a listener on this machine"
     assert not (project / "__pycache__").exists()
     assert processes_mentioning(token) == []
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("freezelint-replay-*")) <= replay_dirs
+    assert set(temporary.glob("freezelint-replay-*")) <= replay_dirs
     isolation_note = "replays run without namespaces" in completed.stderr
     assert isolation_note == (mode == "audit-only"), completed.stderr
     count(f"escapes tried and refused ({mode})", len(expected) + 2)
