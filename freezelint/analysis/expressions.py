@@ -230,7 +230,7 @@ def eval_comprehension(walk: Interpreter, node: Comprehension) -> Value:
             walk.eval(node.key)
             element = walk.eval(node.value)
         else:
-            element = walk.eval(node.elt)  # type: ignore[attr-defined]
+            element = walk.eval(node.elt)
         derived = libraries.collected(walk, element, node, one_shot=lazy is not None)
     finally:
         walk.frame, walk.context = outer_frame, saved

@@ -177,6 +177,7 @@ def _fix(facts: Facts, op: FreezeOp, on_module: bool, intended: str) -> FixPropo
     value: cst.BaseExpression | None = op.value_node
     if op.attribute in knowledge.INVERTED_FREEZE_ATTRIBUTES and value is not None:
         value = _negated(op, value)
+    replacements: tuple[Replacement, ...]
     if on_module:
         statement = edits.assignment(facts, op)
         if statement is None:

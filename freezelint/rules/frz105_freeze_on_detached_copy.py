@@ -164,14 +164,16 @@ def _fix(facts: Facts, op: FreezeOp, receiver: cst.BaseExpression, parameter: cs
             (Replacement(receiver, parameter),),
         )
     loop = op.loop
-    replacement = _named_parameters(loop) if loop is not None else None
-    if replacement is None:
+    swap = _named_parameters(loop) if loop is not None else None
+    if swap is None:
         return None
-    return FixProposal(Applicability.UNSAFE, f"Iterate `{facts.code(replacement.new)}`", (replacement,))
+    iterated, new = swap
+    return FixProposal(Applicability.UNSAFE, f"Iterate `{facts.code(new)}`", (Replacement(iterated, new),))
 
 
-def _named_parameters(loop: Loop) -> Replacement | None:
-    """`X.state_dict().items()` -> `X.named_parameters()`, `X.state_dict().values()` -> `X.parameters()`."""
+def _named_parameters(loop: Loop) -> tuple[cst.Call, cst.Call] | None:
+    """`X.state_dict().items()` -> `X.named_parameters()`, `X.state_dict().values()` -> `X.parameters()`: the
+    iterated call and the call to put in its place."""
     iterated = getattr(loop.node, "iter", None)
     if not (isinstance(iterated, cst.Call) and not iterated.args and isinstance(iterated.func, cst.Attribute)):
         return None
@@ -182,8 +184,7 @@ def _named_parameters(loop: Loop) -> Replacement | None:
     ):
         return None
     name = "named_parameters" if method == "items" else "parameters"
-    new = cst.Call(func=cst.Attribute(value=inner.func.value, attr=cst.Name(name)))
-    return Replacement(iterated, new)
+    return iterated, cst.Call(func=cst.Attribute(value=inner.func.value, attr=cst.Name(name)))
 
 
 # --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------

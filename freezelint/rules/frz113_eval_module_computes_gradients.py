@@ -138,15 +138,19 @@ def _same_path(first: Where, second: Where) -> bool:
 def _forward_in_eval(facts: Facts, switch: ModuleCall, ref: ModuleRef) -> Forward | None:
     """A later call of the module, in the same function, with gradients on and no `.train()` in between, whose
     output is not detached."""
-    switches = [c for c in facts.of(ModuleCall, uncalled=True) if c.method == "train" and isinstance(c.receiver, ModuleRef)]
+    # Each `.train()` call with its receiver, kept as the ModuleRef the test proved it is.
+    switches = [
+        (c, c.receiver) for c in facts.of(ModuleCall, uncalled=True)
+        if c.method == "train" and isinstance(c.receiver, ModuleRef)
+    ]
     for forward in facts.of(Forward, uncalled=True):
         if forward.order <= switch.order or forward.where.no_grad or not _same_path(switch.where, forward.where):
             continue
         if not (ref.contains(forward.module) and forward.module.contains(ref)):
             continue
         back_to_training = any(
-            switch.order < other.order < forward.order and other.receiver.overlaps(ref) and not _eval_call(other)  # type: ignore[union-attr]
-            for other in switches
+            switch.order < other.order < forward.order and receiver.overlaps(ref) and not _eval_call(other)
+            for other, receiver in switches
         )
         if back_to_training or _detached(facts, ref):
             continue

@@ -97,13 +97,16 @@ def optimizer_over_frozen(facts: Facts) -> Iterator[Report]:
                 continue
             frozen = [
                 op for op in freezes
-                if op.module.overlaps(params.module) and not _undone(facts, op, build, params.module)
+                if op.module is not None and op.module.overlaps(params.module)
+                and not _undone(facts, op, build, params.module)
                 and not branches_conflict(op.where.branches, params.guards)  # frozen only where the set is not taken
             ]
             if not frozen:
                 continue
             unfrozen_later = any(
-                op.value is not False and op.order > build.order and op.module.overlaps(params.module) for op in operations
+                op.value is not False and op.order > build.order
+                and op.module is not None and op.module.overlaps(params.module)
+                for op in operations
             )
             if unfrozen_later:
                 continue  # an all-parameter optimizer is the right choice for gradual unfreezing
@@ -134,7 +137,10 @@ def _undone(facts: Facts, op: FreezeOp, build: OptimizerBuild, ref: ModuleRef) -
 def _harm_possible(facts: Facts) -> bool:
     """Frozen parameters in the optimizer may do harm here, which FRZ206 and FRZ507 judge (and this note would
     only blur): gradients kept by `zero_grad(set_to_none=False)`, or DeepSpeed, which partitions what it is given."""
-    kept = any(keeps_grads(call) for call in (*facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True)))
+    calls: list[OptimizerCall | ModuleCall] = [
+        *facts.of(OptimizerCall, uncalled=True), *facts.of(ModuleCall, uncalled=True)
+    ]
+    kept = any(keeps_grads(call) for call in calls)
     return kept or any(wrap.kind == "deepspeed" for wrap in facts.of(Wrap, uncalled=True))
 
 

@@ -159,10 +159,11 @@ def _added_or_rebuilt(facts: Facts, build: OptimizerBuild, op: FreezeOp, unfroze
         if other is not build and (other.order > op.order or other.where.shared_loop(op.where) is not None):
             if other.holds(unfrozen, frozen_then=False) is not False:
                 return True
-    for call in facts.of(LibraryCall, uncalled=True):  # handed to code of another module, which may add a param group
-        if call.order > op.order or call.where.shared_loop(op.where) is not None:
-            if call.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
-                isinstance(o, Optimizer) and o.build is build for v in (*call.args, *call.kwargs.values()) for o in v.candidates()
+    for handed in facts.of(LibraryCall, uncalled=True):  # handed to code of another module, which may add a param group
+        if handed.order > op.order or handed.where.shared_loop(op.where) is not None:
+            if handed.qualname.split(".", 1)[0] not in knowledge.INERT_PACKAGES and any(
+                isinstance(o, Optimizer) and o.build is build
+                for v in (*handed.args, *handed.kwargs.values()) for o in v.candidates()
             ):
                 return True
     return False

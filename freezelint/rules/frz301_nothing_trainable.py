@@ -147,10 +147,11 @@ def nothing_trainable(facts: Facts) -> Iterator[Report]:
     for moment, trained, how in _trainings(facts):
         if not trained or any(_peft_involved(facts, ref) for ref, _ in trained):
             continue
-        freezes = [_frozen_whole(facts, ref, moment, guards) for ref, guards in trained]
-        if any(f is None for f in freezes):
-            continue
-        freeze = max(freezes, key=lambda f: f.order)  # type: ignore[union-attr]
+        found = [_frozen_whole(facts, ref, moment, guards) for ref, guards in trained]
+        freezes = [f for f in found if f is not None]
+        if len(freezes) < len(found):
+            continue  # some module it trains is not frozen whole
+        freeze = max(freezes, key=lambda f: f.order)
         if id(freeze) in reported:
             continue
         reported.add(id(freeze))
@@ -164,30 +165,30 @@ def _trainings(facts: Facts) -> Iterator[tuple[Event, Trained, str]]:
     """Where training starts, what it updates (each with the `if` arms it was handed over in), and how (for
     messages)."""
     for call in facts.of(TrainCall):
-        build = call.trainer.build
-        if "optimizers" in build.given:
+        trainer = call.trainer.build
+        if "optimizers" in trainer.given:
             continue
-        if build.cls is not None and build.cls.find_method("create_optimizer"):
+        if trainer.cls is not None and trainer.cls.find_method("create_optimizer"):
             continue
         refs = [as_ref(option) for option in call.model.candidates()]
         if refs and all(ref is not None for ref in refs):
-            how = f"{build.names[0]}.train()" if build.names else f"{build.class_name}(...).train()"
+            how = f"{trainer.names[0]}.train()" if trainer.names else f"{trainer.class_name}(...).train()"
             yield call, [(ref, ()) for ref in refs if ref is not None], how
     for build in facts.of(OptimizerBuild):
         parts = build.param_parts()
         if not parts or not all(isinstance(p, ParamSet) and not p.copies for p in parts):
             continue
         sets = [p for p in parts if isinstance(p, ParamSet)]
-        refs = [(s.module, s.guards) for s in sets]
+        trained = [(s.module, s.guards) for s in sets]
         if any(s.only_trainable for s in sets):
-            yield build, refs, build.name  # built from what is trainable now: from nothing, it raises
+            yield build, trained, build.name  # built from what is trainable now: from nothing, it raises
             continue
         use = facts.optimizer_used_after(build, build.where)
         if isinstance(use, TrainCall):
             trainer = use.trainer.build
-            yield use, refs, f"{trainer.names[0]}.train()" if trainer.names else f"{trainer.class_name}(...).train()"
+            yield use, trained, f"{trainer.names[0]}.train()" if trainer.names else f"{trainer.class_name}(...).train()"
         elif use is not None:
-            yield use, refs, f"{build.name}.step()"
+            yield use, trained, f"{build.name}.step()"
 
 
 def _peft_involved(facts: Facts, ref: ModuleRef) -> bool:

@@ -218,7 +218,7 @@ class _Code:
             value = assign.value
             if isinstance(assign, cst.Assign) and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
                 if value.func.attr.value in _PARSE_METHODS:
-                    names = [n.value for t in assign.targets for n in m.findall(t.target, m.Name())]  # type: ignore[union-attr]
+                    names = [name for t in assign.targets for name in _bound_names(t.target)]
                     if names:
                         return names[0]
         return "args"
@@ -234,7 +234,7 @@ class _Code:
             parsed = isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _PARSE_METHODS
             if parsed or isinstance(value, cst.Dict):
                 for target in assign.targets:
-                    holders.update(n.value for n in m.findall(target.target, m.Name()))  # type: ignore[union-attr]
+                    holders.update(_bound_names(target.target))
         for definition in self.facts.of(OptionDefinition, uncalled=True):
             for node in self.facts.references(definition.name):
                 if isinstance(node, cst.Attribute):
@@ -242,6 +242,12 @@ class _Code:
                     if name:
                         holders.add(name)
         return holders
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    """Every name in an assignment target (`args` in `args = ...`, `a` and `b` in `a, b = ...`), in order."""
+    # m.Name() matches cst.Name nodes only; the isinstance tells the type checker so.
+    return [node.value for node in m.findall(target, m.Name()) if isinstance(node, cst.Name)]
 
 
 def _holder_name(node: cst.BaseExpression) -> str | None:

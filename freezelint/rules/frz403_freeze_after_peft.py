@@ -145,7 +145,8 @@ def _place(apply: PeftApply, op: FreezeOp) -> Place | None:
     matches = [p for p in _places(apply) if p.ref.model is target.model and p.ref.path == target.path]
     wholes = [p for p in matches if p.whole]
     if op.whole:
-        return (matches or [None])[0] if op.value is False else (wholes or [None])[0]
+        candidates = matches if op.value is False else wholes
+        return candidates[0] if candidates else None
     if op.value is False and wholes and _all_but_head(op, apply):
         return wholes[0]
     return None

@@ -115,8 +115,9 @@ def _varies(op: FreezeOp, loop: Loop) -> bool:
 def _compiled_calls(facts: Facts) -> list[Forward]:
     """Calls, with gradients on, that run compiled code: through what `torch.compile(...)` returned, or of a model
     compiled in place by `model.compile()` after that."""
+    # Each call with its receiver, kept as the ModuleRef the test below proved it is.
     in_place = [
-        call for call in facts.of(ModuleCall)
+        (call, call.receiver) for call in facts.of(ModuleCall)
         if call.method == "compile" and isinstance(call.receiver, ModuleRef) and not call.receiver.path
     ]
     found = []
@@ -124,8 +125,8 @@ def _compiled_calls(facts: Facts) -> list[Forward]:
         if forward.where.no_grad:
             continue
         compiled_in_place = any(
-            forward.module.model is call.receiver.model and forward.where.runs_after(call.where)  # type: ignore[union-attr]
-            for call in in_place
+            forward.module.model is receiver.model and forward.where.runs_after(call.where)
+            for call, receiver in in_place
         )
         if forward.module.wrapper == "compile" or compiled_in_place:
             found.append(forward)

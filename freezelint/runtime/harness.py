@@ -209,7 +209,8 @@ class Harness:
                     harness.optimizers.append(OptimizerRecord(optimizer, frame.f_lineno, frozen))
 
             stack.callback(setattr, torch.optim.Optimizer, "__init__", original_init)
-            torch.optim.Optimizer.__init__ = optimizer_init
+            # Patched for the replay (restored above): a wrapper that takes any arguments, not the method's type.
+            torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign, assignment]
 
             def before_step(optimizer, args, kwargs):
                 raise StopReplay("the first optimizer.step()", script_line(path))
@@ -236,7 +237,7 @@ class Harness:
                     raise StopReplay("the first Trainer.train()", line)
 
                 stack.callback(setattr, transformers.Trainer, "train", original_train)
-                transformers.Trainer.train = train
+                transformers.Trainer.train = train  # type: ignore[method-assign, assignment]  # patched, as above
                 # Building a Trainer creates its output directory; the sandbox lets the replay write only in its
                 # private temporary directory (and training, which would fill it, never starts).
                 arguments = transformers.TrainingArguments
@@ -248,7 +249,7 @@ class Harness:
                     training_arguments.output_dir = os.path.join(tempfile.gettempdir(), "trainer-output", name)
 
                 stack.callback(setattr, arguments, "__post_init__", original_post_init)
-                arguments.__post_init__ = post_init
+                arguments.__post_init__ = post_init  # type: ignore[method-assign, assignment]  # patched, as above
             yield self
 
     # --- queries ----------------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def _harness_call(method: str, node: ast.AST, *args: ast.expr) -> ast.stmt:
         if isinstance(sub, (ast.stmt, ast.expr)):
             # On the statement's first line only: a method call's position ends where its attribute ends.
             sub.lineno = sub.end_lineno = node.lineno  # type: ignore[attr-defined]
-            sub.col_offset = sub.end_col_offset = getattr(node, "col_offset", 0)  # type: ignore[attr-defined]
+            sub.col_offset = sub.end_col_offset = getattr(node, "col_offset", 0)
     return statement
 
 
@@ -125,8 +125,8 @@ def _synthetic(node: ast.AST, line: int) -> ast.AST:
     script's own lines stays exact (Python attributes jumps to the last code a block contains)."""
     for sub in ast.walk(node):
         if isinstance(sub, (ast.stmt, ast.expr, ast.excepthandler)):
-            sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
-            sub.col_offset = sub.end_col_offset = 0  # type: ignore[attr-defined]
+            sub.lineno = sub.end_lineno = line
+            sub.col_offset = sub.end_col_offset = 0
     return node
 
 

@@ -118,10 +118,11 @@ class Loader:
             stack.callback(setattr, _BaseAutoModelClass, "from_pretrained", _BaseAutoModelClass.__dict__["from_pretrained"])
             stack.callback(setattr, config_base, "from_pretrained", config_base.__dict__["from_pretrained"])
             stack.callback(setattr, auto_config, "from_pretrained", auto_config.__dict__["from_pretrained"])
-            model_base.from_pretrained = classmethod(model_from_pretrained)
-            _BaseAutoModelClass.from_pretrained = classmethod(auto_from_pretrained)
-            config_base.from_pretrained = classmethod(config_from_pretrained)
-            auto_config.from_pretrained = classmethod(auto_config_from_pretrained)
+            # Patching the library's classmethods for the replay (restored above): deliberately not their types.
+            model_base.from_pretrained = classmethod(model_from_pretrained)  # type: ignore[method-assign, assignment]
+            _BaseAutoModelClass.from_pretrained = classmethod(auto_from_pretrained)  # type: ignore[method-assign, assignment]
+            config_base.from_pretrained = classmethod(config_from_pretrained)  # type: ignore[method-assign, assignment]
+            auto_config.from_pretrained = classmethod(auto_config_from_pretrained)  # type: ignore[method-assign, assignment]
             stack.enter_context(self._devices_kept(torch))
             yield self
 
@@ -184,7 +185,7 @@ class Loader:
             return model, {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
         return model
 
-    def build(self, cls: type, checkpoint: str, kwargs: dict, auto: bool) -> tuple[Any, str, list[str]]:
+    def build(self, cls: type[Any], checkpoint: str, kwargs: dict, auto: bool) -> tuple[Any, str, list[str]]:
         """The architecture `cls.from_pretrained(checkpoint, **kwargs)` would load, without its weights."""
         import torch
         import transformers

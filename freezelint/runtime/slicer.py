@@ -15,10 +15,14 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from types import CodeType
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import facts as F
 from freezelint.runtime.instrument import Instrument, Probe
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 
 # Library calls that are never replayed: data loading, logging services, the network, processes, the file system.
@@ -60,7 +64,7 @@ class Blocker:
 class Plan:
     """What the replay runs, and what it could not."""
 
-    code: object  # the compiled program
+    code: CodeType  # the compiled program
     statements: int  # statements replayed (simple statements of the slice)
     blockers: dict[int, Blocker]  # line of a left-out criterion -> the statement that blocks it
     probes: list[Probe]
@@ -366,8 +370,8 @@ class Slicer:
 
     # positions -----------------------------------------------------------------------------------------------------
 
-    def stmt_of(self, node: object) -> ast.stmt | None:
-        span = self.facts.positions().get(node)  # type: ignore[arg-type]
+    def stmt_of(self, node: cst.CSTNode) -> ast.stmt | None:
+        span = self.facts.positions().get(node)
         if span is None:
             return None
         return self.index.at(span.start.line, span.start.column)
@@ -375,7 +379,7 @@ class Slicer:
     # what never runs ------------------------------------------------------------------------------------------------
 
     def mark_never_run(self) -> None:
-        def mark(node: object, reason: str) -> None:
+        def mark(node: cst.CSTNode, reason: str) -> None:
             stmt = self.stmt_of(node)
             if stmt is not None:
                 self.never_run.setdefault(id(stmt), reason)
@@ -410,7 +414,7 @@ class Slicer:
     # criteria -------------------------------------------------------------------------------------------------------
 
     def collect_criteria(self) -> None:
-        def add(where: F.Where, node: object, kind: str | None) -> None:
+        def add(where: F.Where, node: cst.CSTNode, kind: str | None) -> None:
             if where.callback_of is not None:
                 return  # runs during training, in a callback: after the point the replay describes
             stmt = self.stmt_of(node)
@@ -590,7 +594,7 @@ class Slicer:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(stmt) in self.required
             and isinstance(self.index.node(stmt).scope, ast.Module)
         }
-        entries = []
+        entries: list[ast.stmt] = []
         for stmt in self.index.statements():
             node = self.index.node(stmt)
             if id(stmt) in self.required or not isinstance(node.scope, ast.Module):
@@ -685,7 +689,7 @@ def plan(facts: F.Facts, text: str, path: str, exec_mode: bool = False) -> Plan:
         stmt = slicer.stmt_by_id[stmt_id]
         probes[stmt_id] = Probe(number, stmt.lineno, stmt.end_lineno or stmt.lineno, set(regions[stmt_id]))
     index = slicer.index
-    spans = {}
+    spans: dict[int, tuple[int, int, int, int]] = {}  # line -> its first statement's span
     for stmt in index.statements():
         spans.setdefault(stmt.lineno, index.span(stmt))
     sentinel = len(text.splitlines()) + 2

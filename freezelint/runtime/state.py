@@ -232,8 +232,8 @@ class State:
         for record in self.harness.trainers:
             if getattr(record.trainer, "model", None) is not None and top.contains_module(record.trainer.model):
                 return "the Trainer"
-        for record in self.optimizers_of(top):
-            return f"the optimizer built at line {record.line}"
+        for optimizer in self.optimizers_of(top):
+            return f"the optimizer built at line {optimizer.line}"
         return None
 
     def trained_by_trainer(self, top: TopModel) -> bool:
@@ -287,7 +287,7 @@ class State:
 
     def unbuilt_models(self) -> list[tuple[int, str]]:
         """The models the script builds that the replay could not build: (line, what to tell the user)."""
-        found = []
+        found: list[tuple[int, str]] = []
         for model in self.facts.models:
             if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
                 continue
