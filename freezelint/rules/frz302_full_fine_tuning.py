@@ -35,6 +35,10 @@ the model only ever runs under `torch.no_grad()` (a frozen feature extractor ins
 ## Fix safety
 No fix: which layers to freeze is a modelling decision.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the model built on the reported line has
+every parameter trainable, refuted when the replay's freezing froze some (with the lines).
+
 ## References
 - huggingface/transformers PR #11533 ("Transformers models get better results when being fine-tuned as a whole.
   There is no freezing stage.")
@@ -57,6 +61,7 @@ from freezelint.facts import (
     Facts,
     Forward,
     FreezeOp,
+    Model,
     ModelSource,
     ModuleRef,
     OpaqueUse,
@@ -107,6 +112,7 @@ MESSAGES = {
 def full_fine_tuning(facts: Facts) -> Iterator[Report]:
     if _unplaced_freeze(facts):
         return  # something freezes parameters the analysis cannot place: it may be this model's
+    reported: dict[int, list[Model]] = {}  # statement -> the models it may build (a class chosen by a setting)
     for model in facts.models:
         if model.source is not ModelSource.PRETRAINED or model.abstract:
             continue
@@ -121,12 +127,22 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
         statement = model.where.statement or model.node
         if facts.has_marker(statement, MARKER):
             continue
-        count = knowledge.parameter_count(model.checkpoint, model.class_name, _num_labels(facts, model.node))
-        head = knowledge.has_task_head(model.class_name)
-        fields: dict[str, object] = {"model": model.name, "factory": model.factory, "training": training.how}
+        if id(statement) in reported:
+            reported[id(statement)].append(model)
+            continue
+        reported[id(statement)] = [model]
+    for models in reported.values():
+        model = models[0]
+        training = facts.training_of(model, covering=True)
+        assert training is not None
+        counts = {knowledge.parameter_count(m.checkpoint, m.class_name, _num_labels(facts, m.node)) for m in models}
+        count = counts.pop() if len(counts) == 1 else None
+        head = all(knowledge.has_task_head(m.class_name) for m in models)
+        factory = " or ".join(dict.fromkeys(m.factory for m in models))
+        fields: dict[str, object] = {"model": model.name, "factory": factory, "training": training.how}
         if count:
             fields["count"] = count
-        yield Report(statement, Message(MESSAGES[bool(count), bool(head)], fields))
+        yield Report(model.where.statement or model.node, Message(MESSAGES[bool(count), bool(head)], fields))
 
 
 def _peft_applied(facts: Facts, ref: ModuleRef) -> bool:
