@@ -112,3 +112,17 @@ def test_a_rule_s_runtime_hooks_live_in_its_own_module() -> None:
     checks = {rule.code: rule.check.__module__ for rule in all_rules()}
     homes = {code: hook.__module__ for hooks in (VERDICTS, DETECTORS) for code, hook in hooks.items()}
     assert homes and {code: home for code, home in homes.items() if checks.get(code) != home} == {}
+
+
+def test_every_rule_says_what_runtime_mode_does_with_it() -> None:
+    """A rule with runtime hooks says what its verdict checks; one without says why none is possible."""
+    from freezelint.rules import all_rules
+    from freezelint.rules.runtime_hooks import DETECTORS, VERDICTS
+
+    wrong = {}
+    for rule in all_rules():
+        section = rule.doc.split("## Runtime mode\n", 1)[1].split("\n## ", 1)[0] if "## Runtime mode\n" in rule.doc else ""
+        hooked = rule.code in VERDICTS or rule.code in DETECTORS
+        if not section or hooked == section.startswith("No runtime verdict"):
+            wrong[rule.code] = section[:60] or "(no section)"
+    assert wrong == {}

@@ -133,6 +133,7 @@ from freezelint.knowledge.packages import (
 )
 from freezelint.knowledge.peft import (
     ADAPTER_LIBRARIES,
+    ADAPTER_PARAMETER_MARKERS,
     PEFT_APPLY_TOKENS,
     PEFT_CONFIGS,
     PEFT_IN_PLACE,
@@ -179,6 +180,7 @@ __all__ = [
     "BATCHNORM_WORDS",
     "MODEL_VARIABLE",
     "ADAPTER_LIBRARIES",
+    "ADAPTER_PARAMETER_MARKERS",
     "ARCHITECTURE_STEMS",
     "BACKBONES",
     "BATCHNORM_HANDLING",

@@ -65,3 +65,13 @@ PEFT_TASK_TYPE_OF = {
     "ForTokenClassification": "TOKEN_CLS",
     "ForQuestionAnswering": "QUESTION_ANS",
 }
+
+
+# Parts of the parameter names PEFT's tuners give the weights they add (peft 0.21 `tuners/*/layer.py`:
+# `lora_A`/`lora_B`/`lora_embedding_*`, `ia3_l`, `vera_lambda_*`, `hada_w*`, `lokr_w*`, `oft_r`, `boft_R`; prompt
+# learning's `prompt_encoder`; LLaMA-Adapter's `adaption_prompt`/`adaption_gate`), for the runtime to tell adapters
+# from the base weights.
+ADAPTER_PARAMETER_MARKERS = (
+    "lora_", "ia3_", "vera_lambda", "hada_", "lokr_", "oft_r", "boft_", "prompt_encoder", "adaption_",
+)
+

@@ -32,6 +32,10 @@ It is safe: `requires_grad_` exists on modules and tensors alike and sets the fl
 unsafe when the freeze covers a whole model that nothing unfreezes afterwards: made real, it would leave the model
 with nothing to train, a bigger change than the author may expect.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the statement ran and changed no parameter's
+`requires_grad` (it names the module whose `__dict__` holds the plain attribute), refuted when it changed some.
+
 ## References
 - pytorch/pytorch#20241 ("[FR] nn.Module.requires_grad_()", for freezing modules when fine-tuning), added by
   PR #22576.

@@ -37,6 +37,10 @@ Safe: the misspelled name becomes `requires_grad` on a parameter or tensor, and 
 `requires_grad = False`). The fix is unsafe when the freeze covers a whole model that nothing unfreezes afterwards:
 made real, it would leave the model with nothing to train.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the statement ran and changed no parameter's
+`requires_grad` (it counts the objects holding the misspelled attribute), refuted when it changed some.
+
 ## References
 - pytorch/pytorch#72332: "Ability to assign to `tensor.require_grad` might lead to bugs", with a VGG freezing example.
 - udacity/deep-learning-v2-pytorch PR #90, where the fix itself used `required_grad`.

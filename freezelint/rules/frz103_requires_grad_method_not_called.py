@@ -29,6 +29,10 @@ unless the freeze covers a whole model that nothing unfreezes afterwards (then u
 model with nothing to train). A bare `X.requires_grad_` says nothing about the value meant, so its fix
 (`X.requires_grad_(False)`) is shown and never applied.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the statement ran and changed no parameter's
+`requires_grad`, refuted when it changed some.
+
 ## References
 - tests/runtime/test_noop_freezes_runtime.py: `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
   `FRZ103-assigned`, `FRZ103-uncalled`: every parameter stays trainable) and

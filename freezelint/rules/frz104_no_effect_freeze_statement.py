@@ -41,6 +41,10 @@ name is used elsewhere in the file (a loop variable, unlike a lambda's, outlives
 when it would freeze a whole model that nothing unfreezes afterwards. A bare `param.requires_grad` gets
 `param.requires_grad = False` (on a module, `requires_grad_(False)`), display-only: the value meant is not written.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the statement ran and changed no parameter's
+`requires_grad`, refuted when it changed some.
+
 ## References
 - tests/runtime/test_noop_freezes_runtime.py, `test_buggy_freezes_nothing_and_the_fix_freezes` (cases
   `FRZ104-comparison`, `FRZ104-bare-read`, `FRZ104-map`, `FRZ104-generator`: every parameter stays trainable, and

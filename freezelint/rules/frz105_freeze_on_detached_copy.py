@@ -36,6 +36,10 @@ copy was taken from (unsafe when that would freeze a whole model that nothing un
 `model.state_dict().items()` -> `model.named_parameters()` (and `.values()` -> `.parameters()`) is unsafe:
 `state_dict()` also yields buffers, and with tied weights its keys differ from the parameter names.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the statement ran and changed no parameter's
+`requires_grad`, refuted when it changed some.
+
 ## References
 - OpenNMT/OpenNMT-py#192: a maintainer recommended `self.embeddings.weight.data.requires_grad = False`, a no-op.
 - discuss.pytorch.org/t/requiers-grad-is-list-in-state-dict/125772: why `state_dict()` tensors do not freeze.

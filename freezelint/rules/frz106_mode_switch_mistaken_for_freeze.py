@@ -30,6 +30,11 @@ model put in eval mode, and for `no_grad` blocks that also run the model.
 ## Fix safety
 No fix: `.eval()` may be wanted as well (for dropout or BatchNorm), so the freeze is to be added, not swapped in.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the module switched to eval mode still has
+parameters that require grad once the replay's freezing has run (with the count), refuted when all of them are
+frozen.
+
 ## References
 - torch 2.13 `torch/nn/modules/module.py`, `Module.eval`: "This has an effect only on certain modules" (Dropout,
   BatchNorm); it is `self.train(False)`. `torch/autograd/grad_mode.py`, `no_grad`: "functions that create a new
@@ -44,7 +49,7 @@ No fix: `.eval()` may be wanted as well (for dropout or BatchNorm), so the freez
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 import libcst.matchers as m
@@ -68,6 +73,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 EVAL_MODE = (
     "`{call}` does not freeze `{module}`: it only switches dropout and BatchNorm to inference behaviour, its "
@@ -176,3 +185,12 @@ def _runs_models(facts: Facts, block: cst.With) -> bool:
     return any(
         isinstance(event, (Forward, Backward, OptimizerCall)) and facts.within(event.node, block) for event in facts.all_events(uncalled=True)
     )
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ106")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the module switched to eval mode still has parameters that require grad after the replay."""
+    return view.still_trainable(finding)

@@ -30,6 +30,10 @@ or check that a name filter matched (`assert frozen > 0`).
 ## Fix safety
 No fix: the intended names depend on the architecture.
 
+## Runtime mode
+Runtime mode only: `freezelint --runtime` finds it by matching the filter's strings against the names of the model
+the script really builds.
+
 ## References
 - tests/runtime/cases/frz107_wrong_architecture_prefix.py (a `bert.` prefix on RoBERTa matches nothing) and
   frz107_module_names_not_parameter_names.py, replayed on the real architectures by

@@ -37,6 +37,11 @@ index with a dot, so the pattern then matches exactly the layer it names. It doe
 is the intent. Inside a regular expression a `.` matches any character, so there the fix (`\\.`) is shown, not
 applied.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when, on the architecture the script builds, the
+pattern also matches the names of other layers (listed), refuted when no layer index extends it; the replay also
+finds such filters on its own.
+
 ## References
 - tests/runtime/test_noop_freezes_runtime.py,
   `test_layer_1_filter_also_freezes_layers_10_and_11_and_the_fix_does_not` (on a 12-layer BERT,

@@ -39,6 +39,10 @@ trained itself, and when the new model is frozen, wrapped by PEFT or handed to c
 ## Fix safety
 No fix: where the freeze belongs depends on which object the script meant to train.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the model built on the reported line, the
+one that trains, has nothing frozen, refuted when some of it is frozen.
+
 ## References
 - transformers 5.25 `trainer.py`, `Trainer.train`: "if self.model_init is not None: ... self.model =
   self.call_model_init(trial)", then "self.optimizer, self.lr_scheduler = None, None".
@@ -51,7 +55,7 @@ No fix: where the freeze belongs depends on which object the script meant to tra
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import knowledge
 from freezelint.facts import (
@@ -72,6 +76,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 REASSIGNED = (
     "`{name}` was frozen at line {line} (`{freeze}`), and is re-assigned here to a new model ({factory}) whose "
@@ -183,3 +191,20 @@ def _handled_elsewhere(facts: Facts, ref: ModuleRef) -> bool:
         if any((r := as_ref(o)) is not None and r.overlaps(ref) for v in (apply.model, apply.result) for o in v.candidates()):
             return True
     return any(use.module.overlaps(ref) for use in facts.of(OpaqueUse, uncalled=True))
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ109")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the model built on the finding's line, the one that trains, has nothing frozen."""
+    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
+        return stopped
+    start, end = view.state.statement_lines(finding.row)
+    top = view.state.model_loaded_between(start, end)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, f"the replay built no model at line {finding.row}")
+    if top.frozen == 0:
+        return Verdict(CONFIRMED, f"the `{top.name}` built at line {finding.row} has nothing frozen: {view.trainable_summary(top)}")
+    return Verdict(REFUTED, f"{top.frozen:,} of {top.total:,} parameters of the `{top.name}` built at line {finding.row} are frozen")

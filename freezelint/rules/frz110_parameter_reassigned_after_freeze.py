@@ -28,6 +28,10 @@ with torch.no_grad():
 The fix adds `requires_grad=False` to the `nn.Parameter(...)` call. It is unsafe: it assumes the weight was meant to
 stay frozen, which the analysis infers from the earlier freeze but cannot know.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the parameter stored on the reported line
+requires grad after the replay, refuted when it is frozen.
+
 ## References
 - torch 2.13 `torch/nn/parameter.py`: `Parameter.__new__(cls, data=None, requires_grad=True)`.
 - tests/runtime/test_frz110_runtime.py: `test_new_parameter_undoes_the_freeze_and_trains`,
@@ -40,7 +44,7 @@ stay frozen, which the analysis infers from the earlier freeze but cannot know.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -48,6 +52,10 @@ from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Facts, Kind, ModuleRef, ParamRef
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 MESSAGE = (
     "`{target}` was frozen at line {line} (`{freeze}`), and is replaced here by a new `nn.Parameter`, which requires "
@@ -92,3 +100,25 @@ def _sets_requires_grad(call: cst.Call) -> bool:
 
 def _with_frozen_flag(call: cst.Call) -> cst.Call:
     return edits.with_keyword(call, "requires_grad", cst.Name("False"))
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ110")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the parameter stored on the finding's line requires grad after the replay."""
+    if (stopped := view.not_run(finding)) is not None:
+        return stopped
+    for store in view.state.facts.of(AttributeAssign, uncalled=True):
+        if view.state.facts.line(store.where.statement or store.node) != finding.row or not isinstance(store.owner, ModuleRef):
+            continue
+        module = view.module_for_static(store.owner)
+        parameter = getattr(module, store.attribute, None) if module is not None else None
+        if parameter is None or not hasattr(parameter, "requires_grad"):
+            continue
+        written = f"{store.owner.describe()}.{store.attribute}"
+        if parameter.requires_grad:
+            return Verdict(CONFIRMED, f"`{written}` requires grad after line {finding.row} ({parameter.numel():,} values)")
+        return Verdict(REFUTED, f"`{written}` is frozen after line {finding.row}")
+    return Verdict(NOT_CHECKABLE, f"the parameter stored at line {finding.row} was not found in the replay")

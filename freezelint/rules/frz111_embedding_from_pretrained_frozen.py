@@ -24,6 +24,10 @@ position or through `**kwargs`), and when the file sets `requires_grad` of the l
 ## Fix safety
 No fix: whether the vectors should train is the author's decision (`freeze=True` would only restate the default).
 
+## Runtime mode
+No runtime verdict: the note restates torch's documented default (`freeze=True`), which holds for every such call; a
+replay would only measure the same thing.
+
 ## References
 - torch 2.13 `torch/nn/modules/sparse.py`: `Embedding.from_pretrained(embeddings, freeze=True, ...)`, documented as
   "freeze (bool, optional): If True, the tensor does not get updated in the learning process. Equivalent to

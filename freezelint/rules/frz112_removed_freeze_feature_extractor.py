@@ -27,6 +27,10 @@ are wav2vec2-family models (unless the file imports one of those classes from tr
 The fix renames the call to `freeze_feature_encoder()`. It is safe: the new name exists on both transformers 4 and 5
 and freezes the same convolutional feature encoder.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the call fails in the replay because the
+installed transformers no longer has the method, refuted when the call runs (transformers 4).
+
 ## References
 - transformers 4.57.6 `models/wav2vec2/modeling_wav2vec2.py`, `freeze_feature_extractor`: warns "The method
   `freeze_feature_extractor` is deprecated and will be removed in Transformers v5" and calls `freeze_feature_encoder`
@@ -39,7 +43,7 @@ and freezes the same convolutional feature encoder.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -47,6 +51,10 @@ from freezelint import knowledge
 from freezelint.facts import UNKNOWN, Facts, FreezeForm, FreezeOp, ModelSource, ModuleRef, Unknown, Value, group_by_node
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 REMOVED = (
     "`{method}()` was removed in transformers {removed_in}: `{receiver}.{method}()` raises `AttributeError` before "
@@ -101,3 +109,19 @@ def _wav2vec2_family(facts: Facts, op: FreezeOp) -> bool:
             for qualname in facts.imports
         )
     return False
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ112")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the call fails in the replay because the installed transformers no longer has the method."""
+    failure = view.state.failure_at(finding.row)
+    if failure is not None and failure.kind == "AttributeError" and "freeze_feature_extractor" in failure.message:
+        return Verdict(CONFIRMED, f"line {finding.row} failed in the replay: {failure.describe()}")
+    if failure is not None:
+        return Verdict(NOT_CHECKABLE, view.state.describe_failure(failure))
+    if (stopped := view.not_run(finding)) is not None:
+        return stopped
+    return Verdict(REFUTED, f"line {finding.row} ran: the installed transformers still has `freeze_feature_extractor`")

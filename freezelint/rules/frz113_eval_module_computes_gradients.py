@@ -37,6 +37,11 @@ A traced finding names the optimizer the file builds and steps, which does not h
 comes from code the analysis cannot see (passed in to a trainer class), the message says so: the module may be held
 by it.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the module switched to eval mode still has
+parameters that require grad once the replay's freezing has run (with the count), refuted when all of them are
+frozen.
+
 ## References
 - torch 2.13 `torch/nn/modules/module.py`, `Module.eval`: "This has an effect only on certain modules ... Dropout,
   BatchNorm"; it sets `self.training` and does not touch `requires_grad`.
@@ -50,7 +55,7 @@ by it.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst.matchers as m
 
@@ -74,6 +79,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 # Who could use those gradients: no optimizer the file builds (traced), or one it cannot see (passed in).
 _HOLDERS = {
@@ -213,3 +222,11 @@ def _built_optimizers_hold(facts: Facts, ref: ModuleRef) -> bool:
                 return True
     return False
 
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ113")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the module switched to eval mode still has parameters that require grad after the replay."""
+    return view.still_trainable(finding)

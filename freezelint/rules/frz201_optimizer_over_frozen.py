@@ -28,6 +28,10 @@ optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]
 ## Fix safety
 No fix: both forms train the same parameters; which one reads better depends on whether layers are unfrozen later.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the optimizer built on the reported line
+holds frozen parameters (with the count), refuted when all it holds is trainable.
+
 ## References
 - torch 2.13 `torch/optim/optimizer.py`, `Optimizer.zero_grad`: "torch.optim optimizers have a different behavior if
   the gradient is 0 or None (in one case it does the step with a gradient of 0 and in the other it skips the step

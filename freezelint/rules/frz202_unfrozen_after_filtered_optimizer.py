@@ -35,6 +35,10 @@ an already-built `LambdaLR` (what `get_linear_schedule_with_warmup` returns) the
 No fix: which of the remedies fits (all parameters, a rebuilt optimizer and scheduler, a new param group with its
 own learning rate) is a training decision.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when parameters frozen at the optimizer's build
+are trainable at the end of the replay and in no optimizer, refuted when every trainable parameter is in one.
+
 ## References
 - tests/runtime/test_frz202_runtime.py: `test_unfrozen_layer_gets_gradients_and_never_moves`,
   `test_optimizer_over_all_parameters_trains_the_unfrozen_layer` and

@@ -39,6 +39,10 @@ build a fresh optimizer (with fresh Adam state), or build a new `Trainer` per st
 ## Fix safety
 No fix: several remedies exist, and each changes the optimizer state or the schedule differently.
 
+## Runtime mode
+No runtime verdict: the mistake shows only when training runs a second time (the unfreeze comes between two
+`trainer.train()` calls), and the replay stops where training starts.
+
 ## References
 - transformers 5.25 `trainer.py`: `Trainer.create_optimizer` builds the optimizer only "if self.optimizer is None",
   from the parameters with `p.requires_grad`; `Trainer.train` resets it only when `model_init` is set.

@@ -27,6 +27,10 @@ optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 No fix: moving the optimizer below the change is usually right, but the code in between (a scheduler built on the
 optimizer, a checkpoint load) may have to move too.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when a model an optimizer trains has trainable
+parameters no optimizer holds (naming one), refuted when every trainable parameter is in an optimizer.
+
 ## References
 - tests/runtime/test_frz204_runtime.py: `test_optimizer_built_before_get_peft_model_trains_nothing` (no trainable
   parameter is in the optimizer; the Trainer logs a loss and changes nothing),
@@ -39,12 +43,16 @@ optimizer, a checkpoint load) may have to move too.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import knowledge
 from freezelint.facts import AttributeAssign, Event, Facts, ModuleRef, OptimizerBuild, ParamRef, PeftApply, as_ref, new_parameters
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _ADDS_ADAPTERS = (
     " at line {line} adds the adapter parameters, so it never holds them: nothing trains at all (PEFT freezes the base "
@@ -98,3 +106,25 @@ def _message(facts: Facts, build: OptimizerBuild, change: Event, what: str) -> M
     assert isinstance(change, AttributeAssign)
     kind = "parameter" if what == "parameter" else "module"
     return Message(BEFORE_REPLACED, {**fields, "target": facts.code(change.node), "kind": kind})
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ204")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when a model an optimizer trains has trainable parameters that no optimizer holds."""
+    if (stopped := view.incomplete()) is not None:
+        return stopped
+    optimizers = view.state.harness.optimizers
+    if not optimizers:
+        return Verdict(NOT_CHECKABLE, "the replay built no optimizer of the script")
+    held = {id(p) for record in optimizers for p in record.parameters}
+    for top in view.state.models:
+        if not any(top.owns(p) for record in optimizers for p in record.parameters):
+            continue
+        missing = [name for name, p in top.named if p.requires_grad and id(p) not in held]
+        if missing:
+            count = sum(p.numel() for _, p in top.named if p.requires_grad and id(p) not in held)
+            return Verdict(CONFIRMED, f"{count:,} trainable parameters of `{top.name}` are in no optimizer (e.g. `{missing[0]}`)")
+    return Verdict(REFUTED, "every trainable parameter of the trained models is in an optimizer")

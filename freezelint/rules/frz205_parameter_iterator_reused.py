@@ -27,6 +27,11 @@ The fix wraps the iterator in `list(...)` where it is created. It is safe when n
 that line and the first use. Otherwise it is unsafe: a list is taken at once, a generator when first iterated, so a
 `requires_grad` filter, or a new head, in between would select different parameters.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when an optimizer built from the spent iterator
+fails with an empty parameter list or holds no parameter; a second use inside the training loop is not reached by
+the replay (not checkable).
+
 ## References
 - tests/runtime/test_frz205_runtime.py: `test_the_optimizer_gets_an_empty_parameter_list`,
   `test_clipping_a_used_up_generator_clips_nothing` (`clip_grad_norm_` returns 0 and leaves the gradients as they
@@ -40,7 +45,7 @@ that line and the first use. Otherwise it is unsafe: a list is taken at once, a 
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -59,6 +64,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _USED_UP = (
     "`{iterator}` (line {line}) is a one-shot iterator, already used up by `{first}` at line {first_line}: here it "
@@ -236,3 +245,22 @@ def _nothing_changes_between(facts: Facts, value: Value, first: Consumption) -> 
         start < event.order < first.order and isinstance(event, (FreezeOp, AttributeAssign, PeftApply))
         for event in facts.all_events(uncalled=True)
     )
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ205")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the second use saw nothing: an optimizer built on the line from the spent iterator fails with an
+    empty parameter list, or holds no parameter."""
+    failure = view.state.failure_at(finding.row)
+    if failure is not None and "empty parameter list" in failure.message:
+        return Verdict(CONFIRMED, f"line {finding.row} failed in the replay: {failure.describe()}")
+    start, end = view.state.statement_lines(finding.row)
+    for record in view.state.harness.optimizers:
+        if record.line is not None and start <= record.line <= end and not record.parameters:
+            return Verdict(CONFIRMED, f"the optimizer built at line {record.line} holds no parameter")
+    if (stopped := view.not_run(finding)) is not None:
+        return stopped
+    return Verdict(NOT_CHECKABLE, f"what line {finding.row} received was not measured (only an optimizer built there is)")

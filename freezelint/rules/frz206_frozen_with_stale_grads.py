@@ -33,6 +33,10 @@ or keep the default `optimizer.zero_grad()` (`set_to_none=True` since torch 2.0)
 ## Fix safety
 No fix: where the gradients should be dropped depends on the loop.
 
+## Runtime mode
+No runtime verdict: stale gradients exist only after a backward pass, inside the training loop, and the replay stops
+where training starts.
+
 ## References
 - torch 2.13 `torch/optim/optimizer.py`, `Optimizer.zero_grad`: with `set_to_none=False` a gradient becomes zeros, and
   an optimizer then "does the step with a gradient of 0" instead of skipping the parameter.

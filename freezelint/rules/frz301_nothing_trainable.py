@@ -44,6 +44,10 @@ unfreeze it.
 ## Fix safety
 No fix: which layers should train is a modelling decision.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the trained model has no trainable parameter
+after the replay, refuted otherwise (it lists the largest trainable parts); the replay also finds it on its own.
+
 ## References
 - tests/runtime/test_frz301_runtime.py: `test_trainer_crashes_at_the_first_backward_with_nothing_trainable` (the
   "element 0 of tensors does not require grad" error),

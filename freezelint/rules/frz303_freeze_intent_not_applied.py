@@ -31,6 +31,11 @@ Library code that merely defines `freeze_*` methods is not concerned.
 ## Fix safety
 No fix: what the option should freeze is the author's decision.
 
+## Runtime mode
+No runtime verdict: the finding is about a setting the script offers and never applies, so the replay's outcome
+depends on the arguments given; replay with the setting on (`freezelint --runtime train.py -- --freeze_encoder`) and
+the model table shows whether anything was frozen.
+
 ## References
 - roboflow/rf-detr#357: `freeze_encoder` passed to `train()` and ignored.
 - tests/runtime/test_frz303_runtime.py, `test_the_option_is_passed_and_everything_still_trains` (the option is set,

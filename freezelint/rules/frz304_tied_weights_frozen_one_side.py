@@ -23,6 +23,10 @@ weight), or train or freeze both.
 ## Fix safety
 No fix: whether to untie, train or freeze both is a modelling decision.
 
+## Runtime mode
+Runtime mode only: `freezelint --runtime` finds it by following which parameter objects are shared between names on
+the model the script really builds.
+
 ## References
 - huggingface/transformers#11903 ("Problem when freezing all GPT2 model except the LM head": the head is tied to the
   embeddings); hiyouga/LlamaFactory PR #5032 (`lm_head` not in `named_parameters` for tied models).

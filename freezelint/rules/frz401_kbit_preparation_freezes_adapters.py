@@ -34,6 +34,11 @@ receives. It is offered when both are plain statements in the same block on plai
 (`model = get_peft_model(model, ...)`), and it is unsafe: it reorders statements, and code in between (printing the
 trainable parameters, enabling checkpointing) now runs after the preparation.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the model has nothing trainable left after
+the preparation (or its adapter weights are frozen), refuted otherwise; the replay's own "nothing trainable" is then
+this finding's evidence, not a second FRZ301 finding.
+
 ## References
 - peft 0.21.2 `utils/other.py`, `prepare_model_for_kbit_training`: `for name, param in model.named_parameters():
   param.requires_grad = False`, whether the model is quantized or not; its docstring lists "Freezing the base model
@@ -49,7 +54,7 @@ trainable parameters, enabling checkpointing) now runs after the preparation.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 import libcst.matchers as m
@@ -57,6 +62,17 @@ import libcst.matchers as m
 from freezelint.facts import Facts, FreezeForm, FreezeOp, PeftApply, Where, may_unfreeze
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, rule
+from freezelint.rules.runtime_hooks import (
+    CONFIRMED,
+    NOT_CHECKABLE,
+    REFUTED,
+    StaticFinding,
+    Verdict,
+    runtime_verdict,
+)
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _NOTHING_TRAINS = (
     "(the first `backward()` fails with \"element 0 of tensors does not require grad\"; with gradient checkpointing on "
@@ -183,3 +199,27 @@ def _line_of(facts: Facts, small: cst.CSTNode | None) -> cst.SimpleStatementLine
         if len(line.body) == 1 and line.body[0] is small:
             return line
     return None
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ401")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the model the preparation ran on has nothing trainable left (or its adapters frozen). The
+    replay's own "nothing trainable" (FRZ301) is this finding's evidence, not a second finding with another fix."""
+    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
+        return stopped
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    view.consume("FRZ301", top)
+    adapters = view.adapter_parameters(top)
+    frozen = [name for name, parameter in adapters if not parameter.requires_grad]
+    if top.trainable == 0:
+        detail = f", the {len(frozen):,} adapter tensors (e.g. `{frozen[0]}`) included" if frozen else ""
+        return Verdict(CONFIRMED, f"0 of {top.total:,} parameters of `{top.name}` trainable after line {finding.row}{detail}")
+    if frozen:
+        return Verdict(CONFIRMED, f"{len(frozen):,} of {len(adapters):,} adapter tensors of `{top.name}` frozen (e.g. `{frozen[0]}`)")
+    return Verdict(REFUTED, view.trainable_summary(top))
+

@@ -29,6 +29,10 @@ The fix adds `is_trainable=True` (or turns an explicit `is_trainable=False` into
 loaded model is trained in the same file, so the adapters are meant to train; it is safe when the argument was
 missing, and unsafe when the file said `False` explicitly.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the adapter weights the replay loaded are
+frozen, refuted when they train; it needs the adapter's directory, as the script does.
+
 ## References
 - peft 0.21.2 `peft_model.py`, `PeftModel.from_pretrained(..., is_trainable=False, ...)`: "If `False`, the adapter
   will be frozen and can only be used for inference" (`config.inference_mode = not is_trainable`).
@@ -41,13 +45,17 @@ missing, and unsafe when the file said `False` explicitly.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
 from freezelint.facts import Facts, Model, OptimizerBuild, PeftApply, TrainCall, Training, as_ref
 from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, edits, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 # `PeftModel.from_pretrained(model, model_id, adapter_name, is_trainable, ...)`: the position of `is_trainable`.
 _IS_TRAINABLE_POSITION = {"PeftModel": 3}
@@ -112,3 +120,24 @@ def _fix(call: cst.Call, given: cst.BaseExpression | None) -> FixProposal:
         added = edits.with_keyword(call, "is_trainable", true)
         return FixProposal(Applicability.SAFE, "Add `is_trainable=True`", (Replacement(call, added),))
     return FixProposal(Applicability.UNSAFE, "Pass `is_trainable=True`", (Replacement(given, true),))
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ402")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the adapter weights the replay loaded are frozen (the replay needs the adapter's directory)."""
+    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
+        return stopped
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not load the adapter (is its directory there?)")
+    adapters = view.adapter_parameters(top)
+    if not adapters:
+        return Verdict(NOT_CHECKABLE, f"the replay's `{top.name}` has no adapter weights")
+    view.consume("FRZ301", top)  # nothing trainable, because of this load: one finding, with this fix
+    trainable = [name for name, parameter in adapters if parameter.requires_grad]
+    if trainable:
+        return Verdict(REFUTED, f"the loaded adapters train (`{trainable[0]}` requires grad)")
+    return Verdict(CONFIRMED, f"all {len(adapters):,} adapter tensors loaded frozen; {view.trainable_summary(top)}")

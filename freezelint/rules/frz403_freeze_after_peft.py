@@ -34,6 +34,10 @@ models that are not trained (a frozen reference or evaluation model).
 No fix: whether the freeze was meant for something PEFT does not already freeze (and what should be in
 `modules_to_save`) is a decision for the author.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when the adapter weights are frozen after the
+replay (or, for an unfreeze of everything, when the base weights train with them), refuted otherwise.
+
 ## References
 - tests/runtime/test_peft_rules_runtime.py: `test_frz403_freezing_base_model_after_peft_freezes_the_adapters`
   (nothing trainable), `test_frz403_backbone_or_all_but_head_after_peft_leaves_only_the_head` (the adapters never
@@ -44,7 +48,7 @@ No fix: whether the freeze was meant for something PEFT does not already freeze 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from freezelint import knowledge
 from freezelint.facts import (
@@ -61,6 +65,10 @@ from freezelint.facts import (
 )
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 # How the messages name the PEFT call, by how PEFT was applied (the trainer's argument, or a call).
 _PEFT_CALLS = {
@@ -271,3 +279,31 @@ def _freeze_message(facts: Facts, op: FreezeOp, apply: PeftApply, place: Place, 
 def _unfreeze_message(facts: Facts, op: FreezeOp, apply: PeftApply) -> Message:
     peft, fields = _peft_call(facts, apply)
     return Message(UNFREEZE_MESSAGES[peft], {**fields, "module": facts.spelling(op)})
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ403")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """A freeze after PEFT: confirmed when the adapters are frozen after the replay; an unfreeze of everything:
+    confirmed when the base weights train with them."""
+    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
+        return stopped
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    adapters = view.adapter_parameters(top)
+    if not adapters:
+        return Verdict(NOT_CHECKABLE, f"the replay's `{top.name}` has no adapter weights")
+    frozen = [name for name, parameter in adapters if not parameter.requires_grad]
+    if frozen:
+        view.consume("FRZ301", top)  # nothing left to train, from this same freeze: one finding, with this fix
+        return Verdict(CONFIRMED, f"{len(frozen):,} of {len(adapters):,} adapter tensors of `{top.name}` frozen (e.g. `{frozen[0]}`)")
+    adapter_ids = {id(p) for _, p in adapters}
+    base = sum(p.numel() for _, p in top.named if p.requires_grad and id(p) not in adapter_ids)
+    adapter_count = sum(p.numel() for _, p in adapters)
+    if base > adapter_count:
+        return Verdict(CONFIRMED, f"{top.trainable:,} of {top.total:,} parameters of `{top.name}` trainable: the base "
+                                  f"weights train with the adapters ({base:,} outside them)")
+    return Verdict(REFUTED, f"the adapters of `{top.name}` train ({adapter_count:,} parameters); {view.trainable_summary(top)}")

@@ -31,6 +31,10 @@ cannot read), and for prompt-learning methods.
 ## Fix safety
 No fix: the right `task_type` or `modules_to_save` depends on the model and on the PeftModel class the author wants.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when every weight of the task head is frozen
+after PEFT wrapped the model, refuted when the head trains.
+
 ## References
 - peft 0.21.2 `peft_model.py`: `PeftModelForSequenceClassification` and `PeftModelForTokenClassification` add
   `["classifier", "score"]` to `modules_to_save`, `PeftModelForQuestionAnswering` adds `["qa_outputs"]`.
@@ -45,7 +49,7 @@ No fix: the right `task_type` or `modules_to_save` depends on the model and on t
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import libcst as cst
 
@@ -53,6 +57,10 @@ from freezelint import knowledge
 from freezelint.facts import Config, Facts, Literal, Model, ModelSource, PeftApply, Value, as_ref
 from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
+from freezelint.rules.runtime_hooks import CONFIRMED, NOT_CHECKABLE, REFUTED, StaticFinding, Verdict, runtime_verdict
+
+if TYPE_CHECKING:
+    from freezelint.runtime.view import RuntimeView
 
 _APPLIES = frozenset({"get_peft_model", "add_adapter", "inject_adapter_in_model"})
 
@@ -162,3 +170,27 @@ def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> Me
     if elsewhere:
         fields["config_line"] = config_line
     return Message(MESSAGES[case, bool(heads), elsewhere], fields)
+
+
+# --- runtime hooks (`freezelint --runtime`) ---------------------------------------------------------------------------
+
+
+@runtime_verdict("FRZ404")
+def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
+    """Confirmed when the new task head's weights are frozen after PEFT wrapped the model (and no trainable copy of
+    the head was saved beside it)."""
+    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
+        return stopped
+    top = view.model_at(finding)
+    if top is None:
+        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    heads = [
+        (name, p) for name, p in top.named
+        if any(part in knowledge.HEAD_WORDS for part in name.split(".")) and not any(m in name for m in knowledge.ADAPTER_PARAMETER_MARKERS)
+    ]
+    if not heads:
+        return Verdict(NOT_CHECKABLE, f"no task head found among the parameters of `{top.name}`")
+    trainable = [name for name, p in heads if p.requires_grad]
+    if trainable:
+        return Verdict(REFUTED, f"the head trains: `{trainable[0]}` requires grad")
+    return Verdict(CONFIRMED, f"every weight of the task head is frozen ({', '.join(f'`{n}`' for n, _ in heads[:2])})")

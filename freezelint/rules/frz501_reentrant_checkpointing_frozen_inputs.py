@@ -38,6 +38,10 @@ after the embeddings are frozen too (see FRZ502), and when the model is handed t
 No fix: `use_reentrant=False` is the recommended mode, but the argument may belong in a `TrainingArguments`, a config
 file or a launcher; the message says what to pass.
 
+## Runtime mode
+No runtime verdict: the gradients that go missing exist only in a backward pass, and the replay stops where training
+starts.
+
 ## References
 - torch 2.13 `torch/utils/checkpoint.py`, `checkpoint`: "At least one input and output must have
   `requires_grad=True` for the reentrant variant. If this condition is unmet, the checkpointed part of the model

@@ -30,6 +30,10 @@ checkpointing is a normal set-up), with PEFT (the adapters inside the backbone t
 ## Fix safety
 No fix: turning checkpointing off changes memory use, which only the author can weigh.
 
+## Runtime mode
+No runtime verdict: what checkpointing changes shows only in a backward pass, and the replay stops where training
+starts.
+
 ## References
 - transformers 5.25 `modeling_utils.py`, `_activation_checkpointing_enable`: calls `enable_input_require_grads()`
   when `main_input_name == "input_ids"`; transformers 4.57.6 `PreTrainedModel.gradient_checkpointing_enable` only when

@@ -40,6 +40,10 @@ Lightning's `BaseFinetuning.freeze`, which handle BatchNorm their own way).
 ## Fix safety
 No fix: which of the remedies fits the code is the author's choice.
 
+## Runtime mode
+`freezelint --runtime` confirms or refutes each finding: confirmed when frozen BatchNorm layers of the model run in
+train mode once training starts (listing them), refuted when none does; the replay also finds it on its own.
+
 ## References
 - torch 2.13 `torch/nn/modules/batchnorm.py`, `_BatchNorm.forward`: "Buffers are only updated if they are to be
   tracked and we are in training mode", whatever the parameters' `requires_grad`; `torch/nn/modules/module.py`,

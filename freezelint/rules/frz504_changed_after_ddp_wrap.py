@@ -37,6 +37,10 @@ For gradual unfreezing, wrap the model again after each change (and rebuild the 
 ## Fix safety
 No fix: moving the change before the wrap reorders statements, and re-wrapping is a design decision.
 
+## Runtime mode
+No runtime verdict: the replay runs one process on CPU, and the mistake needs several processes synchronising
+gradients through `DistributedDataParallel`.
+
 ## References
 - torch 2.13 `torch/nn/parallel/distributed.py`: the `DistributedDataParallel` docstring, "You should never try to
   change your model's parameters after wrapping up your model with DistributedDataParallel";

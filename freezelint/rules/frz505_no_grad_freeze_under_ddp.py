@@ -33,6 +33,10 @@ class Net(nn.Module):
 ## Fix safety
 No fix: where to freeze (`__init__`, the training script) is the author's choice.
 
+## Runtime mode
+No runtime verdict: the replay runs one process on CPU, and the mistake needs `DistributedDataParallel` checking for
+unused parameters across processes.
+
 ## References
 - tests/runtime/test_distributed_runtime.py (gloo, 2 processes): `test_a_backbone_run_without_gradients_fails_under_ddp`
   (`no_grad` and `.detach()`), `test_a_frozen_or_tolerated_no_grad_backbone_trains_under_ddp` (frozen as well,

@@ -27,6 +27,10 @@ saving is smaller than expected; wrapping frozen modules in units of their own a
 Safe: adding `use_orig_params=True` to the `FullyShardedDataParallel(...)` call (or turning its `False` into `True`)
 makes the wrap accept mixed units and changes nothing else about training.
 
+## Runtime mode
+No runtime verdict: the replay runs one process on CPU without a process group, and FSDP's flattening happens only
+when it is initialised across processes.
+
 ## References
 - torch 2.13 `torch/distributed/fsdp/_flat_param.py`, `FlatParamHandle._validate_tensors_to_flatten`: "Must flatten
   tensors with uniform `requires_grad` when `use_orig_params=False`".

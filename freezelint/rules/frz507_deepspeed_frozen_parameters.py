@@ -36,6 +36,10 @@ and set `requires_grad` before `deepspeed.initialize` (for gradual unfreezing, i
 ## Fix safety
 No fix: the evidence is DeepSpeed's source and issues, not a run; which parameters to hand over is the author's call.
 
+## Runtime mode
+No runtime verdict: the replay neither initialises DeepSpeed nor runs its optimizer, which is where the frozen
+parameters cost memory or fail.
+
 ## References
 - DeepSpeed 0.19.8 source: `deepspeed/runtime/engine.py`, `DeepSpeedEngine.__init__` (`model_parameters` defaults to
   `self.module.parameters()`); `deepspeed/runtime/zero/stage_1_and_2.py`, `DeepSpeedZeroOptimizer.__init__`, and

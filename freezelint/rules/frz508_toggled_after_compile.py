@@ -31,6 +31,10 @@ compiled = torch.compile(model)
 ## Fix safety
 No fix: which flags to set before compiling is a training decision.
 
+## Runtime mode
+No runtime verdict: recompilation happens only when the compiled model runs in the training loop, and the replay
+stops where training starts.
+
 ## References
 - torch 2.13 `torch/_dynamo/config.py`: `recompile_limit = 8`. With `torch._logging.set_logs(recompiles=True)`,
   torch 2.13 names the failed guard ("tensor '...' requires_grad mismatch"), and at the limit logs

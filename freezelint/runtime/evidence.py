@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from freezelint import facts as F
+from freezelint import knowledge
 from freezelint.rules.runtime_hooks import (
     CONFIRMED,
     NOT_CHECKABLE,
@@ -297,6 +298,44 @@ def trainable_under(top: TopModel, owners: list[str]) -> str:
     return number(total)
 
 
+def module_for_static(state: State, ref: F.ModuleRef) -> Any | None:
+    """The runtime module a static reference names (`model.bert.encoder`, `model.layers[-1]`); None where a step of its
+    path cannot be followed (a slice, an element of a loop, an attribute the real model lacks)."""
+    top = state.model_for_static(ref.model)
+    module = top.module if top is not None else None
+    for step in ref.path:
+        if module is None:
+            return None
+        if step.startswith("["):
+            index = step[1:-1]
+            if not index.lstrip("-").isdigit():
+                return None
+            try:
+                module = module[int(index)]
+            except (IndexError, TypeError, KeyError):
+                return None
+        else:
+            module = getattr(module, step, None)
+    return module
+
+
+def mode_switched_module(finding: StaticFinding, state: State) -> tuple[str, Any] | None:
+    """(as written, runtime module) of the `.eval()` or `.train(False)` call on the finding's line."""
+    for call in state.facts.of(F.ModuleCall, uncalled=True):
+        if call.method not in ("eval", "train") or not isinstance(call.receiver, F.ModuleRef):
+            continue
+        if state.facts.line(call.where.statement or call.call) != finding.row:
+            continue
+        module = module_for_static(state, call.receiver)
+        if module is not None:
+            return call.receiver.describe(), module
+    return None
+
+
+def adapter_parameters(top: TopModel) -> list[tuple[str, Any]]:
+    return [(name, p) for name, p in top.named if any(marker in name for marker in knowledge.ADAPTER_PARAMETER_MARKERS)]
+
+
 def batchnorm_drifting(state: State, top: TopModel) -> list[tuple[str, Any]]:
     """BatchNorm layers whose parameters are all frozen and that training puts in train mode."""
     import torch
@@ -376,6 +415,27 @@ def unfreezes_later(state: State, line: int) -> bool:
         op.value is not False and not op.where.standalone and any(op.order > b.order for b in builds)
         for op in state.facts.of(F.FreezeOp, uncalled=True)
     )
+
+
+def still_trainable(finding: StaticFinding, state: State) -> Verdict:
+    """For a mode switch taken for a freeze: confirmed when the module put in eval mode still has parameters that
+    require grad once the replay's freezing has run, refuted when none does."""
+    if (stopped := not_run(finding, state) or incomplete(state)) is not None:
+        return stopped
+    switched = mode_switched_module(finding, state)
+    if switched is None:
+        return Verdict(NOT_CHECKABLE, f"the module switched to eval mode at line {finding.row} was not found in the replay")
+    written, module = switched
+    parameters = list(module.parameters())
+    trainable = sum(p.numel() for p in parameters if p.requires_grad)
+    total = sum(p.numel() for p in parameters)
+    if trainable:
+        return Verdict(
+            CONFIRMED,
+            f"`{written}` was put in eval mode, yet {number(trainable)} of its {number(total)} parameters still "
+            "require grad",
+        )
+    return Verdict(REFUTED, f"every parameter of `{written}` is frozen ({number(total)})")
 
 
 def not_run(finding: StaticFinding, state: State) -> Verdict | None:

@@ -435,8 +435,11 @@ class Slicer:
             if model.abstract or model.source in (F.ModelSource.LAYER, F.ModelSource.FACTORY):
                 continue
             add(model.where, model.node, None)
+        reused = _reused_iterators(self.facts)
         for event in self.facts.all_events(uncalled=True):
-            if isinstance(event, F.FreezeOp):
+            if isinstance(event, F.Consumption) and id(event.value) in reused:
+                add(event.where, event.node, None)  # what a one-shot iterator's first use leaves for the next one
+            elif isinstance(event, F.FreezeOp):
                 add(event.where, event.node, "freeze")
                 if event.loop is not None:
                     loop_stmt = self.stmt_of(event.loop.node)
@@ -636,6 +639,16 @@ def _mutated_root(stmt: ast.stmt) -> str | None:
             return None
         return _root_name(stmt.value.func.value)
     return None
+
+
+def _reused_iterators(facts: F.Facts) -> set[int]:
+    """ids of one-shot parameter iterators (a generator, `filter(...)`, `model.parameters()`) consumed more than once."""
+    seen: set[int] = set()
+    reused: set[int] = set()
+    for use in facts.of(F.Consumption, uncalled=True):
+        if isinstance(use.value, (F.ParamSet, F.ParamGroups)):
+            (reused if id(use.value) in seen else seen).add(id(use.value))
+    return reused
 
 
 def _about_freezing(facts: F.Facts, event: F.ExpressionStatement) -> bool:

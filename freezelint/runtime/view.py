@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Iterator
 
+from freezelint.facts import ModuleRef
 from freezelint.rules.runtime_hooks import Found, StaticFinding, Verdict
 from freezelint.runtime import evidence
 from freezelint.runtime.evidence import Iterated, NameFilter
@@ -52,6 +53,10 @@ class RuntimeView:
     def incomplete(self) -> Verdict | None:
         return evidence.incomplete(self.state)
 
+    def still_trainable(self, finding: StaticFinding) -> Verdict:
+        """A module switched to eval mode on the finding's line: confirmed while its parameters still require grad."""
+        return evidence.still_trainable(finding, self.state)
+
     def no_op(self, finding: StaticFinding, detail: str) -> Verdict:
         return evidence.no_op(finding, self.state, detail)
 
@@ -81,6 +86,15 @@ class RuntimeView:
     @staticmethod
     def trainable_under(top: TopModel, owners: list[str]) -> str:
         return evidence.trainable_under(top, owners)
+
+    def module_for_static(self, ref: ModuleRef) -> Any | None:
+        """The runtime module a static reference names, where its path can be followed."""
+        return evidence.module_for_static(self.state, ref)
+
+    @staticmethod
+    def adapter_parameters(top: TopModel) -> list[tuple[str, Any]]:
+        """(name, parameter) of the weights PEFT added to `top` (LoRA matrices, IA3 vectors, prompt encoders...)."""
+        return evidence.adapter_parameters(top)
 
     def batchnorm_drifting(self, top: TopModel) -> list[tuple[str, Any]]:
         return evidence.batchnorm_drifting(self.state, top)

@@ -17,7 +17,7 @@ ARGS = re.compile(r"^#\s*runtime-args:\s*(.+)$", re.M)
 
 def write_tiny_configs(directory: Path) -> dict[str, str]:
     """Tiny configs for the checkpoint names the cases load (`--model-config NAME=PATH` in the CLI)."""
-    from transformers import BertConfig, GPT2Config, ResNetConfig, RobertaConfig
+    from transformers import BertConfig, GPT2Config, ResNetConfig, RobertaConfig, Wav2Vec2Config
 
     configs = {
         "bert-base-uncased": BertConfig(
@@ -30,6 +30,11 @@ def write_tiny_configs(directory: Path) -> dict[str, str]:
         "gpt2": GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0),
         "microsoft/resnet-50": ResNetConfig(
             embedding_size=8, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic", num_labels=3
+        ),
+        "facebook/wav2vec2-base": Wav2Vec2Config(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, vocab_size=32,
+            conv_dim=(8, 8), conv_stride=(5, 2), conv_kernel=(10, 3), num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=2,
         ),
     }
     paths = {}

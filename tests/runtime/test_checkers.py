@@ -173,3 +173,18 @@ def test_a_finding_in_a_function_nothing_calls_says_so(tmp_path, tiny):
     body = "def freeze(m):\n    m.bert.requires_grad = False\n" + TRAIN
     verdict = verdict_at(tmp_path, tiny, body, "FRZ101", "requires_grad =")
     assert verdict == {"status": "not-checkable", "evidence": "line 6 did not run in the replay: nothing calls `freeze` (line 5)"}
+
+
+def test_frz402_confirmed_on_an_adapter_loaded_frozen_and_refuted_with_is_trainable(tmp_path, tiny):
+    from peft import LoraConfig, get_peft_model
+
+    adapter = tmp_path / "adapter"
+    base = tiny_model(tiny, "bert-base-uncased", num_labels=2)
+    get_peft_model(base, LoraConfig(task_type="SEQ_CLS", r=4, target_modules=["query", "value"])).save_pretrained(adapter)
+    header = HEADER.replace("import torch\n", "import torch\nfrom peft import PeftModel\n")
+    loaded = f"model = PeftModel.from_pretrained(model, {str(adapter)!r}{{}})\n" + TRAIN
+    frozen = verdict_at(tmp_path, tiny, loaded.format(""), "FRZ402", "PeftModel.from_pretrained(", header)
+    assert frozen["status"] == "confirmed", frozen
+    assert "adapter tensors loaded frozen" in frozen["evidence"] and "0 of" in frozen["evidence"]
+    trainable = verdict_at(tmp_path, tiny, loaded.format(", is_trainable=True"), "FRZ402", "PeftModel.from_pretrained(", header)
+    assert trainable["status"] == "refuted", trainable
