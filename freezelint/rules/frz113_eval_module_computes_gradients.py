@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
+import libcst as cst
 import libcst.matchers as m
 
 from freezelint.facts import (
@@ -111,17 +112,17 @@ def eval_module_computes_gradients(facts: Facts) -> Iterator[Report]:
         if any(component in (ANY_CHILD, ANY_DESCENDANT) for component in ref.path):
             continue  # modules picked in a loop (BatchNorm handling)
         forward = _forward_in_eval(facts, call, ref)
-        if forward is None or _frozen_or_handed_on(facts, ref) or facts.training_of(ref) is not None:
+        if forward is None or _frozen_or_handed_on(facts, ref) or facts.training_of(ref, after=call.order) is not None:
             continue
         backward = _backward_through(facts, forward)
         if backward is None or not _steps_in_loop(backward):
             continue  # no training step beside it (a test of backward itself, a gradient-based attack's one pass)
-        stepping = _stepping_optimizer(facts, backward)
+        stepping = _stepping_optimizer(facts, backward, ref)
         if stepping is None and _built_optimizers_hold(facts, ref):
             continue
         reported.add(id(call.call))
         fields: dict[str, object] = {
-            "module": facts.code(call.call.func.value),  # type: ignore[attr-defined]
+            "module": _spelling(facts, call, ref),
             "forward": facts.line(forward.node),
             "backward": facts.line(backward.node),
         }
@@ -129,6 +130,14 @@ def eval_module_computes_gradients(facts: Facts) -> Iterator[Report]:
             fields["optimizer"] = stepping.name
         evidence = Evidence.TRACED if stepping is not None else Evidence.NAME
         yield Report(call.where.statement or call.call, Message(MESSAGES[stepping is not None], fields), evidence=evidence)
+
+
+def _spelling(facts: Facts, call: ModuleCall, ref: ModuleRef) -> str:
+    """How to name the module: as the call spells it (`self.teacher`), or by the name it is bound to where the call
+    builds it in place (`vgg = VGGNet().to(device).eval()`)."""
+    func = call.call.func
+    written = facts.code(func.value) if isinstance(func, cst.Attribute) else ""
+    return ref.describe() if not written or "(" in written else written
 
 
 def _eval_call(call: ModuleCall) -> bool:
@@ -203,20 +212,30 @@ def _steps_in_loop(backward: Backward) -> bool:
     return bool(m.findall(loops[-1].node, m.Call(func=m.Attribute(attr=m.Name("step")))))
 
 
-def _stepping_optimizer(facts: Facts, backward: Event) -> OptimizerBuild | None:
-    """The optimizer the file builds, over parameters it can name, that steps beside this backward."""
+def _stepping_optimizer(facts: Facts, backward: Event, ref: ModuleRef) -> OptimizerBuild | None:
+    """The optimizer the file builds, over parameters it can name (or built before the module existed), that steps
+    beside this backward."""
     for call in facts.of(OptimizerCall, uncalled=True):
         build = call.optimizer.build
         if call.method != "step" or not _same_path(call.where, backward.where):
             continue
-        if all(isinstance(part, ParamSet) and not part.copies for part in build.param_parts()):
+        if _built_before(build, ref) or all(isinstance(part, ParamSet) and not part.copies for part in build.param_parts()):
             return build
     return None
+
+
+def _built_before(build: OptimizerBuild, ref: ModuleRef) -> bool:
+    """Built before the module was made, and not again after it: whatever it holds, not the module's parameters (an
+    image optimised through a pretrained network made afterwards, as in neural style transfer)."""
+    made = ref.model.where
+    return build.order < made.order and build.where.shared_loop(made) is None
 
 
 def _built_optimizers_hold(facts: Facts, ref: ModuleRef) -> bool:
     """Some optimizer the file builds holds (or may hold) the module's parameters."""
     for build in facts.of(OptimizerBuild, uncalled=True):
+        if _built_before(build, ref):
+            continue
         for part in build.param_parts():
             if not isinstance(part, ParamSet) or part.copies or part.module.overlaps(ref):
                 return True
