@@ -41,3 +41,19 @@ def leaves(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
 
 def exits(block: cst.BaseSuite | cst.Else | cst.If | None) -> bool:
     return _ends_with(block, _EXITS)
+
+
+def isinstance_guard(node: cst.If) -> tuple[str, cst.BaseExpression] | None:
+    """(name, classes) of `if not isinstance(name, classes): <leave>` with no `else`: after it, `name` is an instance."""
+    test = node.test
+    if node.orelse is not None or not exits(node.body):
+        return None
+    if not (isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)):
+        return None
+    call = test.expression
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "isinstance"):
+        return None
+    if len(call.args) != 2 or not isinstance(call.args[0].value, cst.Name):
+        return None
+    return call.args[0].value.value, call.args[1].value
+

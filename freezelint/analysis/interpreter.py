@@ -397,6 +397,11 @@ class Interpreter:
         arms = [arm for arm, exits in ((body_locals, flow.exits(node.body)), (self.frame.locals, flow.exits(node.orelse))) if not exits]
         self.merge_locals(snapshot, *(arms or [body_locals, self.frame.locals]))
         self.frame.returned = body_returned and self.frame.returned
+        guard = flow.isinstance_guard(node)
+        if guard is not None and self.frame.locals.get(guard[0]) is UNKNOWN:
+            narrowed = libraries.narrowed_by_isinstance(self, guard[0], guard[1], node)
+            if narrowed is not None:
+                self.frame.locals[guard[0]] = narrowed  # `if not isinstance(x, nn.Linear): raise`: x is a module now
 
     def exec_arm(self, arm: cst.BaseSuite | cst.Else | cst.If | None) -> None:
         if isinstance(arm, cst.If):

@@ -140,6 +140,7 @@ def instantiate(
 named_result = torch_nn.named_result
 inherited_attribute = torch_nn.inherited_attribute
 abstract_argument = torch_nn.abstract_argument
+narrowed_by_isinstance = torch_nn.narrowed_by_isinstance
 subscript = torch_nn.subscript
 element = torch_nn.element
 collected = torch_nn.collected

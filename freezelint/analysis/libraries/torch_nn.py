@@ -100,6 +100,18 @@ def abstract_argument(walk: Interpreter, name: str, annotation: cst.BaseExpressi
     return walk.new_model(ModelSource.UNSEEN, f"argument `{name}`", node, class_name=None, names=[name])
 
 
+def narrowed_by_isinstance(walk: Interpreter, name: str, classes: cst.BaseExpression, node: cst.CSTNode) -> Value | None:
+    """What `name` holds after `if not isinstance(name, nn.Linear): raise ...`: a module of unknown layout when the
+    class tested is a module class (`nn.Linear`, `nn.Module`, `PreTrainedModel`); None otherwise."""
+    tested = [option for part in _annotation_names(classes) for option in walk.eval(part).candidates()]
+    if not tested or not all(isinstance(option, Imported) and _module_class_name(option.qualname) for option in tested):
+        return None
+    if _foreign_file(walk):
+        return None
+    checked = f"isinstance({name}, {walk.facts.code(classes)})"  # the evidence: what it is, not where it came from
+    return walk.new_model(ModelSource.UNSEEN, checked, node, class_name=None, names=[name])
+
+
 def _foreign_file(walk: Interpreter) -> bool:
     """A file of another framework (Keras, TensorFlow, Paddle, JAX...) and not of torch: its models are not modules."""
     packages = {qualname.split(".", 1)[0] for qualname in walk.facts.imports}
