@@ -29,6 +29,7 @@ from freezelint.facts import (
     TupleValue,
     Unknown,
     Value,
+    holds_model,
     one_of,
 )
 
@@ -237,6 +238,8 @@ def eval_comprehension(walk: Interpreter, node: Comprehension) -> Value:
     if derived is not None:
         derived.lazy = lazy
         return derived
+    if lazy is None and isinstance(node, (cst.ListComp, cst.SetComp)) and holds_model(element):
+        return IterableOf(element)  # `[accelerator.prepare(m) for m in models]`: a list of those modules
     return lazy if lazy is not None else UNKNOWN
 
 
