@@ -85,7 +85,7 @@ class Facts:
     imports: set[str] = field(default_factory=set)  # qualified names the file imports
     options: Options = field(default_factory=Options)
     _positions: Mapping[cst.CSTNode, CodeRange] | None = field(default=None, repr=False)
-    _references: dict[str, list[cst.CSTNode]] | None = field(default=None, repr=False)
+    _syntax: _SyntaxIndex | None = field(default=None, repr=False)
     _by_kind: dict[tuple[type, bool], list] = field(default_factory=dict, repr=False)
 
     def record(self, event: Event) -> None:
@@ -182,11 +182,15 @@ class Facts:
         """Where the file mentions `name`: as a variable, an attribute (`args.name`), or a string equal to it
         (`cfg["name"]`, `getattr(x, "name")`). Names being defined (parameters, `def`/`class` names, keyword argument
         names, imports) are not mentions. Indexed once, on first need."""
-        if self._references is None:
-            index = _ReferenceIndex()
-            self.module.visit(index)
-            self._references = index.found
-        return self._references.get(name, [])
+        return self.syntax().found.get(name, [])
+
+    def syntax(self) -> _SyntaxIndex:
+        """Mentions of names, and every call, assignment and `return` of the module, in source order: one walk of
+        the syntax tree, on first need (a walk costs about as much as the whole analysis of a long script)."""
+        if self._syntax is None:
+            self._syntax = _SyntaxIndex()
+            self.module.visit(self._syntax)
+        return self._syntax
 
     # -- relations between events and models -----------------------------------------------------------------------
 
@@ -447,12 +451,31 @@ def _parameter_calls(node: cst.CSTNode) -> Iterator[cst.Call]:
         stack.extend(current.children)
 
 
-class _ReferenceIndex(cst.CSTVisitor):
-    """Collects the mentions `Facts.references` looks up."""
+class _SyntaxIndex(cst.CSTVisitor):
+    """Collects the mentions `Facts.references` looks up, and the calls, assignments and returns of the module."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.found: dict[str, list[cst.CSTNode]] = {}
         self.skip: set[int] = set()
+        self.calls: list[cst.Call] = []
+        self.assigns: list[cst.Assign | cst.AnnAssign | cst.AugAssign] = []
+        self.returns: list[cst.Return] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assigns.append(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.assigns.append(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.assigns.append(node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.returns.append(node)
 
     def add(self, name: str, node: cst.CSTNode) -> None:
         self.found.setdefault(name, []).append(node)

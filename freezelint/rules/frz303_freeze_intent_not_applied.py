@@ -123,12 +123,8 @@ class _Code:
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
-        module = facts.module
-        self.calls: list[cst.Call] = list(m.findall(module, m.Call()))  # type: ignore[arg-type]
-        self.assigns: list[cst.Assign | cst.AnnAssign | cst.AugAssign] = list(
-            m.findall(module, m.Assign() | m.AnnAssign() | m.AugAssign())  # type: ignore[arg-type]
-        )
-        self.returns: list[cst.Return] = list(m.findall(module, m.Return()))  # type: ignore[arg-type]
+        syntax = facts.syntax()  # the walk `facts.references` needs anyway
+        self.calls, self.assigns, self.returns = syntax.calls, syntax.assigns, syntax.returns
         self.local_callables = {f.name for f in facts.functions} | {c.name for c in facts.classes}
         self.library = {id(call.call): call.qualname for call in facts.of(LibraryCall, uncalled=True)}
         self.regions = [region for event in facts.all_events(uncalled=True) if _may_freeze(event) for region in _regions(event)]
