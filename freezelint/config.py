@@ -562,13 +562,14 @@ def _poetry_constraint(value: Any) -> str:
 
 
 def _transformers_specifiers(lines: list[str]) -> list[str]:
+    candidates = [line.strip() for line in lines if "transformers" in line.lower()]
+    candidates = [line for line in candidates if line and not line.startswith(("#", "-"))]
+    if not candidates:
+        return []  # packaging's requirement parser costs a run about 80 ms to import: only when needed
     from packaging.requirements import InvalidRequirement, Requirement
 
     found = []
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith(("#", "-")) or "transformers" not in line.lower():
-            continue
+    for line in candidates:
         try:
             requirement = Requirement(line)
         except InvalidRequirement:
