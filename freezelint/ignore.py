@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".ignore", ".gitignore")  # in a directory, the first one wins where both match
 
@@ -167,6 +168,8 @@ def _read(path: str, base: str) -> PatternFile | None:
             lines = handle.read().splitlines()
     except OSError:
         return None
+    import pathspec  # about 30 modules: imported only where an ignore file exists
+
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     names, paths = [], []
     for pattern in spec.patterns:
