@@ -103,7 +103,8 @@ class Cache:
         return _for_path(result, path)
 
     def put(self, path: str, stamp: Stamp, digest: bytes, result: FileResult) -> None:
-        empty = result == FileResult(path=result.path)
+        # A notebook's cell index only places findings: without any, the result is empty (and the index small).
+        empty = dataclasses.replace(result, cells=None) == FileResult(path=result.path)
         self.changed[self._key(path)] = (stamp, digest, None if empty else _for_path(result, ""))
 
     def save(self) -> None:

@@ -494,11 +494,11 @@ def _setup_py_requirements(root: str) -> list[str]:
 
 def _setup_cfg_requirements(root: str) -> list[str]:
     """`install_requires` and `extras_require` of `setup.cfg`'s `[options]`."""
-    import configparser
-
     text = _read(os.path.join(root, "setup.cfg"))
     if text is None or "transformers" not in text:
         return []
+    import configparser  # only for a setup.cfg that mentions transformers
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)
