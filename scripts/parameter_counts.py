@@ -1,7 +1,7 @@
 """Derive `knowledge.PARAMETER_COUNTS` from the bundled configs, on the meta device (no weights, no download).
 
     python scripts/parameter_counts.py            # print the table as Python
-    python scripts/parameter_counts.py --check    # exit 1 when knowledge.py disagrees
+    python scripts/parameter_counts.py --check    # exit 1 when the knowledge table disagrees
 
 Needs the `runtime` extra (torch, transformers). The static core only reads the resulting table.
 """

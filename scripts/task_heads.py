@@ -1,7 +1,7 @@
 """Derive `knowledge.TASK_HEADS` from the installed transformers, on the meta device (no weights, no download).
 
     python scripts/task_heads.py            # print the table as Python
-    python scripts/task_heads.py --check    # exit 1 when knowledge.py disagrees
+    python scripts/task_heads.py --check    # exit 1 when the knowledge table disagrees
 
 For each model type and task below, the class transformers' Auto mapping picks, its head (the top-level sub-modules
 that hold parameters, beyond the base model), and which of `knowledge.HEAD_WORDS` occur anywhere in the parameter
