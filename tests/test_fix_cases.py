@@ -29,9 +29,7 @@ def case_id(source: Path) -> str:
 
 
 # Cases the tool gets wrong today, with what it writes instead; strict, so the fix of the bug shows up here too.
-KNOWN_WRONG = {
-    "FRZ205/clip_after_optimizer": "FRZ205 keeps the generator's parentheses: `params = ([p for p in ...])`",
-}
+KNOWN_WRONG: dict[str, str] = {}
 CASE_PARAMS = [
     pytest.param(path, id=case_id(path), marks=[pytest.mark.xfail(reason=KNOWN_WRONG[case_id(path)], strict=True)])
     if case_id(path) in KNOWN_WRONG

@@ -190,11 +190,10 @@ def _report(facts: Facts, first: Consumption, later: Consumption) -> Report:
     fields = {"iterator": short, "line": facts.line(created), "first": first_code, "first_line": facts.line(first.node)}
     message = Message(template, {**fields, **consequence_fields})
     safe = _nothing_changes_between(facts, value, first)
-    replacement = _as_list(created)
     fix = FixProposal(
         Applicability.SAFE if safe else Applicability.UNSAFE,
         "Make the parameters a list where they are created",
-        (Replacement(created, replacement),),
+        (_list_where_created(facts, created),),
     )
     return Report(later.where.statement or later.node, message, fix=fix)
 
@@ -226,6 +225,17 @@ def _flat(value: Value) -> list[Value]:
             for part in option.parts:
                 found.extend(_flat(part))
     return found
+
+
+def _list_where_created(facts: Facts, created: cst.CSTNode) -> Replacement:
+    """`params = (p for p in ...)` becomes `params = [p for p in ...]`: a generator's own parentheses lie outside its
+    span, so the assignment holding it is rewritten whole; anything else is wrapped in `list(...)` in place."""
+    if isinstance(created, cst.GeneratorExp) and created.lpar:
+        for assign in facts.syntax().assigns:
+            if assign.value is created:
+                listed = cst.ListComp(elt=created.elt, for_in=created.for_in)
+                return Replacement(assign, assign.with_changes(value=listed))
+    return Replacement(created, _as_list(created))
 
 
 def _as_list(node: cst.CSTNode) -> str:
