@@ -89,7 +89,6 @@ from freezelint.findings import Level
 from freezelint.rules import Message, Report, rule
 from freezelint.rules.runtime_hooks import (
     CONFIRMED,
-    NOT_CHECKABLE,
     REFUTED,
     Found,
     StaticFinding,
@@ -318,15 +317,11 @@ def detect(view: RuntimeView) -> Iterator[Found]:
 
 @runtime_verdict("FRZ301")
 def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
-    if (verdict := view.incomplete()) is not None:
-        return verdict
-    top = view.model_at(finding)
-    if top is None:
-        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
-    for item in view.found:
-        if item.code == "FRZ301" and item.model == top.name and not item.consumed:
-            item.consumed = True
-            return Verdict(CONFIRMED, item.evidence)
+    top = view.subject(finding, must_run=False)
+    if isinstance(top, Verdict):
+        return top
+    if (found := view.consume("FRZ301", top)) is not None:
+        return Verdict(CONFIRMED, found.evidence)
     if top.trainable == 0:
         return Verdict(CONFIRMED, f"0 of {number(top.total)} parameters of `{top.name}` trainable")
     return Verdict(REFUTED, view.trainable_summary(top) + view.largest_trainable(top))

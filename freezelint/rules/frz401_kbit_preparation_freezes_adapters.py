@@ -64,7 +64,6 @@ from freezelint.findings import Applicability, Level
 from freezelint.rules import FixProposal, Message, Replacement, Report, rule
 from freezelint.rules.runtime_hooks import (
     CONFIRMED,
-    NOT_CHECKABLE,
     REFUTED,
     StaticFinding,
     Verdict,
@@ -208,11 +207,9 @@ def _line_of(facts: Facts, small: cst.CSTNode | None) -> cst.SimpleStatementLine
 def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
     """Confirmed when the model the preparation ran on has nothing trainable left (or its adapters frozen). The
     replay's own "nothing trainable" (FRZ301) is this finding's evidence, not a second finding with another fix."""
-    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
-        return stopped
-    top = view.model_at(finding)
-    if top is None:
-        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    top = view.subject(finding)
+    if isinstance(top, Verdict):
+        return top
     view.consume("FRZ301", top)
     adapters = view.adapter_parameters(top)
     frozen = [name for name, parameter in adapters if not parameter.requires_grad]

@@ -288,11 +288,9 @@ def _unfreeze_message(facts: Facts, op: FreezeOp, apply: PeftApply) -> Message:
 def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
     """A freeze after PEFT: confirmed when the adapters are frozen after the replay; an unfreeze of everything:
     confirmed when the base weights train with them."""
-    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
-        return stopped
-    top = view.model_at(finding)
-    if top is None:
-        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    top = view.subject(finding)
+    if isinstance(top, Verdict):
+        return top
     adapters = view.adapter_parameters(top)
     if not adapters:
         return Verdict(NOT_CHECKABLE, f"the replay's `{top.name}` has no adapter weights")

@@ -179,11 +179,9 @@ def _message(facts: Facts, apply: PeftApply, model: Model, in_place: bool) -> Me
 def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
     """Confirmed when the new task head's weights are frozen after PEFT wrapped the model (and no trainable copy of
     the head was saved beside it)."""
-    if (stopped := view.not_run(finding) or view.incomplete()) is not None:
-        return stopped
-    top = view.model_at(finding)
-    if top is None:
-        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+    top = view.subject(finding)
+    if isinstance(top, Verdict):
+        return top
     heads = [
         (name, p) for name, p in top.named
         if any(part in knowledge.HEAD_WORDS for part in name.split(".")) and not any(m in name for m in knowledge.ADAPTER_PARAMETER_MARKERS)

@@ -89,7 +89,6 @@ from freezelint.findings import Evidence, Level
 from freezelint.rules import Message, Report, rule
 from freezelint.rules.runtime_hooks import (
     CONFIRMED,
-    NOT_CHECKABLE,
     REFUTED,
     Found,
     StaticFinding,
@@ -355,15 +354,11 @@ def detect(view: RuntimeView) -> Iterator[Found]:
 
 @runtime_verdict("FRZ503")
 def verdict(finding: StaticFinding, view: RuntimeView) -> Verdict:
-    if (verdict := view.incomplete()) is not None:
-        return verdict
-    top = view.model_at(finding)
-    if top is None:
-        return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
-    for item in view.found:
-        if item.code == "FRZ503" and item.model == top.name and not item.consumed:
-            item.consumed = True
-            return Verdict(CONFIRMED, item.evidence)
+    top = view.subject(finding, must_run=False)
+    if isinstance(top, Verdict):
+        return top
+    if (found := view.consume("FRZ503", top)) is not None:
+        return Verdict(CONFIRMED, found.evidence)
     if view.batchnorm_drifting(top):
         return Verdict(CONFIRMED, f"frozen BatchNorm layers of `{top.name}` run in train mode")
     return Verdict(REFUTED, f"no frozen BatchNorm layer of `{top.name}` runs in train mode")

@@ -9,7 +9,7 @@ import ast
 from typing import Any, Iterator
 
 from freezelint.facts import ModuleRef
-from freezelint.rules.runtime_hooks import Found, StaticFinding, Verdict
+from freezelint.rules.runtime_hooks import NOT_CHECKABLE, Found, StaticFinding, Verdict
 from freezelint.runtime import evidence
 from freezelint.runtime.evidence import Iterated, NameFilter
 from freezelint.runtime.state import State, TopModel
@@ -67,6 +67,17 @@ class RuntimeView:
 
     def model_at(self, finding: StaticFinding) -> TopModel | None:
         return evidence.model_at(finding, self.state)
+
+    def subject(self, finding: StaticFinding, must_run: bool = True) -> TopModel | Verdict:
+        """The model a finding is about, or the verdict that says why it cannot be checked: its line did not run
+        (with `must_run`), the replay stopped before all of its freezing, or it built no such model."""
+        stopped = (self.not_run(finding) if must_run else None) or self.incomplete()
+        if stopped is not None:
+            return stopped
+        top = self.model_at(finding)
+        if top is None:
+            return Verdict(NOT_CHECKABLE, "the replay did not produce the model this finding is about")
+        return top
 
     def training_line(self, top: TopModel) -> int | None:
         return evidence.training_line(self.state, top)
