@@ -66,6 +66,7 @@ from freezelint.facts import (
     ModuleRef,
     OpaqueUse,
     PeftApply,
+    Training,
     Unknown,
     as_ref,
 )
@@ -112,7 +113,8 @@ MESSAGES = {
 def full_fine_tuning(facts: Facts) -> Iterator[Report]:
     if _unplaced_freeze(facts):
         return  # something freezes parameters the analysis cannot place: it may be this model's
-    reported: dict[int, list[Model]] = {}  # statement -> the models it may build (a class chosen by a setting)
+    # statement -> how it is trained, and the models it may build (one of several classes chosen by a setting)
+    reported: dict[int, tuple[Training, list[Model]]] = {}
     for model in facts.models:
         if model.source is not ModelSource.PRETRAINED or model.abstract:
             continue
@@ -127,14 +129,9 @@ def full_fine_tuning(facts: Facts) -> Iterator[Report]:
         statement = model.where.statement or model.node
         if facts.has_marker(statement, MARKER):
             continue
-        if id(statement) in reported:
-            reported[id(statement)].append(model)
-            continue
-        reported[id(statement)] = [model]
-    for models in reported.values():
+        reported.setdefault(id(statement), (training, []))[1].append(model)
+    for training, models in reported.values():
         model = models[0]
-        training = facts.training_of(model, covering=True)
-        assert training is not None
         counts = {knowledge.parameter_count(m.checkpoint, m.class_name, _num_labels(facts, m.node)) for m in models}
         count = counts.pop() if len(counts) == 1 else None
         head = all(knowledge.has_task_head(m.class_name) for m in models)
